@@ -1,0 +1,148 @@
+#include "core/text.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace cspark::detail {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string to_lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept {
+    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+std::string mask_url(std::string_view url) {
+    auto q = url.find('?');
+    if (q == std::string_view::npos) return std::string(url);
+    std::string out(url.substr(0, q + 1));
+    std::string_view query = url.substr(q + 1);
+    auto hash = query.find('#');
+    if (hash != std::string_view::npos) query = query.substr(0, hash);
+    bool first = true;
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        if (!first) out += '&';
+        first = false;
+        auto eq = pair.find('=');
+        out += pair.substr(0, eq);
+        if (eq != std::string_view::npos) out += "=***";
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return out;
+}
+
+std::string mask_secrets(std::string text, std::span<const std::string> secrets) {
+    for (const auto& s : secrets) {
+        if (s.size() < 4) continue;
+        for (auto pos = text.find(s); pos != std::string::npos; pos = text.find(s, pos + 3))
+            text.replace(pos, s.size(), "***");
+    }
+    return text;
+}
+
+std::string excerpt(std::string_view body, std::size_t max) {
+    std::string out;
+    out.reserve(std::min(body.size(), max) + 3);
+    for (std::size_t i = 0; i < body.size() && i < max; ++i) {
+        auto c = static_cast<unsigned char>(body[i]);
+        out += (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : static_cast<char>(c);
+    }
+    if (body.size() > max) out += "...";
+    return out;
+}
+
+std::string url_encode(std::string_view s) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+std::string uuid4(std::mt19937_64& rng) {
+    std::array<unsigned char, 16> b{};
+    std::uint64_t hi = rng(), lo = rng();
+    for (int i = 0; i < 8; ++i) {
+        b[i] = static_cast<unsigned char>(hi >> (8 * i));
+        b[8 + i] = static_cast<unsigned char>(lo >> (8 * i));
+    }
+    b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+    b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+    std::string hex = to_hex(b);
+    return hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) + '-' + hex.substr(16, 4) + '-' +
+           hex.substr(20);
+}
+
+bool is_uuid(std::string_view s) noexcept {
+    if (s.size() != 36) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+    }
+    return true;
+}
+
+std::string utc_timestamp() {
+    auto now = std::chrono::system_clock::now();
+    auto secs = std::chrono::system_clock::to_time_t(now);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    return buf;
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view s) noexcept {
+    if (s.empty() || s.size() > 5) return std::nullopt;
+    unsigned value = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (value == 0 || value > 65535) return std::nullopt;
+    return static_cast<std::uint16_t>(value);
+}
+
+std::string to_hex(std::span<const unsigned char> bytes) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char c : bytes) {
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+    return out;
+}
+
+}  // namespace cspark::detail

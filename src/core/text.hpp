@@ -1,0 +1,41 @@
+// Small text helpers shared by the client, the emulator and the CLI.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace cspark::detail {
+
+bool iequals(std::string_view a, std::string_view b) noexcept;
+std::string to_lower(std::string_view s);
+bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept;
+std::string_view trim(std::string_view s) noexcept;
+
+/// Replaces every query parameter value with "***" ("?token=abc" -> "?token=***").
+std::string mask_url(std::string_view url);
+/// Replaces each non-empty secret (of 4+ characters) found in text with "***".
+std::string mask_secrets(std::string text, std::span<const std::string> secrets);
+/// At most `max` bytes of `body`, control characters replaced, "..." when cut.
+std::string excerpt(std::string_view body, std::size_t max = 1024);
+
+/// application/x-www-form-urlencoded / URL component encoding.
+std::string url_encode(std::string_view s);
+
+/// Random (version 4) UUID in canonical lower-case form.
+std::string uuid4(std::mt19937_64& rng);
+bool is_uuid(std::string_view s) noexcept;
+
+/// "2026-11-25T17:43:35.123Z" for the current system time.
+std::string utc_timestamp();
+
+/// A TCP port from 1 to 65535 written in decimal; empty when anything else.
+std::optional<std::uint16_t> parse_port(std::string_view s) noexcept;
+
+/// Lower-case hex of bytes.
+std::string to_hex(std::span<const unsigned char> bytes);
+
+}  // namespace cspark::detail

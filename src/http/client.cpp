@@ -1,0 +1,455 @@
+// cspark::client: credentials, standard headers, retries and diagnostics on
+// top of the transport's exchange. No Beast here.
+#include <cspark/client.hpp>
+#include <cspark/version.hpp>
+
+#include "core/text.hpp"
+#include "http/engine.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <random>
+
+namespace cspark {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+struct client::impl {
+    asio::any_io_executor ex;
+    client_config cfg;
+    resolved_config rc;
+    std::shared_ptr<cspark::transport> tr;
+    std::shared_ptr<timer_service> timer;
+    retry_config retry;
+    std::mt19937_64 rng{std::random_device{}()};
+    client_stats stats;
+    std::string user_agent;
+    std::string spark_ua;
+
+    // OAuth token cache; one fetch at a time, others wait for it.
+    std::string access_token;
+    clock_type::time_point token_expiry{};
+    bool fetching = false;
+    std::vector<asio::any_completion_handler<void(error_code)>> token_waiters;
+    diagnostics token_diag;
+
+    double random01() {
+        if (cfg.random) return cfg.random();
+        return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    }
+
+    std::vector<std::string> secrets() const {
+        return {rc.api_key.reveal(), rc.bearer_token.reveal(), rc.oauth.client_secret.reveal(), access_token};
+    }
+    std::string mask(std::string text) const { return detail::mask_secrets(std::move(text), secrets()); }
+};
+
+namespace {
+
+struct outcome {
+    error_code ec;
+    response resp;
+};
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+bool default_idempotent(http_method m) {
+    return m == http_method::get || m == http_method::head || m == http_method::put || m == http_method::delete_;
+}
+
+// Splits an absolute URL into origin + origin-form target.
+bool split_url(std::string_view url, origin& o, std::string& target, std::string& why) {
+    auto parsed = boost::urls::parse_absolute_uri(url);
+    if (!parsed) {
+        why = "'" + detail::mask_url(url) + "' is not a valid URL";
+        return false;
+    }
+    auto u = *parsed;
+    std::string scheme = detail::to_lower(u.scheme());
+    if (scheme != "http" && scheme != "https") {
+        why = "URL scheme '" + scheme + "' is not http or https";
+        return false;
+    }
+    if (u.encoded_host_address().empty()) {
+        why = "URL '" + detail::mask_url(url) + "' has no host";
+        return false;
+    }
+    o.tls = scheme == "https";
+    o.host = detail::to_lower(u.host_address());
+    auto port = u.has_port() ? detail::parse_port(u.port()) : std::optional<std::uint16_t>(o.tls ? 443 : 80);
+    if (port) o.port = *port;
+    if (!port) {
+        why = "URL '" + detail::mask_url(url) + "' has an invalid port";
+        return false;
+    }
+    target = u.encoded_path().empty() ? "/" : std::string(u.encoded_path());
+    if (u.has_query()) target += "?" + std::string(u.encoded_query());
+    return true;
+}
+
+// Fills {type, code, message} from the shapes Spark uses for errors.
+void read_api_error(std::string_view body, diagnostics& d) {
+    error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec || !v.is_object()) return;
+    auto str = [](const json::object& o, std::string_view key) -> std::string {
+        if (auto* p = o.if_contains(key); p && p->is_string()) return std::string(p->get_string());
+        return {};
+    };
+    const auto& o = v.get_object();
+    d.api_type = str(o, "type");
+    d.api_code = str(o, "code");
+    d.api_message = str(o, "message");
+    if (d.api_code.empty()) d.api_code = str(o, "errorCode");
+    if (auto* e = o.if_contains("error"); e && e->is_object()) {
+        const auto& eo = e->get_object();
+        if (d.api_type.empty()) d.api_type = str(eo, "error_type");
+        if (d.api_code.empty()) d.api_code = str(eo, "error_category");
+        if (d.api_message.empty()) d.api_message = str(eo, "message");
+    }
+}
+
+std::optional<std::chrono::milliseconds> retry_after_of(const header_list& h) {
+    if (auto v = find_header(h, "x-retry-after"); !v.empty()) return parse_retry_after(v);
+    if (auto v = find_header(h, "retry-after"); !v.empty()) return parse_retry_after(v);
+    return std::nullopt;
+}
+
+bool is_redirect(int status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+asio::awaitable<outcome> run(std::shared_ptr<client::impl> self, request req,
+                             std::shared_ptr<detail::op_cancel> oc);
+
+// Obtains a token from the token endpoint (client credentials grant).
+asio::awaitable<error_code> fetch_token(std::shared_ptr<client::impl> self, std::shared_ptr<detail::op_cancel> oc) {
+    auto& s = *self;
+    request treq;
+    origin o = s.rc.url.oauth_server();
+    treq.method = http_method::post;
+    treq.target = o.to_string() + s.rc.url.oauth_token_path();
+    treq.body = "grant_type=client_credentials&client_id=" + detail::url_encode(s.rc.oauth.client_id) +
+                "&client_secret=" + detail::url_encode(s.rc.oauth.client_secret.reveal());
+    treq.content_type = "application/x-www-form-urlencoded";
+    treq.idempotent = true;  // issuing a token changes nothing on the server
+    treq.authenticate = false;
+    outcome out = co_await run(self, std::move(treq), oc);
+    s.token_diag = out.resp.diag;
+    if (out.ec) {
+        if (out.ec == errc::cancelled) co_return out.ec;
+        s.token_diag.detail = "OAuth token request failed: " + out.ec.message() +
+                              (s.token_diag.detail.empty() ? "" : "; " + s.token_diag.detail);
+        co_return errc::oauth_failed;
+    }
+    error_code jec;
+    json::value v = json::parse(out.resp.body, jec);
+    const json::value* tok = (!jec && v.is_object()) ? v.get_object().if_contains("access_token") : nullptr;
+    if (!tok || !tok->is_string() || tok->get_string().empty()) {
+        s.token_diag.detail = "the token endpoint answered without an access_token";
+        s.token_diag.body_excerpt = s.mask(detail::excerpt(out.resp.body, 256));
+        co_return errc::oauth_failed;
+    }
+    s.access_token = std::string(tok->get_string());
+    std::int64_t lifetime = 300;  // Keycloak's default when expires_in is absent
+    if (auto* e = v.get_object().if_contains("expires_in"); e && e->is_number()) {
+        error_code nec;
+        auto n = e->to_number<std::int64_t>(nec);
+        if (!nec && n > 0) lifetime = n;
+    }
+    auto life = std::chrono::seconds(lifetime);
+    auto margin = std::min<clock_type::duration>(s.cfg.token_refresh_margin, life / 2);
+    s.token_expiry = s.timer->now() + life - margin;
+    ++s.stats.token_fetches;
+    s.cfg.log.log(log_level::debug, "OAuth token obtained, valid for " + std::to_string(lifetime) + " s");
+    co_return error_code{};
+}
+
+// Makes sure a valid token is cached; concurrent callers share one fetch.
+asio::awaitable<error_code> ensure_token(std::shared_ptr<client::impl> self, std::shared_ptr<detail::op_cancel> oc) {
+    auto& s = *self;
+    for (int round = 0; round < 3; ++round) {
+        if (!s.access_token.empty() && s.timer->now() < s.token_expiry) co_return error_code{};
+        if (s.fetching) {
+            auto enqueue = [&s](auto handler) { s.token_waiters.emplace_back(std::move(handler)); };
+            auto token = asio::as_tuple(asio::use_awaitable);
+            auto [ec] = co_await asio::async_initiate<decltype(token), void(error_code)>(enqueue, token);
+            if (oc->cancelled) co_return errc::cancelled;
+            if (ec && ec != errc::cancelled) co_return ec;  // the shared fetch failed
+            continue;
+        }
+        s.fetching = true;
+        s.access_token.clear();
+        error_code ec = co_await fetch_token(self, oc);
+        s.fetching = false;
+        auto waiters = std::move(s.token_waiters);
+        s.token_waiters.clear();
+        for (auto& w : waiters) asio::post(s.ex, asio::append(std::move(w), ec));
+        if (ec) co_return ec;
+    }
+    co_return errc::oauth_failed;
+}
+
+void fill_failure(client::impl& s, response& resp, const detail::wire_result& res, http_method method,
+                  const std::string& url, std::string_view stop_reason) {
+    auto& d = resp.diag;
+    d.http_status = res.status;
+    d.method = std::string(to_string(method));
+    d.url = detail::mask_url(url);
+    d.request_id = resp.request_id;
+    d.attempts = resp.attempts;
+    d.detail = s.mask(res.detail);
+    if (resp.attempts > 1 && !stop_reason.empty())
+        d.detail += std::string(d.detail.empty() ? "" : "; ") + "stopped retrying: " + std::string(stop_reason);
+    if (!res.body.empty()) {
+        read_api_error(res.body, d);
+        d.api_message = s.mask(d.api_message);
+        d.body_excerpt = s.mask(detail::excerpt(res.body, 1024));
+    }
+}
+
+asio::awaitable<outcome> run(std::shared_ptr<client::impl> self, request req, std::shared_ptr<detail::op_cancel> oc) {
+    auto& s = *self;
+    outcome out;
+    response& resp = out.resp;
+    resp.request_id = detail::uuid4(s.rng);
+    ++s.stats.requests;
+
+    // Where to send it.
+    origin server = s.rc.url.server;
+    std::string target;
+    std::string url;
+    if (detail::starts_with_icase(req.target, "http://") || detail::starts_with_icase(req.target, "https://")) {
+        std::string why;
+        if (!split_url(req.target, server, target, why)) {
+            out.ec = errc::invalid_argument;
+            resp.diag.detail = why;
+            co_return out;
+        }
+    } else if (!req.target.empty() && req.target.front() == '/') {
+        target = req.target;
+    } else {
+        target = s.rc.url.api_prefix() + req.target;
+    }
+    if (target.find_first_of(" \r\n") != std::string::npos) {
+        out.ec = errc::invalid_argument;
+        resp.diag.detail = "request target contains spaces or line breaks";
+        co_return out;
+    }
+
+    const bool idempotent = req.idempotent.value_or(default_idempotent(req.method));
+    const bool streamed = req.source || req.sink;
+    auto per_request = req.timeout.count() > 0 ? req.timeout : (streamed ? s.cfg.transfer_timeout : s.cfg.timeout);
+    const auto started = s.timer->now();
+    bool refreshed = false;
+    std::size_t redirects = 0;
+    http_method method = req.method;
+
+    for (int attempt = 1;;) {
+        url = server.to_string() + target;
+        const bool to_base = server == s.rc.url.server;
+        const bool send_auth = req.authenticate && to_base && s.rc.auth != auth_kind::none;
+
+        header_list headers;
+        headers.reserve(8 + req.headers.size());
+        headers.emplace_back("User-Agent", s.user_agent);
+        headers.emplace_back("x-spark-ua", s.spark_ua);
+        headers.emplace_back("x-request-id", resp.request_id);
+        if (to_base) headers.emplace_back("x-tenant-name", s.rc.url.tenant);
+        if (send_auth) {
+            switch (s.rc.auth) {
+            case auth_kind::api_key: headers.emplace_back("x-synthetic-key", s.rc.api_key.reveal()); break;
+            case auth_kind::bearer: headers.emplace_back("Authorization", "Bearer " + s.rc.bearer_token.reveal()); break;
+            case auth_kind::oauth: {
+                error_code tec = co_await ensure_token(self, oc);
+                if (tec) {
+                    out.ec = tec;
+                    resp.diag = s.token_diag;
+                    if (tec == errc::cancelled) resp.diag.detail = "cancelled while obtaining an OAuth token";
+                    co_return out;
+                }
+                headers.emplace_back("Authorization", "Bearer " + s.access_token);
+                break;
+            }
+            case auth_kind::none: break;
+            }
+        }
+        for (const auto& h : req.headers) headers.push_back(h);
+
+        if (req.source) {
+            error_code rec;
+            req.source->rewind(rec);
+            if (rec) {
+                out.ec = errc::body_source_error;
+                resp.diag.detail = "cannot rewind the upload source: " + rec.message();
+                co_return out;
+            }
+        }
+
+        detail::wire_request wr;
+        wr.method = method;
+        wr.server = server;
+        wr.target = target;
+        wr.headers = &headers;
+        wr.body = req.body;
+        wr.content_type = req.content_type;
+        wr.source = req.source;
+        wr.sink = req.sink;
+        wr.body_limit = req.body_limit ? req.body_limit : (req.sink ? 0 : s.cfg.body_limit);
+        wr.idempotent = idempotent;
+        if (per_request.count() > 0) wr.deadline = clock_type::now() + per_request;
+
+        s.cfg.log.log(log_level::debug, std::string(to_string(method)) + " " + detail::mask_url(url));
+        const auto sent_at = clock_type::now();
+        detail::wire_result res = co_await detail::exchange(*s.tr, wr, *oc);
+        resp.attempts = attempt;
+        ++s.stats.attempts;
+        if (oc->cancelled) res.ec = errc::cancelled;
+
+        if (!res.ec && res.status >= 200 && res.status < 300) {
+            resp.status = res.status;
+            resp.headers = std::move(res.headers);
+            resp.body = std::move(res.body);
+            resp.body_bytes = res.body_bytes;
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - sent_at).count();
+            s.cfg.log.log(log_level::debug, std::string(to_string(method)) + " " + detail::mask_url(url) + " -> " +
+                                                std::to_string(res.status) + " (" + std::to_string(ms) + " ms)");
+            co_return out;
+        }
+
+        if (!res.ec && is_redirect(res.status)) {
+            auto location = find_header(res.headers, "location");
+            std::string why = "redirect without a Location header";
+            bool may_follow = (method == http_method::get || method == http_method::head) &&
+                              redirects < s.cfg.max_redirects && !location.empty();
+            if (may_follow) {
+                std::string next = std::string(location);
+                if (next.front() == '/') next = server.to_string() + next;
+                origin next_server;
+                std::string next_target;
+                bool downgrade = server.tls && detail::starts_with_icase(next, "http://");
+                if (!downgrade && split_url(next, next_server, next_target, why)) {
+                    ++redirects;
+                    server = next_server;  // credentials follow only while server == base
+                    target = next_target;
+                    continue;
+                }
+                if (downgrade) why = "redirect from https to http refused";
+            } else if (!location.empty()) {
+                why = redirects >= s.cfg.max_redirects ? "too many redirects"
+                                                       : "redirects are followed for GET and HEAD only";
+            }
+            out.ec = errc::redirect_refused;
+            res.detail = why;
+            fill_failure(s, resp, res, method, url, {});
+            resp.status = res.status;
+            resp.headers = std::move(res.headers);
+            co_return out;
+        }
+
+        // A 401 with OAuth: the token may have been revoked or expired early.
+        if (!res.ec && res.status == 401 && send_auth && s.rc.auth == auth_kind::oauth && !refreshed) {
+            refreshed = true;
+            s.access_token.clear();
+            s.cfg.log.log(log_level::info, "401 from " + detail::mask_url(url) + ": refreshing the OAuth token");
+            continue;
+        }
+
+        attempt_outcome ao;
+        ao.ec = res.ec ? res.ec : error_code(errc_from_http_status(res.status));
+        ao.http_status = res.ec ? 0 : res.status;
+        ao.request_sent = res.request_sent;
+        ao.retry_after = retry_after_of(res.headers);
+        auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(s.timer->now() - started);
+        retry_decision d = decide_retry(s.retry, idempotent, attempt, ao, elapsed, s.random01());
+        if (!d.retry) {
+            out.ec = ao.ec;
+            resp.status = res.status;
+            resp.headers = std::move(res.headers);
+            resp.body_bytes = res.body_bytes;
+            fill_failure(s, resp, res, method, url, d.reason);
+            resp.body = std::move(res.body);
+            s.cfg.log.log(log_level::debug, std::string(to_string(method)) + " " + detail::mask_url(url) +
+                                                " failed: " + out.ec.message());
+            co_return out;
+        }
+        ++s.stats.retries;
+        s.cfg.log.log(log_level::warn, std::string(to_string(method)) + " " + detail::mask_url(url) + ": " +
+                                           std::string(d.reason) + "; attempt " + std::to_string(attempt + 1) +
+                                           " of " + std::to_string(s.retry.max_retries + 1) + " in " +
+                                           std::to_string(d.delay.count()) + " ms");
+        auto sleep_token = asio::bind_cancellation_slot(oc->signal.slot(), use_tuple);
+        auto [sec] = co_await s.timer->async_sleep(s.ex, d.delay, sleep_token);
+        if (oc->cancelled || sec) {
+            out.ec = errc::cancelled;
+            resp.diag.detail = "cancelled while waiting to retry";
+            resp.diag.attempts = attempt;
+            co_return out;
+        }
+        ++attempt;
+    }
+}
+
+}  // namespace
+
+client::client(asio::any_io_executor ex, client_config cfg) : impl_(std::make_shared<impl>()) {
+    auto& s = *impl_;
+    error_code ec;
+    diagnostics diag;
+    auto rc = resolve_config(cfg, ec, diag);
+    if (!rc) throw spark_error(ec, std::move(diag));
+    s.ex = ex;
+    s.rc = std::move(*rc);
+    s.cfg = std::move(cfg);
+    s.timer = s.cfg.timer ? s.cfg.timer : system_timer_service();
+    s.tr = s.cfg.shared_transport ? s.cfg.shared_transport : std::make_shared<cspark::transport>(ex, s.cfg.transport);
+    s.retry = s.cfg.retry;
+    s.retry.max_retries = std::max(0, s.cfg.max_retries);
+    s.retry.retry_interval = s.cfg.retry_interval;
+    s.user_agent = "cspark-impex/" + std::string(version) + " (C++20; Boost.Beast)";
+    if (!s.cfg.user_agent_suffix.empty()) s.user_agent += " " + s.cfg.user_agent_suffix;
+    s.spark_ua = "agent=cspark-impex/" + std::string(version) + "; env=C++20";
+}
+
+void client::launch(const std::shared_ptr<impl>& self, const request& req,
+                    asio::any_completion_handler<void(error_code, response)> handler) {
+    auto oc = std::make_shared<detail::op_cancel>();
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) slot.assign([oc](asio::cancellation_type) { oc->cancel(); });
+    auto ex = self->ex;
+    auto done = [handler = std::move(handler), slot, ex](std::exception_ptr e, outcome out) mutable {
+        if (slot.is_connected()) slot.clear();
+        if (e) {
+            out.ec = errc::internal_error;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                out.resp.diag.detail = x.what();
+            } catch (...) {
+                out.resp.diag.detail = "unknown exception";
+            }
+        }
+        asio::dispatch(ex, asio::append(std::move(handler), out.ec, std::move(out.resp)));
+    };
+    asio::co_spawn(ex, run(self, req, std::move(oc)), std::move(done));
+}
+
+const resolved_config& client::config() const noexcept { return impl_->rc; }
+const base_url& client::url() const noexcept { return impl_->rc.url; }
+asio::any_io_executor client::get_executor() const noexcept { return impl_->ex; }
+const std::shared_ptr<cspark::transport>& client::get_transport() const noexcept { return impl_->tr; }
+const std::shared_ptr<timer_service>& client::timer() const noexcept { return impl_->timer; }
+const logger& client::log() const noexcept { return impl_->cfg.log; }
+client_stats client::stats() const noexcept { return impl_->stats; }
+
+}  // namespace cspark

@@ -1,0 +1,325 @@
+#include "server/http_server.hpp"
+
+#include "http/stream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <algorithm>
+#include <unordered_set>
+#include <vector>
+
+namespace cspark::server {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+namespace {
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+}
+
+std::string_view request_head::path() const noexcept {
+    std::string_view t(target);
+    return t.substr(0, t.find('?'));
+}
+
+std::string_view request_head::query() const noexcept {
+    std::string_view t(target);
+    auto q = t.find('?');
+    return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+}
+
+struct http_server::state : std::enable_shared_from_this<state> {
+    asio::any_io_executor ex;
+    server_config cfg;
+    std::shared_ptr<handler> h;
+    tcp::acceptor acceptor;
+    std::optional<asio::ssl::context> tls_ctx;
+    std::unordered_set<detail::any_stream*> live;
+    server_stats stats;
+    bool stopped = false;
+
+    state(asio::any_io_executor e, server_config c, std::shared_ptr<handler> hh)
+        : ex(e), cfg(std::move(c)), h(std::move(hh)), acceptor(e) {}
+
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> session(tcp::socket sock);
+    asio::awaitable<bool> respond(detail::any_stream& s, response_plan& plan, bool head_only, bool keep_alive,
+                                  std::vector<char>& chunk);
+};
+
+namespace {
+
+void abort_connection(detail::any_stream& s) {
+    error_code ignored;
+    auto& sock = s.tcp().socket();
+    sock.set_option(asio::socket_base::linger(true, 0), ignored);  // RST, not FIN
+    sock.close(ignored);
+}
+
+}  // namespace
+
+http_server::http_server(asio::any_io_executor ex, server_config cfg, std::shared_ptr<handler> h)
+    : st_(std::make_shared<state>(ex, std::move(cfg), std::move(h))) {}
+
+http_server::~http_server() { stop(); }
+
+void http_server::start() {
+    auto& s = *st_;
+    auto fail = [](const std::string& what, error_code ec) {
+        diagnostics d;
+        d.detail = what + ": " + ec.message();
+        throw spark_error(ec == asio::error::no_descriptors ? errc::too_many_open_files : errc::connect_failed, d);
+    };
+    if (!s.cfg.tls_cert_pem.empty()) {
+        s.tls_ctx.emplace(asio::ssl::context::tls_server);
+        error_code ec;
+        s.tls_ctx->use_certificate_chain(asio::buffer(s.cfg.tls_cert_pem), ec);
+        if (!ec) s.tls_ctx->use_private_key(asio::buffer(s.cfg.tls_key_pem), asio::ssl::context::pem, ec);
+        if (ec) fail("loading the TLS certificate", ec);
+    }
+    error_code ec;
+    auto address = asio::ip::make_address(s.cfg.address, ec);
+    if (ec) fail("bad listen address '" + s.cfg.address + "'", ec);
+    tcp::endpoint ep(address, s.cfg.port);
+    s.acceptor.open(ep.protocol(), ec);
+    if (!ec) s.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) s.acceptor.bind(ep, ec);
+    if (!ec) s.acceptor.listen(s.cfg.backlog, ec);
+    if (ec) fail("listening on " + s.cfg.address + ":" + std::to_string(s.cfg.port), ec);
+    asio::co_spawn(s.ex, s.accept_loop(), asio::detached);
+}
+
+void http_server::stop() {
+    auto& s = *st_;
+    if (s.stopped) return;
+    s.stopped = true;
+    error_code ignored;
+    s.acceptor.close(ignored);
+    for (auto* stream : s.live) stream->tcp().socket().close(ignored);
+}
+
+void http_server::close_connections() {
+    error_code ignored;
+    for (auto* stream : st_->live) {
+        stream->tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream->tcp().socket().close(ignored);
+    }
+}
+
+std::uint16_t http_server::port() const noexcept {
+    error_code ec;
+    auto ep = st_->acceptor.local_endpoint(ec);
+    return ec ? 0 : ep.port();
+}
+
+bool http_server::tls() const noexcept { return st_->tls_ctx.has_value(); }
+
+std::string http_server::url() const {
+    return std::string(tls() ? "https://" : "http://") + st_->cfg.address + ":" + std::to_string(port());
+}
+
+server_stats http_server::stats() const noexcept { return st_->stats; }
+
+asio::awaitable<void> http_server::state::accept_loop() {
+    auto self = shared_from_this();
+    while (!stopped) {
+        auto [ec, sock] = co_await acceptor.async_accept(use_tuple);
+        if (stopped) break;
+        if (ec) {
+            if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+                // Out of descriptors: wait a little instead of spinning.
+                asio::steady_timer t(ex, std::chrono::milliseconds(50));
+                co_await t.async_wait(use_tuple);
+                continue;
+            }
+            if (ec == asio::error::operation_aborted) break;
+            continue;
+        }
+        ++stats.accepted;
+        asio::co_spawn(ex, session(std::move(sock)), asio::detached);
+    }
+}
+
+asio::awaitable<void> http_server::state::session(tcp::socket sock) {
+    auto self = shared_from_this();
+    detail::any_stream s(std::move(sock), tls_ctx ? &*tls_ctx : nullptr);
+    live.insert(&s);
+    ++stats.active;
+    struct untrack {
+        state* st;
+        detail::any_stream* s;
+        ~untrack() {
+            st->live.erase(s);
+            --st->stats.active;
+        }
+    } guard{this, &s};
+
+    error_code ignored;
+    std::string remote;
+    if (auto ep = s.tcp().socket().remote_endpoint(ignored); !ignored) remote = ep.address().to_string();
+
+    if (s.is_tls()) {
+        s.tcp().expires_after(cfg.idle_timeout);
+        auto [ec] = co_await s.tls().async_handshake(asio::ssl::stream_base::server, use_tuple);
+        if (ec) co_return;
+    }
+
+    beast::flat_buffer buffer;
+    std::vector<char> chunk(cfg.chunk_size);
+    while (!stopped) {
+        http::request_parser<http::buffer_body> p;
+        p.header_limit(cfg.header_limit);
+        p.body_limit(boost::none);
+        s.tcp().expires_after(cfg.idle_timeout);
+        auto [hec, hn] = co_await http::async_read_header(s, buffer, p, use_tuple);
+        if (hec) {
+            bool http_error = hec.category() == http::make_error_code(http::error::bad_method).category();
+            if (!http_error || hec == http::error::end_of_stream || hec == http::error::partial_message) co_return;
+            bool too_big = hec == http::error::header_limit;
+            response_plan plan;
+            plan.status = too_big ? 431 : 400;
+            plan.headers.emplace_back("Content-Type", "application/json");
+            plan.body = too_big ? R"({"type":"invalid_input","code":"HEADER_TOO_LARGE","message":"request header too large"})"
+                                : R"({"type":"invalid_input","code":"BAD_REQUEST","message":"malformed HTTP request"})";
+            co_await respond(s, plan, false, false, chunk);
+            co_return;
+        }
+        ++stats.requests;
+
+        request_head head;
+        head.method = std::string(p.get().method_string());
+        head.target = std::string(p.get().target());
+        for (const auto& f : p.get()) head.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+        if (auto cl = p.content_length()) head.content_length = *cl;
+        head.remote = remote;
+        head.tls = s.is_tls();
+        head.host = std::string(head.header("host"));
+
+        body_plan bp = h->plan_body(head);
+        body_status bs;
+        std::string body;
+        bool drained = true;
+        while (!p.is_done()) {
+            p.get().body().data = chunk.data();
+            p.get().body().size = chunk.size();
+            s.tcp().expires_after(cfg.idle_timeout);
+            auto [ec, n] = co_await http::async_read(s, buffer, p, use_tuple);
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) co_return;  // client went away mid-body: the sink is dropped with bp
+            std::size_t got = chunk.size() - p.get().body().size;
+            bs.bytes += got;
+            if (bs.too_large || bs.sink_error) {
+                if (bs.bytes > cfg.drain_limit) {
+                    drained = false;
+                    break;
+                }
+                continue;
+            }
+            if (bs.bytes > bp.limit) {
+                bs.too_large = true;
+                body.clear();
+                continue;
+            }
+            if (bp.sink) {
+                bp.sink->write(std::span<const char>(chunk.data(), got), bs.sink_error);
+            } else {
+                body.append(chunk.data(), got);
+            }
+        }
+
+        response_plan plan = h->handle(head, body, bs);
+        bp = {};  // release the sink before answering
+        bool keep = p.keep_alive() && !plan.close && drained && !stopped;
+        bool ok = co_await respond(s, plan, head.method == "HEAD", keep, chunk);
+        if (!ok || !keep) break;
+    }
+    // Graceful end: FIN after the last response (TLS close_notify is skipped).
+    s.tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    s.tcp().socket().close(ignored);
+}
+
+asio::awaitable<bool> http_server::state::respond(detail::any_stream& s, response_plan& plan, bool head_only,
+                                                  bool keep_alive, std::vector<char>& chunk) {
+    if (plan.delay.count() > 0) {
+        asio::steady_timer t(ex, plan.delay);
+        co_await t.async_wait(use_tuple);
+    }
+    if (plan.reset) {
+        abort_connection(s);
+        co_return false;
+    }
+    std::unique_ptr<body_source> owned;
+    body_source* src = plan.source.get();
+    if (!src) {
+        owned = make_string_source(std::move(plan.body));
+        src = owned.get();
+    }
+    error_code rec;
+    src->rewind(rec);
+
+    http::response<http::buffer_body> res{static_cast<http::status>(plan.status), 11};
+    res.set(http::field::server, "cspark-emulator");
+    for (const auto& [k, v] : plan.headers) res.insert(k, v);
+    res.content_length(src->size());
+    res.keep_alive(keep_alive);
+    res.body().data = nullptr;
+    res.body().more = !head_only && src->size() > 0;
+    http::response_serializer<http::buffer_body> sr{res};
+    s.tcp().expires_after(cfg.idle_timeout);
+    auto [hec, hn] = co_await http::async_write_header(s, sr, use_tuple);
+    if (hec) co_return false;
+    if (head_only || src->size() == 0) co_return true;
+
+    const auto started = std::chrono::steady_clock::now();
+    std::uint64_t sent = 0;
+    std::size_t step = chunk.size();
+    if (plan.bytes_per_second > 0)
+        step = static_cast<std::size_t>(std::clamp<std::uint64_t>(plan.bytes_per_second / 20, 1, chunk.size()));
+    for (;;) {
+        std::size_t want = step;
+        if (plan.reset_after) want = static_cast<std::size_t>(std::min<std::uint64_t>(want, *plan.reset_after - sent));
+        error_code sec;
+        std::size_t n = want ? src->read(std::span<char>(chunk.data(), want), sec) : 0;
+        if (sec) {
+            abort_connection(s);
+            co_return false;
+        }
+        if (plan.reset_after && sent >= *plan.reset_after) {
+            abort_connection(s);
+            co_return false;
+        }
+        bool last = n == 0;
+        res.body().data = last ? nullptr : chunk.data();
+        res.body().size = n;
+        res.body().more = !last;
+        s.tcp().expires_after(cfg.idle_timeout);
+        auto [wec, wn] = co_await http::async_write(s, sr, use_tuple);
+        if (wec == http::error::need_buffer) wec = {};
+        if (wec) co_return false;
+        if (last) break;
+        sent += n;
+        if (plan.bytes_per_second > 0) {
+            auto due = started + std::chrono::microseconds(sent * 1000000 / plan.bytes_per_second);
+            if (due > std::chrono::steady_clock::now()) {
+                asio::steady_timer t(ex, due);
+                co_await t.async_wait(use_tuple);
+            }
+        }
+    }
+    co_return true;
+}
+
+}  // namespace cspark::server

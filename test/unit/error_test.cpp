@@ -1,0 +1,57 @@
+#include <cspark/error.hpp>
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <system_error>
+
+using namespace cspark;
+
+TEST_CASE("every errc has its own message in the cspark category") {
+    std::set<std::string> seen;
+    for (int i = static_cast<int>(errc::invalid_base_url); i <= static_cast<int>(errc::internal_error); ++i) {
+        error_code ec = static_cast<errc>(i);
+        CHECK(ec.category().name() == std::string("cspark"));
+        auto m = ec.message();
+        CAPTURE(i);
+        CHECK(m.find("unknown cspark error") == std::string::npos);
+        CHECK(seen.insert(m).second);
+    }
+}
+
+TEST_CASE("HTTP statuses map to the SDK's named errors") {
+    CHECK(errc_from_http_status(400) == errc::bad_request);
+    CHECK(errc_from_http_status(401) == errc::unauthorized);
+    CHECK(errc_from_http_status(409) == errc::conflict);
+    CHECK(errc_from_http_status(429) == errc::rate_limited);
+    CHECK(errc_from_http_status(500) == errc::server_error);
+    CHECK(errc_from_http_status(504) == errc::gateway_timeout);
+    CHECK(errc_from_http_status(418) == errc::http_status);
+}
+
+TEST_CASE("spark_error carries the diagnostics and says them in what()") {
+    diagnostics d;
+    d.http_status = 500;
+    d.api_code = "INVALID_JOB_ID";
+    d.api_type = "invalid_input";
+    d.request_id = "rid-1";
+    d.method = "GET";
+    d.url = "http://h/t/api/v4/export/x/status";
+    try {
+        throw_if(errc::server_error, d);
+        FAIL("throw_if did not throw");
+    } catch (const spark_error& e) {
+        CHECK(e.code() == errc::server_error);
+        CHECK(e.diag().api_code == "INVALID_JOB_ID");
+        std::string what = e.what();
+        CHECK(what.find("INVALID_JOB_ID") != std::string::npos);
+        CHECK(what.find("rid-1") != std::string::npos);
+        CHECK(what.find("status 500") != std::string::npos);
+    }
+    CHECK_NOTHROW(throw_if({}, d));
+}
+
+TEST_CASE("cspark codes convert to std::error_code") {
+    std::error_code sec = error_code(errc::conflict);
+    CHECK(sec.message() == error_code(errc::conflict).message());
+}
