@@ -240,6 +240,7 @@ asio::awaitable<void> http_server::state::session(tcp::socket sock) {
             }
         }
 
+        bs.sink = bp.sink.get();
         response_plan plan = h->handle(head, body, bs);
         bp = {};  // release the sink before answering
         bool keep = p.keep_alive() && !plan.close && drained && !stopped;

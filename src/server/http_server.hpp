@@ -42,6 +42,7 @@ struct body_status {
     std::uint64_t bytes = 0;   ///< body bytes received
     bool too_large = false;    ///< the body exceeded body_plan::limit (rest discarded)
     error_code sink_error;     ///< the sink refused a write (rest discarded)
+    body_sink* sink = nullptr; ///< body_plan::sink, alive until handle() returns
 };
 
 struct response_plan {

@@ -1,0 +1,109 @@
+// cspark::emulator: a local Spark ImpEx server, in-process or as the
+// cspark-emulator binary. It serves the export/import job API, OAuth tokens
+// and package downloads for many tenants, with fault injection, so pipelines
+// and tests run offline. Behaviour follows shared/spark-impex-api.md; where
+// Spark's behaviour is unknown, the choice is a config field below.
+#pragma once
+
+#include <cspark/clock.hpp>
+#include <cspark/error.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cspark {
+
+struct emulator_config {
+    std::string address = "127.0.0.1";  ///< listen address (loopback by default)
+    std::uint16_t port = 0;              ///< 0 = ephemeral
+    bool tls = false;                    ///< serve HTTPS
+    std::string tls_cert_file;           ///< PEM; empty with tls = a self-signed certificate is made
+    std::string tls_key_file;
+    std::string write_cert_to;           ///< where the made certificate is written for clients to trust
+
+    std::chrono::milliseconds job_duration{2000};  ///< created -> finished
+    bool report_completed = false;       ///< show "completed" for a while before "closed"
+    bool failed_status = false;          ///< failed jobs end "failed" instead of "closed" + errors
+    std::size_t export_job_limit = 1;    ///< running exports per tenant (documented: 1)
+    std::size_t import_job_limit = 1;    ///< running imports per tenant (documented: 1)
+    int job_in_progress_status = 409;    ///< status for a job over the limit (Spark's is unknown)
+    std::uint64_t max_upload_bytes = 200ull * 1024 * 1024;  ///< import size limit (Spark: 200 MB)
+    std::chrono::milliseconds download_ttl{std::chrono::minutes(15)};  ///< link lifetime
+    std::chrono::seconds token_lifetime{300};  ///< OAuth expires_in
+    std::chrono::milliseconds describe_window{std::chrono::hours(1)};  ///< finished jobs in describe
+    std::uint64_t package_bytes = 64 * 1024;  ///< payload bytes per exported version
+    bool strict = false;                 ///< require x-tenant-name, x-request-id, x-spark-ua
+    std::filesystem::path data_dir;      ///< packages and uploads; "" = a fresh temp directory
+    std::string request_log;             ///< JSON-lines request log path; "" = none, "-" = stderr
+    std::size_t threads = 1;             ///< for run(): io threads serving connections
+    std::shared_ptr<timer_service> clock;  ///< null = real time; manual for tests
+};
+
+/// What generate() makes: tenants with folders, services and versions, and
+/// target tenants with the same (empty) folders to import into.
+struct fleet_spec {
+    std::size_t tenants = 1;
+    std::size_t target_tenants = 0;
+    std::size_t folders = 1;   ///< per tenant
+    std::size_t services = 1;  ///< per folder
+    std::size_t versions = 1;  ///< per service
+    std::uint64_t random_seed = 1;
+    std::string tenant_prefix = "tenant-";
+    std::string target_prefix = "target-";
+};
+
+struct tenant_credentials {
+    std::string tenant;
+    std::string api_key;
+    std::string bearer_token;
+    std::string client_id;
+    std::string client_secret;
+};
+
+class emulator {
+public:
+    /// Serves on `ex` (start() binds). Throws spark_error on bad config.
+    emulator(boost::asio::any_io_executor ex, emulator_config cfg = {});
+    ~emulator();
+    emulator(const emulator&) = delete;
+    emulator& operator=(const emulator&) = delete;
+
+    /// Adds tenants from a seed document (see README, "Emulator seed").
+    /// Throws spark_error(invalid_argument) naming the bad field.
+    void load_seed(const boost::json::value& seed);
+    void load_seed_file(const std::filesystem::path& path);
+    /// Adds a deterministic generated fleet.
+    void generate(const fleet_spec& spec);
+
+    void start();
+    void stop();
+    std::uint16_t port() const;
+    /// "http://127.0.0.1:PORT"
+    std::string url() const;
+    /// "http://127.0.0.1:PORT/{tenant}"
+    std::string base_url(const std::string& tenant) const;
+    std::vector<tenant_credentials> credentials() const;
+    tenant_credentials credentials(const std::string& tenant) const;
+    /// The made certificate (PEM) in TLS mode without a given certificate.
+    std::string certificate_pem() const;
+
+    /// Replaces the fault rules (same document as PUT /_emulator/faults).
+    void set_faults(const boost::json::value& doc);
+    /// Tenants, services, versions and the job history (GET /_emulator/state).
+    boost::json::value state() const;
+    std::size_t request_count() const;
+
+    struct impl;
+
+private:
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace cspark

@@ -1,0 +1,116 @@
+#include "emulator/faults.hpp"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+namespace cspark::emu {
+namespace json = boost::json;
+
+namespace {
+const std::set<std::string> kinds{"status", "reset", "reset_mid_body", "slow_body", "delay",
+                                  "job_fail", "job_never_finishes", "expire_link"};
+const std::set<std::string> routes{"any", "token", "export.create", "export.status", "export.cancel",
+                                   "export.describe", "import.create", "import.status", "import.describe",
+                                   "download"};
+
+[[noreturn]] void bad(std::size_t i, const std::string& what) {
+    throw std::invalid_argument("faults: rules[" + std::to_string(i) + "]: " + what);
+}
+}  // namespace
+
+void fault_set::load(const json::value& doc) {
+    if (!doc.is_object()) throw std::invalid_argument("faults: expected an object {\"seed\", \"rules\"}");
+    const auto& o = doc.get_object();
+    std::vector<fault_rule> rules;
+    if (auto* s = o.if_contains("seed")) {
+        if (!s->is_number()) throw std::invalid_argument("faults: seed must be a number");
+        rng_.seed(s->to_number<std::uint64_t>());
+    }
+    const json::value* list = o.if_contains("rules");
+    if (list && !list->is_array()) throw std::invalid_argument("faults: rules must be an array");
+    std::size_t i = 0;
+    for (const auto& item : list ? list->get_array() : json::array{}) {
+        if (!item.is_object()) bad(i, "must be an object");
+        const auto& r = item.get_object();
+        fault_rule f;
+        auto get_str = [&](std::string_view key, std::string& out) {
+            if (auto* p = r.if_contains(key)) {
+                if (!p->is_string()) bad(i, std::string(key) + " must be a string");
+                out = std::string(p->get_string());
+            }
+        };
+        auto get_num = [&](std::string_view key, auto& out) {
+            if (auto* p = r.if_contains(key)) {
+                if (!p->is_number()) bad(i, std::string(key) + " must be a number");
+                out = p->to_number<std::remove_reference_t<decltype(out)>>();
+            }
+        };
+        get_str("route", f.route);
+        get_str("tenant", f.tenant);
+        get_str("kind", f.kind);
+        if (!kinds.count(f.kind)) bad(i, "kind '" + f.kind + "' is not one of status, reset, reset_mid_body, slow_body, delay, job_fail, job_never_finishes, expire_link");
+        if (!routes.count(f.route)) bad(i, "route '" + f.route + "' is unknown");
+        get_num("status", f.status);
+        if (f.status < 100 || f.status > 599) bad(i, "status must be an HTTP status");
+        get_num("retry_after", f.retry_after);
+        get_num("probability", f.probability);
+        if (f.probability < 0 || f.probability > 1) bad(i, "probability must be within [0, 1]");
+        std::uint64_t times = 0;
+        if (r.contains("times")) {
+            get_num("times", times);
+            f.times = times;
+        }
+        get_num("bytes_per_second", f.bytes_per_second);
+        std::int64_t delay_ms = 0;
+        get_num("delay_ms", delay_ms);
+        f.delay = std::chrono::milliseconds(delay_ms);
+        get_num("after_bytes", f.after_bytes);
+        if (auto* n = r.if_contains("nth")) {
+            if (!n->is_array()) bad(i, "nth must be an array of call numbers");
+            for (const auto& x : n->get_array()) {
+                if (!x.is_number()) bad(i, "nth must hold numbers");
+                f.nth.push_back(x.to_number<std::uint64_t>());
+            }
+        }
+        rules.push_back(std::move(f));
+        ++i;
+    }
+    rules_ = std::move(rules);
+}
+
+json::value fault_set::to_json() const {
+    json::array out;
+    for (const auto& f : rules_) {
+        json::object o{{"route", f.route}, {"kind", f.kind}, {"status", f.status}, {"probability", f.probability},
+                       {"seen", f.seen}, {"fired", f.fired}};
+        if (!f.tenant.empty()) o["tenant"] = f.tenant;
+        if (f.retry_after >= 0) o["retry_after"] = f.retry_after;
+        if (!f.nth.empty()) {
+            json::array n;
+            for (auto x : f.nth) n.push_back(x);
+            o["nth"] = std::move(n);
+        }
+        if (f.times) o["times"] = *f.times;
+        out.push_back(std::move(o));
+    }
+    return json::object{{"rules", std::move(out)}};
+}
+
+std::vector<const fault_rule*> fault_set::fire(const std::string& route, const std::string& tenant) {
+    std::vector<const fault_rule*> out;
+    for (auto& f : rules_) {
+        if (f.route != "any" && f.route != route) continue;
+        if (!f.tenant.empty() && f.tenant != tenant) continue;
+        ++f.seen;
+        if (f.times && f.fired >= *f.times) continue;
+        bool hit = f.nth.empty() ? std::uniform_real_distribution<double>(0, 1)(rng_) < f.probability
+                                 : std::find(f.nth.begin(), f.nth.end(), f.seen) != f.nth.end();
+        if (!hit) continue;
+        ++f.fired;
+        out.push_back(&f);
+    }
+    return out;
+}
+
+}  // namespace cspark::emu

@@ -1,0 +1,50 @@
+// Fault injection rules: which calls of which route misbehave, and how.
+// Set from flags, a JSON file, or PUT /_emulator/faults at run time.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace cspark::emu {
+
+/// Routes: token, export.create, export.status, export.cancel, export.describe,
+/// import.create, import.status, import.describe, download, or "any".
+struct fault_rule {
+    std::string route = "any";
+    std::string tenant;          ///< "" = every tenant
+    std::string kind;            ///< status | reset | reset_mid_body | slow_body | delay |
+                                 ///< job_fail | job_never_finishes | expire_link
+    int status = 503;            ///< for kind = status
+    double retry_after = -1;     ///< seconds in x-retry-after (429); < 0 = none
+    double probability = 1.0;    ///< used when `nth` is empty
+    std::vector<std::uint64_t> nth;  ///< 1-based matching calls that fire ("the 3rd")
+    std::optional<std::uint64_t> times;  ///< fire at most this often
+    std::uint64_t bytes_per_second = 0;  ///< slow_body
+    std::chrono::milliseconds delay{0};  ///< delay
+    std::uint64_t after_bytes = 0;       ///< reset_mid_body
+
+    std::uint64_t seen = 0;   ///< matching calls so far
+    std::uint64_t fired = 0;
+};
+
+class fault_set {
+public:
+    /// {"seed": 1, "rules": [{...}]}; throws std::invalid_argument naming the field.
+    void load(const boost::json::value& doc);
+    void clear() { rules_.clear(); }
+    boost::json::value to_json() const;
+    /// Counts this call against matching rules; returns those that fire.
+    std::vector<const fault_rule*> fire(const std::string& route, const std::string& tenant);
+
+private:
+    std::vector<fault_rule> rules_;
+    std::mt19937_64 rng_{1};
+};
+
+}  // namespace cspark::emu

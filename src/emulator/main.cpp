@@ -1,0 +1,108 @@
+// cspark-emulator: a local Spark ImpEx server for offline pipelines and tests.
+#include <cspark/emulator.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/json/parse.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+namespace asio = boost::asio;
+
+int main(int argc, char** argv) {
+    CLI::App app{"cspark-emulator: a local Coherent Spark ImpEx server (export/import jobs, OAuth, downloads)"};
+    cspark::emulator_config cfg;
+    cspark::fleet_spec fleet;
+    fleet.tenants = 0;
+    std::string seed_file, faults_file;
+    bool print_credentials = false;
+    std::uint16_t port = 0;
+    long job_ms = 2000, ttl_s = 900;
+    std::uint64_t max_upload_mb = 200;
+
+    app.add_option("--address", cfg.address, "Listen address")->capture_default_str();
+    app.add_option("--port", port, "Listen port (0 = ephemeral)")->capture_default_str();
+    app.add_option("--seed", seed_file, "JSON seed file with tenants, folders, services, versions")->check(CLI::ExistingFile);
+    app.add_option("--tenants", fleet.tenants, "Generate N source tenants with services");
+    app.add_option("--target-tenants", fleet.target_tenants, "Generate N target tenants with the same empty folders");
+    app.add_option("--folders", fleet.folders, "Folders per generated tenant")->capture_default_str();
+    app.add_option("--services", fleet.services, "Services per generated folder")->capture_default_str();
+    app.add_option("--versions", fleet.versions, "Versions per generated service")->capture_default_str();
+    app.add_option("--random-seed", fleet.random_seed, "Seed for generated ids and credentials")->capture_default_str();
+    app.add_option("--package-bytes", cfg.package_bytes, "Payload bytes per exported version")->capture_default_str();
+    app.add_option("--job-ms", job_ms, "Job duration in milliseconds")->capture_default_str();
+    app.add_flag("--report-completed", cfg.report_completed, "Report 'completed' before 'closed'");
+    app.add_flag("--failed-status", cfg.failed_status, "Failed jobs end 'failed' instead of 'closed' with errors");
+    app.add_option("--job-limit", cfg.export_job_limit, "Running jobs of each kind per tenant")->capture_default_str();
+    app.add_option("--conflict-status", cfg.job_in_progress_status, "HTTP status for a job over the limit")->capture_default_str();
+    app.add_option("--max-upload-mb", max_upload_mb, "Import size limit in MB")->capture_default_str();
+    app.add_option("--download-ttl-s", ttl_s, "Download link lifetime in seconds")->capture_default_str();
+    app.add_flag("--strict", cfg.strict, "Require x-tenant-name, x-request-id and x-spark-ua");
+    app.add_flag("--tls", cfg.tls, "Serve HTTPS");
+    app.add_option("--tls-cert", cfg.tls_cert_file, "PEM certificate (default: a self-signed one is made)");
+    app.add_option("--tls-key", cfg.tls_key_file, "PEM private key");
+    app.add_option("--write-cert", cfg.write_cert_to, "Write the served certificate here (for --ca-file)");
+    app.add_option("--faults", faults_file, "JSON fault rules {\"seed\", \"rules\": [...]}")->check(CLI::ExistingFile);
+    app.add_option("--data-dir", cfg.data_dir, "Where packages and uploads are kept (default: a temp dir)");
+    app.add_option("--request-log", cfg.request_log, "JSON-lines request log ('-' = stderr)");
+    app.add_option("--threads", cfg.threads, "I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
+    app.add_flag("--print-credentials", print_credentials, "Print each tenant's base URL and credentials");
+    CLI11_PARSE(app, argc, argv);
+
+    cfg.port = port;
+    cfg.job_duration = std::chrono::milliseconds(job_ms);
+    cfg.import_job_limit = cfg.export_job_limit;
+    cfg.max_upload_bytes = max_upload_mb * 1000 * 1000;
+    cfg.download_ttl = std::chrono::seconds(ttl_s);
+
+    try {
+        asio::io_context io(static_cast<int>(cfg.threads));
+        cspark::emulator emu(io.get_executor(), cfg);
+        if (!seed_file.empty()) emu.load_seed_file(seed_file);
+        if (fleet.tenants + fleet.target_tenants > 0) emu.generate(fleet);
+        if (seed_file.empty() && fleet.tenants + fleet.target_tenants == 0) {
+            fleet.tenants = 1;
+            emu.generate(fleet);
+        }
+        if (!faults_file.empty()) {
+            std::ifstream in(faults_file);
+            std::stringstream ss;
+            ss << in.rdbuf();
+            emu.set_faults(boost::json::parse(ss.str()));
+        }
+        emu.start();
+        std::cout << "cspark-emulator listening on " << emu.url() << std::endl;
+        for (const auto& c : emu.credentials()) {
+            std::cout << "tenant " << c.tenant << " " << emu.base_url(c.tenant);
+            if (print_credentials)
+                std::cout << " api_key=" << c.api_key << " bearer_token=" << c.bearer_token
+                          << " client_id=" << c.client_id << " client_secret=" << c.client_secret;
+            std::cout << "\n";
+        }
+        std::cout.flush();
+
+        asio::signal_set signals(io, SIGINT, SIGTERM);
+        signals.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            std::cerr << "cspark-emulator: stopping" << std::endl;
+            emu.stop();
+            io.stop();
+        });
+        std::vector<std::thread> threads;
+        for (std::size_t i = 1; i < cfg.threads; ++i) threads.emplace_back([&] { io.run(); });
+        io.run();
+        for (auto& t : threads) t.join();
+    } catch (const cspark::spark_error& e) {
+        std::cerr << "cspark-emulator: " << e.diag().detail << std::endl;
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "cspark-emulator: " << e.what() << std::endl;
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,94 @@
+// ZIP archives (deflate via zlib, CRC-32), written and read in a streaming way:
+// the emulator builds export packages with it, the import path and the CLI's
+// inspect read them. No ZIP64: entries and archives stay below 4 GiB.
+#pragma once
+
+#include <cspark/body.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cspark::zip {
+
+struct entry_info {
+    std::string name;
+    std::uint16_t method = 0;  ///< 0 stored, 8 deflated
+    std::uint32_t crc32 = 0;
+    std::uint64_t compressed_size = 0;
+    std::uint64_t size = 0;
+    std::uint64_t local_offset = 0;
+    std::uint32_t external_attrs = 0;
+    bool made_on_unix = false;
+
+    bool is_directory() const noexcept { return !name.empty() && name.back() == '/'; }
+    bool is_symlink() const noexcept;
+};
+
+/// Writes an archive to `path`. Entries get a fixed timestamp so the same
+/// inputs give the same bytes. A writer destroyed before finish() removes
+/// its file. Errors throw spark_error(errc::file_error) naming the path.
+class writer {
+public:
+    explicit writer(std::filesystem::path path, int level = 6);
+    ~writer();
+    writer(const writer&) = delete;
+    writer& operator=(const writer&) = delete;
+
+    void add_directory(std::string name);
+    void add_file(std::string name, std::string_view data, bool deflate = true);
+    /// Streams `src` into the archive (constant memory).
+    void add_file(std::string name, body_source& src, bool deflate = true);
+    /// Writes the central directory; returns the archive's size in bytes.
+    std::uint64_t finish();
+
+private:
+    void put(const void* data, std::size_t n);
+    void flush();
+    void begin_entry(entry_info& e, bool deflate);
+    void end_entry(entry_info& e);
+
+    std::filesystem::path path_;
+    int fd_ = -1;
+    int level_;
+    std::uint64_t offset_ = 0;
+    std::vector<char> buf_;
+    std::vector<entry_info> entries_;
+    bool finished_ = false;
+};
+
+class reader {
+public:
+    /// Opens and indexes `path`; nullopt with the reason when it is not a ZIP
+    /// this library can read.
+    static std::optional<reader> open(const std::filesystem::path& path, std::string& why);
+    reader(reader&&) noexcept;
+    reader& operator=(reader&&) noexcept;
+    ~reader();
+
+    const std::vector<entry_info>& entries() const noexcept { return entries_; }
+    const entry_info* find(std::string_view name) const noexcept;
+    std::uint64_t file_size() const noexcept { return size_; }
+
+    /// Streams the uncompressed bytes of `e` to `fn`, checking size and CRC-32.
+    bool read(const entry_info& e, const std::function<void(std::span<const char>)>& fn, std::string& why) const;
+    /// Reads a small entry whole (at most `max` bytes).
+    std::optional<std::string> read_all(const entry_info& e, std::size_t max, std::string& why) const;
+
+private:
+    reader() = default;
+    int fd_ = -1;
+    std::uint64_t size_ = 0;
+    std::vector<entry_info> entries_;
+};
+
+/// Whether `name` is safe to extract below a directory: relative, no "..",
+/// no backslashes, no drive letters.
+bool is_safe_entry_name(std::string_view name) noexcept;
+
+}  // namespace cspark::zip
