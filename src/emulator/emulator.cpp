@@ -922,7 +922,12 @@ emulator::emulator(asio::any_io_executor ex, emulator_config cfg) : impl_(std::m
     }
 }
 
-emulator::~emulator() { stop(); }
+emulator::~emulator() {
+    stop();
+    // The server holds the handler (impl) and impl holds the server: break the
+    // cycle so impl goes when the last connection coroutine does.
+    impl_->srv.reset();
+}
 
 void emulator::load_seed(const json::value& seed) {
     std::lock_guard lock(impl_->mu);

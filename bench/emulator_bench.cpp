@@ -1,0 +1,250 @@
+// Emulator capacity: N concurrent keep-alive connections on one server
+// thread, and the download rate of a large package on loopback.
+//
+// The emulator runs as a child process (cspark-emulator) so that neither side
+// shares the other's descriptor limit. Prints one table.
+//
+//   emulator-bench [--connections 10000] [--download-mb 200] [--threads 1]
+#include <cspark/client.hpp>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/parse.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using clock_t_ = std::chrono::steady_clock;
+
+namespace {
+
+struct child {
+    pid_t pid = -1;
+    std::string url;
+    std::string key;
+};
+
+child start_emulator(const std::vector<std::string>& extra) {
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::runtime_error("pipe");
+    child c;
+    c.pid = ::fork();
+    if (c.pid == 0) {
+        ::dup2(fds[1], 1);
+        ::close(fds[0]);
+        std::vector<std::string> args{CSPARK_EMULATOR_BIN, "--port", "0", "--tenants", "1", "--print-credentials"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ::close(fds[1]);
+    FILE* out = ::fdopen(fds[0], "r");
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, out)) {
+        std::string line(buf);
+        if (auto p = line.find("listening on "); p != std::string::npos) c.url = line.substr(p + 13, line.find('\n') - p - 13);
+        if (auto p = line.find("api_key="); p != std::string::npos) {
+            c.key = line.substr(p + 8, line.find(' ', p) - p - 8);
+            break;
+        }
+    }
+    return c;
+}
+
+long rss_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+void stop(child& c) {
+    ::kill(c.pid, SIGTERM);
+    int status;
+    ::waitpid(c.pid, &status, 0);
+}
+
+// Opens n connections, sends one request on each, keeps them all open, then
+// sends a second round on all of them. Returns {connected, ok responses, seconds}.
+struct conn_result {
+    std::size_t connected = 0, ok = 0;
+    double connect_s = 0, round_s = 0;
+};
+
+conn_result hold_connections(const std::string& host, std::uint16_t port, const std::string& key, std::size_t n) {
+    asio::io_context io;
+    std::vector<std::unique_ptr<asio::ip::tcp::socket>> socks;
+    conn_result r;
+    auto ep = asio::ip::tcp::endpoint(asio::ip::make_address(host), port);
+    auto t0 = clock_t_::now();
+    std::size_t pending = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        auto s = std::make_unique<asio::ip::tcp::socket>(io);
+        ++pending;
+        s->async_connect(ep, [&, raw = s.get()](boost::system::error_code ec) {
+            --pending;
+            if (!ec) ++r.connected;
+            (void)raw;
+        });
+        socks.push_back(std::move(s));
+        if (socks.size() % 1000 == 0) io.poll();  // keep the listen backlog drained
+    }
+    io.restart();
+    while (pending > 0 && io.run_one() > 0) {}
+    r.connect_s = std::chrono::duration<double>(clock_t_::now() - t0).count();
+
+    std::string req = "GET /tenant-0001/api/v4/export/status HTTP/1.1\r\nHost: " + host +
+                      "\r\nx-synthetic-key: " + key + "\r\nx-tenant-name: tenant-0001\r\n\r\n";
+    auto t1 = clock_t_::now();
+    for (int round = 0; round < 2; ++round) {
+        std::vector<std::unique_ptr<asio::streambuf>> bufs;
+        for (auto& s : socks) {
+            if (!s->is_open()) continue;
+            auto buf = std::make_unique<asio::streambuf>();
+            auto* b = buf.get();
+            bufs.push_back(std::move(buf));
+            ++pending;
+            asio::async_write(*s, asio::buffer(req), [&, sp = s.get(), b](boost::system::error_code ec, std::size_t) {
+                if (ec) {
+                    --pending;
+                    return;
+                }
+                asio::async_read_until(*sp, *b, "\r\n\r\n", [&, sp, b](boost::system::error_code ec2, std::size_t hdr) {
+                    std::string head(asio::buffers_begin(b->data()), asio::buffers_begin(b->data()) + static_cast<long>(hdr));
+                    auto cl = head.find("Content-Length: ");
+                    std::size_t len = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 16));
+                    std::size_t have = b->size() - hdr;
+                    auto finish = [&, ok = !ec2 && head.find(" 200 ") != std::string::npos](bool good) {
+                        --pending;
+                        if (ok && good) ++r.ok;
+                    };
+                    if (ec2) return finish(false);
+                    if (have >= len) return finish(true);
+                    asio::async_read(*sp, *b, asio::transfer_exactly(len - have),
+                                     [finish](boost::system::error_code e3, std::size_t) { finish(!e3); });
+                });
+            });
+        }
+        io.restart();
+        while (pending > 0 && io.run_one() > 0) {}
+        for (auto& b : bufs) (void)b;
+    }
+    r.round_s = std::chrono::duration<double>(clock_t_::now() - t1).count();
+    return r;
+}
+
+struct download_result {
+    std::uint64_t bytes = 0;
+    double seconds = 0;
+    bool ok = false;
+};
+
+download_result download(const std::string& url, const std::string& key) {
+    asio::io_context io;
+    cspark::client c(io.get_executor(), {.base_url = url + "/tenant-0001", .api_key = key, .use_environment = false});
+    download_result d;
+    auto run = [&](cspark::request r, cspark::response& out) {
+        bool done = false;
+        cspark::error_code ec;
+        c.async_send(r, [&](cspark::error_code e, cspark::response resp) {
+            ec = e;
+            out = std::move(resp);
+            done = true;
+        });
+        io.restart();
+        while (!done && io.run_one() > 0) {}
+        if (ec) throw cspark::spark_error(ec, out.diag);
+    };
+    cspark::response resp;
+    run({.method = cspark::http_method::post, .target = "export",
+         .body = R"({"inputs":{"services":["folder-1/service-1"]}})", .content_type = "application/json"},
+        resp);
+    std::string id(json::parse(resp.body).at("id").as_string());
+    std::string file;
+    for (int i = 0; i < 200 && file.empty(); ++i) {  // job of 200 ms: poll with a bound
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        run({.target = "export/" + id + "/status"}, resp);
+        auto st = json::parse(resp.body);
+        if (st.at("status") == "closed") file = std::string(st.at("outputs").at("files").at(0).at("file").as_string());
+    }
+    struct counter : cspark::body_sink {
+        std::uint64_t n = 0;
+        void write(std::span<const char> data, cspark::error_code&) override { n += data.size(); }
+    } sink;
+    auto t0 = clock_t_::now();
+    run({.target = file, .sink = &sink}, resp);
+    d.seconds = std::chrono::duration<double>(clock_t_::now() - t0).count();
+    d.bytes = sink.n;
+    d.ok = true;
+    return d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::size_t connections = 10000, download_mb = 200, threads = 1;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        std::string a = argv[i];
+        if (a == "--connections") connections = std::stoul(argv[i + 1]);
+        else if (a == "--download-mb") download_mb = std::stoul(argv[i + 1]);
+        else if (a == "--threads") threads = std::stoul(argv[i + 1]);
+        else {
+            std::cerr << "usage: emulator-bench [--connections N] [--download-mb MB] [--threads N]\n";
+            return 2;
+        }
+    }
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < connections + 64) {
+        std::cerr << "emulator-bench: ulimit -n is " << rl.rlim_cur << ", need " << connections + 64 << "\n";
+        return 2;
+    }
+
+    auto emu = start_emulator({"--threads", std::to_string(threads)});
+    auto port = static_cast<std::uint16_t>(std::stoi(emu.url.substr(emu.url.rfind(':') + 1)));
+    auto held = hold_connections("127.0.0.1", port, emu.key, connections);
+    long conn_rss = rss_kib(emu.pid);
+    stop(emu);
+
+    auto big = start_emulator({"--package-bytes", std::to_string(download_mb * 1024 * 1024), "--job-ms", "200",
+                               "--max-upload-mb", std::to_string(download_mb * 2)});
+    auto d = download(big.url, big.key);
+    long dl_rss = rss_kib(big.pid);
+    stop(big);
+
+    double gbps = d.bytes / d.seconds / 1e9;
+    std::printf("\n%-44s %14s\n", "emulator capacity (server threads: ", (std::to_string(threads) + ")").c_str());
+    std::printf("%-44s %14zu\n", "connections opened and held", held.connected);
+    std::printf("%-44s %14.2f\n", "  seconds to connect all", held.connect_s);
+    std::printf("%-44s %14zu\n", "  200 responses (2 requests per connection)", held.ok);
+    std::printf("%-44s %14.2f\n", "  seconds for both rounds", held.round_s);
+    std::printf("%-44s %14.0f\n", "  requests per second", held.ok / held.round_s);
+    std::printf("%-44s %14.1f\n", "  emulator peak RSS (MiB)", conn_rss / 1024.0);
+    std::printf("%-44s %14.1f\n", "download size (MiB)", d.bytes / 1048576.0);
+    std::printf("%-44s %14.3f\n", "  seconds", d.seconds);
+    std::printf("%-44s %14.2f\n", "  GB/s (cspark::client into a counting sink)", gbps);
+    std::printf("%-44s %14.1f\n", "  emulator peak RSS (MiB)", dl_rss / 1024.0);
+    bool ok = held.connected == connections && held.ok == 2 * connections && d.ok;
+    std::printf("%-44s %14s\n", "all connections served", ok ? "yes" : "NO");
+    return ok ? 0 : 1;
+}
