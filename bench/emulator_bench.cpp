@@ -233,7 +233,7 @@ int main(int argc, char** argv) {
     stop(big);
 
     double gbps = d.bytes / d.seconds / 1e9;
-    std::printf("\n%-44s %14s\n", "emulator capacity (server threads: ", (std::to_string(threads) + ")").c_str());
+    std::printf("\n%-44s %14zu\n", "emulator server threads", threads);
     std::printf("%-44s %14zu\n", "connections opened and held", held.connected);
     std::printf("%-44s %14.2f\n", "  seconds to connect all", held.connect_s);
     std::printf("%-44s %14zu\n", "  200 responses (2 requests per connection)", held.ok);
@@ -246,5 +246,6 @@ int main(int argc, char** argv) {
     std::printf("%-44s %14.1f\n", "  emulator peak RSS (MiB)", dl_rss / 1024.0);
     bool ok = held.connected == connections && held.ok == 2 * connections && d.ok;
     std::printf("%-44s %14s\n", "all connections served", ok ? "yes" : "NO");
+    std::fflush(stdout);
     return ok ? 0 : 1;
 }

@@ -47,7 +47,11 @@ struct connection {
     connection(asio::any_io_executor ex, ssl::context* ctx, std::size_t header_limit, std::size_t chunk_size)
         : stream(ctx ? detail::any_stream(ex, *ctx) : detail::any_stream(ex)),
           buffer(header_limit + chunk_size),
-          chunk(chunk_size) {}
+          chunk(chunk_size) {
+        // Beast reads max(512, free capacity) bytes at a time: without room
+        // reserved up front a body streams in 512-byte reads.
+        buffer.reserve(chunk_size);
+    }
 };
 
 struct host_pool {
@@ -456,6 +460,14 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
         note_buffer(c);
         if (ec) {
             fail(ec, db, "reading the response header");
+            co_return false;
+        }
+        // Beast misses its own header_limit when the whole header arrives in
+        // one read, so the consumed size is checked here as well.
+        if (n > cfg.header_limit) {
+            res.ec = errc::header_too_large;
+            res.detail = "response header of " + std::to_string(n) + " bytes exceeds the limit of " +
+                         std::to_string(cfg.header_limit);
             co_return false;
         }
     }

@@ -177,14 +177,17 @@ asio::awaitable<void> http_server::state::session(tcp::socket sock) {
         if (ec) co_return;
     }
 
-    beast::flat_buffer buffer;
-    std::vector<char> chunk(cfg.chunk_size);
+    // Idle connections hold only what their headers need: the body chunk and
+    // read room are taken when a body comes (10,000 idle connections fit).
+    beast::flat_buffer buffer(cfg.header_limit + cfg.chunk_size);
+    std::vector<char> chunk;
     while (!stopped) {
         http::request_parser<http::buffer_body> p;
         p.header_limit(cfg.header_limit);
         p.body_limit(boost::none);
         s.tcp().expires_after(cfg.idle_timeout);
         auto [hec, hn] = co_await http::async_read_header(s, buffer, p, use_tuple);
+        if (!hec && hn > cfg.header_limit) hec = http::error::header_limit;  // see engine.cpp
         if (hec) {
             bool http_error = hec.category() == http::make_error_code(http::error::bad_method).category();
             if (!http_error || hec == http::error::end_of_stream || hec == http::error::partial_message) co_return;
@@ -212,6 +215,10 @@ asio::awaitable<void> http_server::state::session(tcp::socket sock) {
         body_status bs;
         std::string body;
         bool drained = true;
+        if (!p.is_done() && chunk.empty()) {
+            chunk.resize(cfg.chunk_size);
+            buffer.reserve(cfg.chunk_size);  // Beast reads max(512, free room) at a time
+        }
         while (!p.is_done()) {
             p.get().body().data = chunk.data();
             p.get().body().size = chunk.size();
@@ -262,27 +269,40 @@ asio::awaitable<bool> http_server::state::respond(detail::any_stream& s, respons
         abort_connection(s);
         co_return false;
     }
+    // A plain string body goes out in one write, without the chunk buffer.
+    bool whole = !plan.source && !plan.reset_after && plan.bytes_per_second == 0;
     std::unique_ptr<body_source> owned;
     body_source* src = plan.source.get();
     if (!src) {
-        owned = make_string_source(std::move(plan.body));
+        owned = make_string_source(whole ? std::string() : std::move(plan.body));
         src = owned.get();
     }
+    std::uint64_t body_size = whole ? plan.body.size() : src->size();
     error_code rec;
     src->rewind(rec);
 
     http::response<http::buffer_body> res{static_cast<http::status>(plan.status), 11};
     res.set(http::field::server, "cspark-emulator");
     for (const auto& [k, v] : plan.headers) res.insert(k, v);
-    res.content_length(src->size());
+    res.content_length(body_size);
     res.keep_alive(keep_alive);
+    if (whole && !head_only) {
+        res.body().data = plan.body.empty() ? nullptr : plan.body.data();
+        res.body().size = plan.body.size();
+        res.body().more = false;
+        http::response_serializer<http::buffer_body> whole_sr{res};
+        s.tcp().expires_after(cfg.idle_timeout);
+        auto [wec, wn] = co_await http::async_write(s, whole_sr, use_tuple);
+        co_return !wec;
+    }
     res.body().data = nullptr;
-    res.body().more = !head_only && src->size() > 0;
+    res.body().more = !head_only && body_size > 0;
     http::response_serializer<http::buffer_body> sr{res};
     s.tcp().expires_after(cfg.idle_timeout);
     auto [hec, hn] = co_await http::async_write_header(s, sr, use_tuple);
     if (hec) co_return false;
-    if (head_only || src->size() == 0) co_return true;
+    if (head_only || body_size == 0) co_return true;
+    if (chunk.empty()) chunk.resize(cfg.chunk_size);
 
     const auto started = std::chrono::steady_clock::now();
     std::uint64_t sent = 0;
