@@ -111,10 +111,9 @@ bool is_uuid(std::string_view s) noexcept {
     return true;
 }
 
-std::string utc_timestamp() {
-    auto now = std::chrono::system_clock::now();
-    auto secs = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+std::string utc_timestamp(std::chrono::system_clock::time_point tp) {
+    auto secs = std::chrono::system_clock::to_time_t(tp);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count() % 1000;
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[64];

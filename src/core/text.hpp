@@ -1,6 +1,7 @@
 // Small text helpers shared by the client, the emulator and the CLI.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -29,8 +30,8 @@ std::string url_encode(std::string_view s);
 std::string uuid4(std::mt19937_64& rng);
 bool is_uuid(std::string_view s) noexcept;
 
-/// "2026-11-25T17:43:35.123Z" for the current system time.
-std::string utc_timestamp();
+/// "2026-11-25T17:43:35.123Z" for `tp` (default: now).
+std::string utc_timestamp(std::chrono::system_clock::time_point tp = std::chrono::system_clock::now());
 
 /// A TCP port from 1 to 65535 written in decimal; empty when anything else.
 std::optional<std::uint16_t> parse_port(std::string_view s) noexcept;

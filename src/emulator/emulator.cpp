@@ -201,17 +201,6 @@ private:
     std::uint64_t file_bytes_ = 0;
 };
 
-std::string iso_time(std::chrono::system_clock::time_point tp) {
-    auto secs = std::chrono::system_clock::to_time_t(tp);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-    return buf;
-}
-
 }  // namespace
 
 struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::impl> {
@@ -248,7 +237,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
         return std::chrono::duration_cast<std::chrono::milliseconds>(t - epoch).count();
     }
     std::string timestamp(clock_type::time_point t) const {
-        return iso_time(wall_epoch + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - epoch));
+        return detail::utc_timestamp(wall_epoch + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - epoch));
     }
 
     // ---- jobs

@@ -48,6 +48,13 @@ int main(int argc, char** argv) {
     app.add_option("--tls-key", cfg.tls_key_file, "PEM private key");
     app.add_option("--write-cert", cfg.write_cert_to, "Write the served certificate here (for --ca-file)");
     app.add_option("--faults", faults_file, "JSON fault rules {\"seed\", \"rules\": [...]}")->check(CLI::ExistingFile);
+    std::vector<std::string> fault_rules;
+    std::uint64_t fault_seed = 1;
+    app.add_option("--fault", fault_rules,
+                   "One fault rule as JSON, repeatable, e.g. '{\"route\":\"export.status\",\"kind\":\"status\",\"status\":503,\"probability\":0.1}'");
+    app.add_option("--fault-seed", fault_seed, "Seed for probabilistic faults")->capture_default_str();
+    long token_s = 300;
+    app.add_option("--token-lifetime-s", token_s, "OAuth token expires_in")->capture_default_str();
     app.add_option("--data-dir", cfg.data_dir, "Where packages and uploads are kept (default: a temp dir)");
     app.add_option("--request-log", cfg.request_log, "JSON-lines request log ('-' = stderr)");
     app.add_option("--threads", cfg.threads, "I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
@@ -59,6 +66,7 @@ int main(int argc, char** argv) {
     cfg.import_job_limit = cfg.export_job_limit;
     cfg.max_upload_bytes = max_upload_mb * 1000 * 1000;
     cfg.download_ttl = std::chrono::seconds(ttl_s);
+    cfg.token_lifetime = std::chrono::seconds(token_s);
 
     try {
         asio::io_context io(static_cast<int>(cfg.threads));
@@ -69,12 +77,24 @@ int main(int argc, char** argv) {
             fleet.tenants = 1;
             emu.generate(fleet);
         }
+        boost::json::object faults{{"seed", fault_seed}, {"rules", boost::json::array()}};
         if (!faults_file.empty()) {
             std::ifstream in(faults_file);
             std::stringstream ss;
             ss << in.rdbuf();
-            emu.set_faults(boost::json::parse(ss.str()));
+            boost::system::error_code jec;
+            auto doc = boost::json::parse(ss.str(), jec);
+            if (jec || !doc.is_object()) throw std::invalid_argument("--faults: '" + faults_file + "' is not a JSON object");
+            faults = doc.get_object();
         }
+        for (const auto& rule : fault_rules) {
+            boost::system::error_code jec;
+            auto r = boost::json::parse(rule, jec);
+            if (jec) throw std::invalid_argument("--fault: '" + rule + "' is not JSON");
+            if (!faults["rules"].is_array()) faults["rules"] = boost::json::array();
+            faults["rules"].as_array().push_back(r);
+        }
+        emu.set_faults(faults);
         emu.start();
         std::cout << "cspark-emulator listening on " << emu.url() << std::endl;
         for (const auto& c : emu.credentials()) {

@@ -16,7 +16,11 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <boost/asio/strand.hpp>
+
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <unordered_set>
 #include <vector>
 
@@ -47,9 +51,12 @@ struct http_server::state : std::enable_shared_from_this<state> {
     std::shared_ptr<handler> h;
     tcp::acceptor acceptor;
     std::optional<asio::ssl::context> tls_ctx;
+    // With several io threads each connection runs on its own strand; what
+    // connections share (this set, the counters) is behind `mu`.
+    std::mutex mu;
     std::unordered_set<detail::any_stream*> live;
     server_stats stats;
-    bool stopped = false;
+    std::atomic<bool> stopped{false};
 
     state(asio::any_io_executor e, server_config c, std::shared_ptr<handler> hh)
         : ex(e), cfg(std::move(c)), h(std::move(hh)), acceptor(e) {}
@@ -108,11 +115,13 @@ void http_server::stop() {
     s.stopped = true;
     error_code ignored;
     s.acceptor.close(ignored);
+    std::lock_guard lock(s.mu);
     for (auto* stream : s.live) stream->tcp().socket().close(ignored);
 }
 
 void http_server::close_connections() {
     error_code ignored;
+    std::lock_guard lock(st_->mu);
     for (auto* stream : st_->live) {
         stream->tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
         stream->tcp().socket().close(ignored);
@@ -131,12 +140,16 @@ std::string http_server::url() const {
     return std::string(tls() ? "https://" : "http://") + st_->cfg.address + ":" + std::to_string(port());
 }
 
-server_stats http_server::stats() const noexcept { return st_->stats; }
+server_stats http_server::stats() const noexcept {
+    std::lock_guard lock(st_->mu);
+    return st_->stats;
+}
 
 asio::awaitable<void> http_server::state::accept_loop() {
     auto self = shared_from_this();
     while (!stopped) {
-        auto [ec, sock] = co_await acceptor.async_accept(use_tuple);
+        auto strand = asio::make_strand(ex);
+        auto [ec, sock] = co_await acceptor.async_accept(strand, use_tuple);
         if (stopped) break;
         if (ec) {
             if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
@@ -148,20 +161,27 @@ asio::awaitable<void> http_server::state::accept_loop() {
             if (ec == asio::error::operation_aborted) break;
             continue;
         }
-        ++stats.accepted;
-        asio::co_spawn(ex, session(std::move(sock)), asio::detached);
+        {
+            std::lock_guard lock(mu);
+            ++stats.accepted;
+        }
+        asio::co_spawn(strand, session(std::move(sock)), asio::detached);
     }
 }
 
 asio::awaitable<void> http_server::state::session(tcp::socket sock) {
     auto self = shared_from_this();
     detail::any_stream s(std::move(sock), tls_ctx ? &*tls_ctx : nullptr);
-    live.insert(&s);
-    ++stats.active;
+    {
+        std::lock_guard lock(mu);
+        live.insert(&s);
+        ++stats.active;
+    }
     struct untrack {
         state* st;
         detail::any_stream* s;
         ~untrack() {
+            std::lock_guard lock(st->mu);
             st->live.erase(s);
             --st->stats.active;
         }
@@ -200,7 +220,10 @@ asio::awaitable<void> http_server::state::session(tcp::socket sock) {
             co_await respond(s, plan, false, false, chunk);
             co_return;
         }
-        ++stats.requests;
+        {
+            std::lock_guard lock(mu);
+            ++stats.requests;
+        }
 
         request_head head;
         head.method = std::string(p.get().method_string());
@@ -262,7 +285,7 @@ asio::awaitable<void> http_server::state::session(tcp::socket sock) {
 asio::awaitable<bool> http_server::state::respond(detail::any_stream& s, response_plan& plan, bool head_only,
                                                   bool keep_alive, std::vector<char>& chunk) {
     if (plan.delay.count() > 0) {
-        asio::steady_timer t(ex, plan.delay);
+        asio::steady_timer t(s.get_executor(), plan.delay);
         co_await t.async_wait(use_tuple);
     }
     if (plan.reset) {
@@ -335,7 +358,7 @@ asio::awaitable<bool> http_server::state::respond(detail::any_stream& s, respons
         if (plan.bytes_per_second > 0) {
             auto due = started + std::chrono::microseconds(sent * 1000000 / plan.bytes_per_second);
             if (due > std::chrono::steady_clock::now()) {
-                asio::steady_timer t(ex, due);
+                asio::steady_timer t(s.get_executor(), due);
                 co_await t.async_wait(use_tuple);
             }
         }

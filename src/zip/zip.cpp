@@ -54,9 +54,9 @@ bool pread_all(int fd, void* buf, std::size_t n, std::uint64_t off) {
     return true;
 }
 
-std::vector<char> local_header(const entry_info& e) {
-    std::vector<char> h;
-    le32(h, local_sig);
+// The fields local and central headers share, from "version needed" to the
+// name length.
+void common_fields(std::vector<char>& h, const entry_info& e) {
     le16(h, 20);
     le16(h, utf8_flag);
     le16(h, e.method);
@@ -66,7 +66,13 @@ std::vector<char> local_header(const entry_info& e) {
     le32(h, static_cast<std::uint32_t>(e.compressed_size));
     le32(h, static_cast<std::uint32_t>(e.size));
     le16(h, static_cast<std::uint16_t>(e.name.size()));
-    le16(h, 0);
+}
+
+std::vector<char> local_header(const entry_info& e) {
+    std::vector<char> h;
+    le32(h, local_sig);
+    common_fields(h, e);
+    le16(h, 0);  // extra field length
     h.insert(h.end(), e.name.begin(), e.name.end());
     return h;
 }
@@ -218,19 +224,11 @@ std::uint64_t writer::finish() {
         std::vector<char> c;
         le32(c, central_sig);
         le16(c, (3 << 8) | 20);  // made by Unix, spec 2.0
-        le16(c, 20);
-        le16(c, utf8_flag);
-        le16(c, e.method);
-        le16(c, dos_time);
-        le16(c, dos_date);
-        le32(c, e.crc32);
-        le32(c, static_cast<std::uint32_t>(e.compressed_size));
-        le32(c, static_cast<std::uint32_t>(e.size));
-        le16(c, static_cast<std::uint16_t>(e.name.size()));
-        le16(c, 0);
-        le16(c, 0);
-        le16(c, 0);
-        le16(c, 0);
+        common_fields(c, e);
+        le16(c, 0);  // extra field length
+        le16(c, 0);  // comment length
+        le16(c, 0);  // disk number
+        le16(c, 0);  // internal attributes
         le32(c, e.external_attrs);
         le32(c, static_cast<std::uint32_t>(e.local_offset));
         c.insert(c.end(), e.name.begin(), e.name.end());

@@ -434,6 +434,20 @@ TEST_CASE("fault injection: statuses with x-retry-after on the nth call, honoure
     CHECK(timer->sleeps()[0] == 1500ms);
 }
 
+TEST_CASE("fault injection: 500, 502, 503 and 504 by probability, with times") {
+    emu_fixture f;
+    auto c = f.make("tenant-0001");
+    for (int status : {500, 502, 503, 504}) {
+        CAPTURE(status);
+        f.emu->set_faults(json::parse(R"({"seed":7,"rules":[{"route":"export.describe","kind":"status","status":)" +
+                                      std::to_string(status) + R"(,"probability":1.0,"times":1}]})"));
+        auto r = f.call(c, http_method::get, "export/status");
+        CHECK(r.resp.status == status);
+        CHECK(r.resp.diag.api_code == "INJECTED_FAULT");
+        CHECK_FALSE(f.call(c, http_method::get, "export/status").ec);  // times: 1
+    }
+}
+
 TEST_CASE("fault injection: job failures, jobs that never finish, expired links") {
     emu_fixture f;
     auto c = f.make("tenant-0001");

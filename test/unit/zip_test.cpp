@@ -6,7 +6,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <unistd.h>
 
 using namespace cspark;
@@ -53,6 +56,22 @@ TEST_CASE("a written archive reads back with the same entries and CRCs, and unzi
     std::vector<std::string> ours;
     for (const auto& x : r->entries()) ours.push_back(x.name);
     CHECK(names == ours);
+    // ... and the same CRC-32 for every entry (unzip -v: "... CRC-32 Name").
+    std::string verbose = "unzip -v '" + path.string() + "' > '" + path.string() + ".list'";
+    REQUIRE(std::system(verbose.c_str()) == 0);
+    std::ifstream vin(path.string() + ".list");
+    std::map<std::string, std::string> crcs;
+    for (std::string line; std::getline(vin, line);) {
+        std::istringstream ls(line);
+        std::vector<std::string> cols;
+        for (std::string w; ls >> w;) cols.push_back(w);
+        if (cols.size() == 8 && cols[6].size() == 8) crcs[cols[7]] = cols[6];
+    }
+    for (const auto& x : r->entries()) {
+        char hex[9];
+        std::snprintf(hex, sizeof hex, "%08x", x.crc32);
+        CHECK(crcs[x.name] == hex);
+    }
     std::filesystem::remove(path.string() + ".list");
     std::filesystem::remove(path);
 }
