@@ -49,6 +49,9 @@ public:
         (void)status, (void)content_length, (void)headers, (void)ec;
     }
     virtual void write(std::span<const char> data, error_code& ec) = 0;
+    /// Bytes already held from an earlier, interrupted response: the client
+    /// then asks for the rest ("Range: bytes=N-") on every (re)send.
+    virtual std::uint64_t resume_offset() const { return 0; }
 };
 
 /// Case-insensitive header lookup; empty when absent.

@@ -72,6 +72,11 @@ enum class errc {
     cancelled,              ///< the caller cancelled the operation
     deadline_exceeded,      ///< retries stopped because the overall deadline would pass
     oauth_failed,           ///< the token endpoint refused or answered without a token
+    job_failed,             ///< the ImpEx job ended with errors (diagnostics hold them)
+    job_cancelled,          ///< the ImpEx job was cancelled
+    poll_timeout,           ///< the job was still running when polling ran out of attempts or time
+    no_files,               ///< the export finished without producing any file
+    hash_mismatch,          ///< the downloaded file does not match the server's file_hash
     internal_error,         ///< a bug in cspark-impex: please report it with the diagnostics
 };
 

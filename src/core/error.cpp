@@ -53,6 +53,11 @@ public:
         case errc::cancelled: return "the operation was cancelled";
         case errc::deadline_exceeded: return "the overall deadline passed before the operation could succeed";
         case errc::oauth_failed: return "the OAuth token endpoint did not issue a token: check the client id and secret";
+        case errc::job_failed: return "the ImpEx job failed: see the job's errors in the diagnostics";
+        case errc::job_cancelled: return "the ImpEx job was cancelled";
+        case errc::poll_timeout: return "the ImpEx job did not finish in time: raise max_retries/retry_interval or the poll deadline";
+        case errc::no_files: return "export job failed to produce any files";
+        case errc::hash_mismatch: return "the downloaded package does not match its file_hash: it was removed; download it again";
         case errc::internal_error: return "internal error in cspark-impex: please report it with the diagnostics";
         }
         return "unknown cspark error " + std::to_string(ev);

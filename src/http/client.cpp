@@ -285,6 +285,8 @@ asio::awaitable<outcome> run(std::shared_ptr<client::impl> self, request req, st
             }
         }
         for (const auto& h : req.headers) headers.push_back(h);
+        if (req.sink && req.sink->resume_offset() > 0 && find_header(req.headers, "range").empty())
+            headers.emplace_back("Range", "bytes=" + std::to_string(req.sink->resume_offset()) + "-");
 
         if (req.source) {
             error_code rec;

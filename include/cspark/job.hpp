@@ -1,0 +1,42 @@
+// Job lifecycle decisions as pure code: what a status response means, and
+// when to look again. The coroutines only sleep and send.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <string_view>
+
+namespace cspark {
+
+enum class job_state {
+    pending,    ///< created / in_progress / anything unknown: keep polling
+    succeeded,  ///< completed or closed, without errors
+    failed,     ///< errors set, or failed / error status
+    cancelled,  ///< cancelled
+};
+
+/// Spark's rule as both SDKs read it, made strict: finished = completed or
+/// closed; errors on a finished job, or a failed/error status, is a failure
+/// that ends polling at once (the SDKs poll such jobs until retries run out).
+job_state classify_job(std::string_view status, const boost::json::value& errors) noexcept;
+
+struct poll_policy {
+    int max_attempts = 0;  ///< status checks; 0 = until the deadline (SDK max_retries when given)
+    std::chrono::milliseconds interval{1000};  ///< first wait (SDK retry_interval)
+    std::chrono::milliseconds max_interval{10000};  ///< waits grow x1.5 up to this
+    std::chrono::milliseconds deadline{30 * 60 * 1000};  ///< whole poll; 0 = none
+    double jitter = 0.2;  ///< +-20 % so thousands of pollers spread out
+};
+
+struct poll_step {
+    enum class action { wait, give_up } what = action::wait;
+    std::chrono::milliseconds delay{0};
+    std::string_view reason;
+};
+
+/// After `attempts` status checks that found the job pending, `elapsed` since
+/// polling began: wait how long, or give up (attempts or deadline exhausted).
+poll_step next_poll(const poll_policy& p, int attempts, std::chrono::milliseconds elapsed, double random01) noexcept;
+
+}  // namespace cspark
