@@ -121,7 +121,8 @@ struct export_request {
     cspark::file_filter file_filter = cspark::file_filter::migrate;
     cspark::version_filter version_filter = cspark::version_filter::latest;
     std::string source_system;             ///< "" = "cspark-impex"
-    std::string correlation_id;            ///< "" = none
+    std::string correlation_id;            ///< "" = none for initiate; exp uses a fresh "cspark-impex-{uuid}"
+                                           ///< to find (and cancel) a job an interrupted request created
     std::optional<int> max_retries;        ///< polling, as the SDKs' per-call knob
     std::optional<std::chrono::milliseconds> retry_interval;
     std::chrono::milliseconds poll_deadline{30 * 60 * 1000};

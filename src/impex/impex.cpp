@@ -539,10 +539,10 @@ bool maybe_reached(error_code ec, const diagnostics& d) {
            ec == errc::http_status;
 }
 
-// Finds an import job by correlation id in the tenant's describe document.
-std::optional<std::string> find_import(const json::value& describe, const std::string& correlation_id) {
-    if (!describe.is_object()) return std::nullopt;
-    for (auto key : {"in_progress_imports", "recent_imports"}) {
+// Finds a job by correlation id in the tenant's describe document.
+std::optional<std::string> find_job(const json::value& describe, std::string_view kind, const std::string& correlation_id) {
+    if (!describe.is_object() || correlation_id.empty()) return std::nullopt;
+    for (auto key : {"in_progress_" + std::string(kind) + "s", "recent_" + std::string(kind) + "s"}) {
         const auto* list = describe.get_object().if_contains(key);
         if (!list || !list->is_array()) continue;
         for (const auto& item : list->get_array()) {
@@ -618,7 +618,7 @@ asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r
                              "), so it was not sent again";
             co_return outcome<job_status>{sec, std::move(j)};
         }
-        if (auto id = find_import(found.value, correlation)) {
+        if (auto id = find_job(found.value, "import", correlation)) {
             c.log().log(log_level::warn, "import upload failed (" + sec.message() + ") but job <" + *id +
                                              "> exists for correlation id " + correlation + ": using it");
             auto st = co_await poll_job(c, "import", *id, {}, false, r.progress);
@@ -658,14 +658,29 @@ poll_options poll_of(const std::optional<int>& retries, const std::optional<std:
     return p;
 }
 
+// Cancels the job `correlation_id` names, when a cancelled or lost initiate
+// may have created it (best effort: the caller is already failing).
+asio::awaitable<void> cancel_unseen_export(client& c, const std::string& correlation_id) {
+    co_await asio::this_coro::reset_cancellation_state();
+    auto found = co_await describe_jobs(c, "export");
+    if (found.ec) co_return;
+    if (auto id = find_job(found.value, "export", correlation_id)) {
+        co_await export_cancel(c, *id);
+        c.log().log(log_level::info, "cancelled export job " + *id + " created by an interrupted request");
+    }
+}
+
 asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
     co_await asio::this_coro::throw_if_cancelled(false);
     export_result out;
+    // A correlation id lets a job created by an interrupted POST be found.
+    if (r.correlation_id.empty()) r.correlation_id = new_correlation_id();
     auto start = [&c, &r]() { return export_initiate(c, r); };
     auto created = co_await start_when_free(c, start, r.poll_deadline, r.progress, "export");
     out.job = created.value;
     if (created.ec) {
         out.diag = created.value.diag;
+        if (created.ec == errc::cancelled || maybe_reached(created.ec, out.diag)) co_await cancel_unseen_export(c, r.correlation_id);
         co_return outcome<export_result>{created.ec, std::move(out)};
     }
     std::string id = created.value.id;
@@ -680,7 +695,9 @@ asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
         if (done.ec == errc::cancelled || co_await was_cancelled()) {
             // Best effort: do not leave the server's job running.
             co_await asio::this_coro::reset_cancellation_state();
-            co_await export_cancel(c, id);
+            auto cancelled = co_await export_cancel(c, id);
+            c.log().log(log_level::info, "cancelled export job " + id + ": " +
+                                             (cancelled.ec ? cancelled.ec.message() : cancelled.value.status));
             co_return fail(errc::cancelled, done.value.diag);
         }
         co_return fail(done.ec, done.value.diag);

@@ -37,7 +37,7 @@ struct emu_fixture {
     std::filesystem::path scratch;
 
     explicit emu_fixture(emulator_config cfg = {}, fleet_spec fleet = small_fleet()) {
-        cfg.clock = clock;
+        if (!cfg.clock) cfg.clock = clock;
         if (cfg.job_duration == emulator_config{}.job_duration) cfg.job_duration = 1000ms;
         emu = std::make_unique<emulator>(io.get_executor(), cfg);
         emu->generate(fleet);
