@@ -1,0 +1,199 @@
+// Fleet benchmark: N tenant migrations (export of a package -> download ->
+// import) with one client thread against cspark-emulator in a child process.
+// Prints wall time against the critical path (the least any schedule on one
+// client thread could take), client CPU, client peak RSS and bytes moved.
+//
+//   fleet-bench                       runs N = 100, 1000, 5000 with 1 MiB packages,
+//                                     then 1 MiB vs 50 MiB at N = 20 (each in a fresh process)
+//   fleet-bench --n 1000 --package-mib 1 [--job-ms 200]
+#include <cspark/impex.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+struct emulator_child {
+    pid_t pid = -1;
+    std::string url;
+    std::map<std::string, std::string> keys;
+};
+
+emulator_child start_emulator(std::size_t n, std::uint64_t package_bytes, long job_ms) {
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::runtime_error("pipe");
+    emulator_child c;
+    c.pid = ::fork();
+    if (c.pid == 0) {
+        ::dup2(fds[1], 1);
+        ::close(fds[0]);
+        std::vector<std::string> args{CSPARK_EMULATOR_BIN, "--port", "0", "--tenants", std::to_string(n),
+                                      "--target-tenants", std::to_string(n), "--services", "1", "--versions", "1",
+                                      "--package-bytes", std::to_string(package_bytes), "--job-ms", std::to_string(job_ms),
+                                      "--max-upload-mb", std::to_string(package_bytes / 1000000 * 2 + 10),
+                                      "--print-credentials"};
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ::close(fds[1]);
+    FILE* out = ::fdopen(fds[0], "r");
+    char buf[4096];
+    while (c.keys.size() < 2 * n && std::fgets(buf, sizeof buf, out)) {
+        std::string line(buf);
+        if (auto p = line.find("listening on "); p != std::string::npos) c.url = line.substr(p + 13, line.find('\n') - p - 13);
+        if (line.rfind("tenant ", 0) == 0) {
+            auto name = line.substr(7, line.find(' ', 7) - 7);
+            auto k = line.find("api_key=");
+            c.keys[name] = line.substr(k + 8, line.find(' ', k) - k - 8);
+        }
+    }
+    return c;
+}
+
+long peak_rss_kib() {
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    return 0;
+}
+
+double cpu_seconds() {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+std::string name(const char* prefix, std::size_t i, std::size_t n) {
+    std::string num = std::to_string(i + 1);
+    std::size_t width = std::max<std::size_t>(4, std::to_string(n).size());
+    return std::string(prefix) + std::string(width - num.size(), '0') + num;
+}
+
+int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms) {
+    auto emu = start_emulator(n, package_bytes, job_ms);
+    asio::io_context io(1);
+    auto tr = std::make_shared<cspark::transport>(io.get_executor(), cspark::transport_config{});
+    auto dir = std::filesystem::temp_directory_path() / ("cspark-fleet-bench-" + std::to_string(::getpid()));
+    std::vector<std::unique_ptr<cspark::impex>> src, dst;
+    auto make = [&](const std::string& tenant) {
+        cspark::client_config cfg{.base_url = emu.url + "/" + tenant, .api_key = emu.keys.at(tenant),
+                                  .max_retries = 4, .use_environment = false, .shared_transport = tr};
+        return std::make_unique<cspark::impex>(cspark::client(io.get_executor(), cfg));
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+        src.push_back(make(name("tenant-", i, n)));
+        dst.push_back(make(name("target-", i, n)));
+    }
+    auto entry = [&](std::size_t i) {
+        cspark::fleet_entry e{.name = std::to_string(i), .source = src[i].get(), .target = dst[i].get()};
+        e.request.exports.services = {"folder-1/service-1"};
+        e.request.exports.retry_interval = std::chrono::milliseconds(job_ms / 4);
+        e.request.exports.directory = dir;
+        return e;
+    };
+    auto run = [&](std::vector<cspark::fleet_entry> entries) {
+        std::vector<cspark::migration_result> results;
+        bool done = false;
+        cspark::fleet_options opt{.concurrency = entries.size() + 1};
+        asio::co_spawn(io, cspark::migrate_fleet(std::move(entries), opt),
+                       [&](std::exception_ptr, std::vector<cspark::migration_result> r) {
+                           results = std::move(r);
+                           done = true;
+                       });
+        io.restart();
+        while (!done && io.run_one() > 0) {
+        }
+        return results;
+    };
+
+    // Calibration: one migration alone gives the per-migration transfer cost.
+    auto t0 = steady::now();
+    auto calib = run({entry(0)});
+    double one = std::chrono::duration<double>(steady::now() - t0).count();
+    double transfer_one = std::max(0.0, one - 2.0 * job_ms / 1000.0);
+
+    std::vector<cspark::fleet_entry> all;
+    for (std::size_t i = 1; i < n; ++i) all.push_back(entry(i));
+    double cpu0 = cpu_seconds();
+    auto t1 = steady::now();
+    auto results = run(std::move(all));
+    double wall = std::chrono::duration<double>(steady::now() - t1).count();
+    double cpu = cpu_seconds() - cpu0;
+    std::size_t ok = 0;
+    std::uint64_t bytes = 0;
+    for (const auto& r : results) {
+        ok += !r.ec;
+        for (const auto& f : r.exported.files) bytes += 2 * f.size;
+        if (r.ec && ok == 0) std::cerr << "first failure: " << r.ec.message() << " " << r.diag.to_string() << "\n";
+    }
+    ::kill(emu.pid, SIGTERM);
+    int status;
+    ::waitpid(emu.pid, &status, 0);
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+
+    std::size_t m = n - 1;
+    double critical = std::max(2.0 * job_ms / 1000.0 + transfer_one, static_cast<double>(m) * transfer_one);
+    std::printf("%7zu %9.1f %8.3f %9.3f %9.3f %7.2f %8.2f %9.1f %10.1f %6s\n", m, package_bytes / 1048576.0,
+                transfer_one * 1000, critical, wall, wall / critical, cpu, peak_rss_kib() / 1024.0, bytes / 1048576.0,
+                ok == m ? "ok" : (std::to_string(m - ok) + " failed").c_str());
+    std::fflush(stdout);
+    return ok == m ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::size_t n = 0;
+    double package_mib = 1;
+    long job_ms = 200;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        std::string a = argv[i];
+        if (a == "--n") n = std::stoul(argv[i + 1]);
+        else if (a == "--package-mib") package_mib = std::stod(argv[i + 1]);
+        else if (a == "--job-ms") job_ms = std::stol(argv[i + 1]);
+        else {
+            std::cerr << "usage: fleet-bench [--n N --package-mib MiB --job-ms MS]\n";
+            return 2;
+        }
+    }
+    if (n > 0) return run_one(n + 1, static_cast<std::uint64_t>(package_mib * 1048576), job_ms);
+
+    std::printf("fleet benchmark: one client thread, emulator in a child process, jobs of %ld ms\n", job_ms);
+    std::printf("%7s %9s %8s %9s %9s %7s %8s %9s %10s %6s\n", "N", "pkg MiB", "xfer ms", "crit s", "wall s", "ratio",
+                "cpu s", "RSS MiB", "moved MiB", "result");
+    int rc = 0;
+    for (auto [count, mib] : {std::pair{100, 1.0}, {1000, 1.0}, {5000, 1.0}, {20, 1.0}, {20, 50.0}}) {
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            std::string ns = std::to_string(count), ms = std::to_string(mib), js = std::to_string(job_ms);
+            ::execl(argv[0], argv[0], "--n", ns.c_str(), "--package-mib", ms.c_str(), "--job-ms", js.c_str(),
+                    static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) rc = 1;
+    }
+    std::printf("crit = max(2 x job + one migration's transfer, N x one migration's transfer), transfer measured alone\n");
+    return rc;
+}
