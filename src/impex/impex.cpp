@@ -126,6 +126,35 @@ void emit(const progress_fn& fn, progress_event ev) {
     if (fn) fn(ev);
 }
 
+progress_event event(progress_event::kind what, std::string job_kind, std::string id = {}, std::string status = {}) {
+    progress_event e;
+    e.what = what;
+    e.job_kind = std::move(job_kind);
+    e.job_id = std::move(id);
+    e.status = std::move(status);
+    return e;
+}
+
+progress_event transfer(std::string job_kind, std::string id, std::uint64_t bytes, std::uint64_t total) {
+    auto e = event(progress_event::kind::bytes, std::move(job_kind), std::move(id));
+    e.bytes = bytes;
+    e.total = total;
+    return e;
+}
+
+progress_event failure(std::string job_kind, std::string id, std::string status, std::string why) {
+    auto e = event(progress_event::kind::failed, std::move(job_kind), std::move(id), std::move(status));
+    e.message = std::move(why);
+    return e;
+}
+
+progress_event retrying(std::string job_kind, std::chrono::milliseconds delay, std::string why) {
+    auto e = event(progress_event::kind::retry, std::move(job_kind));
+    e.delay = delay;
+    e.message = std::move(why);
+    return e;
+}
+
 // Sends and turns the response body into JSON; errors fill `diag`.
 asio::awaitable<outcome<json::value>> call_json(client& c, request req, diagnostics& diag) {
     co_await asio::this_coro::throw_if_cancelled(false);
@@ -174,7 +203,7 @@ asio::awaitable<outcome<job_status>> poll_job(client& c, std::string kind, std::
         }
         if (j.status != last_status) {
             last_status = j.status;
-            emit(progress, {progress_event::kind::status, kind, j.id, j.status});
+            emit(progress, event(progress_event::kind::status, kind, j.id, j.status));
         }
         switch (j.state) {
         case job_state::succeeded: co_return outcome<job_status>{{}, std::move(j)};
@@ -270,7 +299,7 @@ asio::awaitable<outcome<job_status>> export_initiate(client& c, export_request r
         co_return outcome<job_status>{errc::unexpected_response, std::move(j)};
     }
     c.log().log(log_level::info, "export job created <" + j.id + ">");
-    emit(r.progress, {progress_event::kind::job_created, "export", j.id, j.status});
+    emit(r.progress, event(progress_event::kind::job_created, "export", j.id, j.status));
     co_return outcome<job_status>{{}, std::move(j)};
 }
 
@@ -366,7 +395,7 @@ public:
         sha_.update(d);
         if (want_md5_) md5_.update(d);
         written_ += d.size();
-        if (opt_.progress) opt_.progress({progress_event::kind::bytes, "export", {}, {}, written_, total_});
+        if (opt_.progress) opt_.progress(transfer("export", {}, written_, total_));
     }
     std::uint64_t resume_offset() const override { return written_; }
 
@@ -437,7 +466,7 @@ asio::awaitable<outcome<downloaded_file>> download_file(client& c, export_file f
         bool dropped = ec == errc::connection_closed || ec == errc::idle_timeout || ec == errc::request_timeout;
         if (!dropped || round >= opt.max_resumes || co_await was_cancelled()) break;
         c.log().log(log_level::warn, "download interrupted after " + std::to_string(sink.written_) + " bytes: resuming");
-        emit(opt.progress, {progress_event::kind::retry, "export", {}, {}, sink.written_, sink.total_, {}, "resuming the download"});
+        emit(opt.progress, retrying("export", std::chrono::milliseconds(0), "resuming the download at byte " + std::to_string(sink.written_)));
     }
     if (ec) {
         if (ec == errc::cancelled || co_await was_cancelled()) ec = errc::cancelled;
@@ -594,7 +623,7 @@ asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r
         req.target = "import";
         req.content_type = "multipart/form-data; boundary=" + boundary;
         req.source = body.get();
-        emit(r.progress, {progress_event::kind::bytes, "import", {}, {}, 0, file_size});
+        emit(r.progress, transfer("import", {}, 0, file_size));
         auto [sec, resp] = co_await c.async_send(req, use_tuple);
         if (!sec) {
             error_code jec;
@@ -603,9 +632,9 @@ asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r
                 if (!jec) j.diag.detail = "import initiate: " + why;
                 co_return outcome<job_status>{jec ? jec : error_code(errc::unexpected_response), std::move(j)};
             }
-            emit(r.progress, {progress_event::kind::bytes, "import", j.id, {}, file_size, file_size});
+            emit(r.progress, transfer("import", j.id, file_size, file_size));
             c.log().log(log_level::info, "import job created <" + j.id + ">");
-            emit(r.progress, {progress_event::kind::job_created, "import", j.id, j.status});
+            emit(r.progress, event(progress_event::kind::job_created, "import", j.id, j.status));
             co_return outcome<job_status>{{}, std::move(j)};
         }
         j.diag = resp.diag;
@@ -625,8 +654,7 @@ asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r
             co_return st;
         }
         auto delay = std::chrono::milliseconds(500 * attempt);
-        emit(r.progress, {progress_event::kind::retry, "import", {}, {}, 0, 0, delay,
-                          "upload failed (" + sec.message() + ") and no job was created: sending again"});
+        emit(r.progress, retrying("import", delay, "upload failed (" + sec.message() + ") and no job was created: sending again"));
         auto [slept] = co_await c.timer()->async_sleep(c.get_executor(), delay, use_tuple);
         if (slept || co_await was_cancelled()) co_return outcome<job_status>{errc::cancelled, std::move(j)};
     }
@@ -643,7 +671,7 @@ asio::awaitable<outcome<job_status>> start_when_free(client& c, Start start, std
         auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(c.timer()->now() - began);
         auto delay = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(500) * attempt, std::chrono::seconds(10));
         if (deadline.count() > 0 && waited + delay > deadline) co_return o;
-        emit(progress, {progress_event::kind::retry, kind, {}, {}, 0, 0, delay, "another " + kind + " job of the tenant is running"});
+        emit(progress, retrying(kind, delay, "another " + kind + " job of the tenant is running"));
         auto [slept] = co_await c.timer()->async_sleep(c.get_executor(), delay, use_tuple);
         if (slept || co_await was_cancelled()) co_return outcome<job_status>{errc::cancelled, std::move(o.value)};
     }
@@ -686,7 +714,7 @@ asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
     std::string id = created.value.id;
     auto fail = [&](error_code ec, diagnostics d) {
         out.diag = std::move(d);
-        emit(r.progress, {progress_event::kind::failed, "export", id, out.job.status, 0, 0, {}, ec.message()});
+        emit(r.progress, failure("export", id, out.job.status, ec.message()));
         return outcome<export_result>{ec, std::move(out)};
     };
     auto done = co_await poll_job(c, "export", id, poll_of(r.max_retries, r.retry_interval, r.poll_deadline), true, r.progress);
@@ -726,7 +754,7 @@ asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
         out.files.push_back(std::move(got.value));
     }
     c.log().log(log_level::info, "export job " + id + " completed");
-    emit(r.progress, {progress_event::kind::finished, "export", id, out.job.status});
+    emit(r.progress, event(progress_event::kind::finished, "export", id, out.job.status));
     co_return outcome<export_result>{{}, std::move(out)};
 }
 
@@ -752,7 +780,7 @@ asio::awaitable<outcome<import_result>> run_imp(client& c, import_request r) {
     out.job = created.value;
     if (created.ec) {
         out.diag = created.value.diag;
-        emit(r.progress, {progress_event::kind::failed, "import", {}, {}, 0, 0, {}, created.ec.message()});
+        emit(r.progress, failure("import", {}, {}, created.ec.message()));
         co_return outcome<import_result>{created.ec, std::move(out)};
     }
     auto done = co_await poll_job(c, "import", created.value.id, poll_of(r.max_retries, r.retry_interval, r.poll_deadline),
@@ -761,11 +789,11 @@ asio::awaitable<outcome<import_result>> run_imp(client& c, import_request r) {
     summarize(out.job.outputs, out);
     if (done.ec) {
         out.diag = done.value.diag;
-        emit(r.progress, {progress_event::kind::failed, "import", out.job.id, out.job.status, 0, 0, {}, done.ec.message()});
+        emit(r.progress, failure("import", out.job.id, out.job.status, done.ec.message()));
         co_return outcome<import_result>{done.ec, std::move(out)};
     }
     if (out.services.empty()) c.log().log(log_level::warn, "import job " + out.job.id + " reports no services");
-    emit(r.progress, {progress_event::kind::finished, "import", out.job.id, out.job.status});
+    emit(r.progress, event(progress_event::kind::finished, "import", out.job.id, out.job.status));
     co_return outcome<import_result>{{}, std::move(out)};
 }
 

@@ -174,16 +174,18 @@ TEST_CASE("bad export requests fail before anything is sent") {
 TEST_CASE("the low-level verbs: initiate, get_status once and until done, download, cancel, describe") {
     impex_fixture t;
     auto spark = t.make("tenant-0001");
-    auto [ec, created] = t.run<job_status>([&](auto h) {
+    auto [ec, created_] = t.run<job_status>([&](auto h) {
         spark->exports.initiate(export_request{.services = {"folder-1/service-1"}}, h);
     });
+    auto created = created_;  // clang 14 cannot capture structured bindings
     REQUIRE_FALSE(ec);
     auto [ec1, once] = t.run<job_status>([&](auto h) { spark->exports.get_status(created.id, {}, false, h); });
     REQUIRE_FALSE(ec1);
     CHECK(once.state == job_state::pending);
-    auto [ec2, done] = t.run<job_status>([&](auto h) {
+    auto [ec2, done_] = t.run<job_status>([&](auto h) {
         spark->exports.get_status(created.status_url, {.retry_interval = std::chrono::milliseconds(10)}, true, h);
     });
+    auto done = done_;  // clang 14 cannot capture structured bindings
     REQUIRE_FALSE(ec2);
     CHECK(done.state == job_state::succeeded);
     REQUIRE(done.files.size() == 1);
@@ -197,9 +199,10 @@ TEST_CASE("the low-level verbs: initiate, get_status once and until done, downlo
     REQUIRE_FALSE(ec4);
     CHECK(desc.at("recent_exports").as_array().size() == 1);
 
-    auto [ec5, second] = t.run<job_status>([&](auto h) {
+    auto [ec5, second_] = t.run<job_status>([&](auto h) {
         spark->exports.initiate(export_request{.services = {"folder-1/service-1"}}, h);
     });
+    auto second = second_;  // clang 14 cannot capture structured bindings
     REQUIRE_FALSE(ec5);
     auto [ec6, cancelled] = t.run<job_status>([&](auto h) { spark->exports.cancel(second.id, h); });
     REQUIRE_FALSE(ec6);
@@ -276,13 +279,15 @@ TEST_CASE("a failed job ends polling at once with its errors; a stuck one hits t
 TEST_CASE("a hash mismatch is a typed error and leaves no file") {
     impex_fixture t;
     auto spark = t.make("tenant-0001");
-    auto [ec, created] = t.run<job_status>([&](auto h) {
+    auto [ec, created_] = t.run<job_status>([&](auto h) {
         spark->exports.initiate(export_request{.services = {"folder-1/service-1"}}, h);
     });
+    auto created = created_;  // clang 14 cannot capture structured bindings
     REQUIRE_FALSE(ec);
-    auto [ec2, done] = t.run<job_status>([&](auto h) {
+    auto [ec2, done_] = t.run<job_status>([&](auto h) {
         spark->exports.get_status(created.id, {.retry_interval = std::chrono::milliseconds(10)}, true, h);
     });
+    auto done = done_;  // clang 14 cannot capture structured bindings
     REQUIRE_FALSE(ec2);
     auto dir = t.dir("hash");
     for (std::string bad : {std::string(64, 'a'), std::string(32, 'b')}) {
