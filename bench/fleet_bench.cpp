@@ -34,6 +34,14 @@ struct emulator_child {
     std::map<std::string, std::string> keys;
 };
 
+// Packages on tmpfs when there is one: ext4 block allocation for thousands of
+// fresh 1 MiB files would otherwise be the benchmark's bottleneck.
+std::string data_dir() {
+    std::error_code ec;
+    std::filesystem::path base = std::filesystem::is_directory("/dev/shm", ec) ? "/dev/shm" : std::filesystem::temp_directory_path();
+    return (base / ("cspark-fleet-emulator-" + std::to_string(::getpid()))).string();
+}
+
 emulator_child start_emulator(std::size_t n, std::uint64_t package_bytes, long job_ms) {
     int fds[2];
     if (::pipe(fds) != 0) throw std::runtime_error("pipe");
@@ -46,7 +54,7 @@ emulator_child start_emulator(std::size_t n, std::uint64_t package_bytes, long j
                                       "--target-tenants", std::to_string(n), "--services", "1", "--versions", "1",
                                       "--package-bytes", std::to_string(package_bytes), "--job-ms", std::to_string(job_ms),
                                       "--max-upload-mb", std::to_string(package_bytes / 1000000 * 2 + 10),
-                                      "--print-credentials"};
+                                      "--print-credentials", "--data-dir", data_dir()};
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -145,16 +153,27 @@ int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms) {
         for (const auto& f : r.exported.files) bytes += 2 * f.size;
         if (r.ec && ok == 0) std::cerr << "first failure: " << r.ec.message() << " " << r.diag.to_string() << "\n";
     }
+    double emu_cpu = 0;
+    {
+        std::ifstream stat("/proc/" + std::to_string(emu.pid) + "/stat");
+        std::string tok;
+        for (int k = 1; k <= 15 && stat >> tok; ++k)
+            if (k == 14 || k == 15) emu_cpu += std::stod(tok) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    }
     ::kill(emu.pid, SIGTERM);
     int status;
     ::waitpid(emu.pid, &status, 0);
     std::error_code ignored;
     std::filesystem::remove_all(dir, ignored);
+    std::filesystem::remove_all(data_dir(), ignored);
 
     std::size_t m = n - 1;
-    double critical = std::max(2.0 * job_ms / 1000.0 + transfer_one, static_cast<double>(m) * transfer_one);
-    std::printf("%7zu %9.1f %8.3f %9.3f %9.3f %7.2f %8.2f %9.1f %10.1f %6s\n", m, package_bytes / 1048576.0,
-                transfer_one * 1000, critical, wall, wall / critical, cpu, peak_rss_kib() / 1024.0, bytes / 1048576.0,
+    // The least any schedule could take: one migration's two job latencies
+    // plus the serial work of the busier of the two single-threaded processes
+    // (the emulator's transfers and packaging, or the client's).
+    double critical = 2.0 * job_ms / 1000.0 + std::max(cpu, emu_cpu);
+    std::printf("%7zu %9.1f %8.3f %9.3f %9.3f %7.2f %8.2f %8.2f %9.1f %10.1f %6s\n", m, package_bytes / 1048576.0,
+                transfer_one * 1000, critical, wall, wall / critical, cpu, emu_cpu, peak_rss_kib() / 1024.0, bytes / 1048576.0,
                 ok == m ? "ok" : (std::to_string(m - ok) + " failed").c_str());
     std::fflush(stdout);
     return ok == m ? 0 : 1;
@@ -179,8 +198,9 @@ int main(int argc, char** argv) {
     if (n > 0) return run_one(n + 1, static_cast<std::uint64_t>(package_mib * 1048576), job_ms);
 
     std::printf("fleet benchmark: one client thread, emulator in a child process, jobs of %ld ms\n", job_ms);
-    std::printf("%7s %9s %8s %9s %9s %7s %8s %9s %10s %6s\n", "N", "pkg MiB", "xfer ms", "crit s", "wall s", "ratio",
-                "cpu s", "RSS MiB", "moved MiB", "result");
+    std::printf("%7s %9s %8s %9s %9s %7s %8s %8s %9s %10s %6s\n", "N", "pkg MiB", "xfer ms", "crit s", "wall s", "ratio",
+                "cpu s", "emu cpu", "RSS MiB", "moved MiB", "result");
+    std::fflush(stdout);
     int rc = 0;
     for (auto [count, mib] : {std::pair{100, 1.0}, {1000, 1.0}, {5000, 1.0}, {20, 1.0}, {20, 50.0}}) {
         pid_t pid = ::fork();
@@ -194,6 +214,7 @@ int main(int argc, char** argv) {
         ::waitpid(pid, &status, 0);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) rc = 1;
     }
-    std::printf("crit = max(2 x job + one migration's transfer, N x one migration's transfer), transfer measured alone\n");
+    std::printf("crit = 2 x job latency + max(client CPU, emulator CPU): the two processes' serial work on their own cores\n"
+                "xfer ms = one migration alone, minus its two job latencies (polling granularity included)\n");
     return rc;
 }

@@ -127,6 +127,7 @@ struct export_request {
     std::optional<std::chrono::milliseconds> retry_interval;
     std::chrono::milliseconds poll_deadline{30 * 60 * 1000};
     std::filesystem::path directory = ".";  ///< exp: where packages are written
+    bool durable = true;                   ///< exp: fsync packages before renaming them into place
     progress_fn progress;
 };
 
@@ -157,6 +158,8 @@ struct download_options {
     std::string expected_hash;             ///< "" = none; 64 hex SHA-256, 32 hex MD5
     int max_resumes = 5;                   ///< Range resumes after dropped connections
     bool in_memory = false;                ///< keep the bytes in downloaded_file::data
+    bool durable = true;                   ///< fsync before the rename (off for packages that are
+                                           ///< imported and deleted right away, as migrate does)
     std::uint64_t memory_limit = 64ull * 1024 * 1024;
     progress_fn progress;
 };

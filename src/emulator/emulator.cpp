@@ -121,17 +121,16 @@ std::map<std::string, std::string> parse_form(std::string_view s) {
 // file into a temporary file; removes the file unless taken.
 class upload_sink final : public body_sink {
 public:
-    upload_sink(std::string boundary, std::filesystem::path tmp, std::uint64_t max_file)
+    using release_fn = std::function<void(std::filesystem::path)>;
+    upload_sink(std::string boundary, std::filesystem::path tmp, std::uint64_t max_file, release_fn release)
         : parser_(std::move(boundary), {[this](const detail::part_info& p) { begin(p); },
                                         [this](std::span<const char> d) { data(d); }, [this] { current_ = part::none; }}),
           tmp_(std::move(tmp)),
-          max_file_(max_file) {}
+          max_file_(max_file),
+          release_(std::move(release)) {}
     ~upload_sink() override {
         if (fd_ >= 0) ::close(fd_);
-        if (!taken_) {
-            std::error_code ignored;
-            std::filesystem::remove(tmp_, ignored);
-        }
+        if (!taken_) release_(tmp_);
     }
     void write(std::span<const char> d, error_code& ec) override {
         if (!parser_.feed(d)) ec = errc::invalid_argument;
@@ -194,6 +193,7 @@ private:
     detail::multipart_parser parser_;
     std::filesystem::path tmp_;
     std::uint64_t max_file_;
+    release_fn release_;
     int fd_ = -1;
     bool taken_ = false, entity_seen_ = false, file_seen_ = false;
     part current_ = part::none;
@@ -221,6 +221,13 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
     std::string cert_pem;
     std::uint64_t requests = 0;
     std::uint64_t upload_seq = 0;
+    // Upload files are reused, not deleted: creating and deleting thousands
+    // of files costs ext4 more CPU than everything else the emulator does.
+    std::vector<std::filesystem::path> free_uploads;
+    void release_upload(std::filesystem::path p) {
+        std::lock_guard lock(mu);
+        free_uploads.push_back(std::move(p));
+    }
     std::FILE* log = nullptr;
     mutable std::mutex mu;  // handlers may run on several io threads
 
@@ -367,10 +374,22 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
         if (h.method == "POST" && parts.size() == 4 && parts[1] == "api" && parts[2] == "v4" && parts[3] == "import") {
             auto boundary = detail::multipart_boundary(h.header("content-type"));
             if (boundary) {
-                std::lock_guard lock(mu);
-                auto tmp = data_dir / "uploads" / ("upload-" + std::to_string(++upload_seq) + ".zip");
+                std::filesystem::path tmp;
+                {
+                    std::lock_guard lock(mu);
+                    if (free_uploads.empty()) {
+                        tmp = data_dir / "uploads" / ("upload-" + std::to_string(++upload_seq) + ".zip");
+                    } else {
+                        tmp = std::move(free_uploads.back());
+                        free_uploads.pop_back();
+                    }
+                }
+                std::weak_ptr<impl> weak = shared_from_this();
+                auto release = [weak](std::filesystem::path p) {
+                    if (auto self = weak.lock()) self->release_upload(std::move(p));
+                };
                 return {cfg.max_upload_bytes + 1024 * 1024,
-                        std::make_shared<upload_sink>(*boundary, tmp, cfg.max_upload_bytes)};
+                        std::make_shared<upload_sink>(*boundary, tmp, cfg.max_upload_bytes, release)};
             }
         }
         return {1024 * 1024, nullptr};
@@ -631,13 +650,11 @@ server::response_plan emulator::impl::import_create(const server::request_head& 
         return error_reply(cfg.job_in_progress_status, "JOB_IN_PROGRESS",
                            "an import job is already running for tenant '" + t.name + "'", "conflict");
     auto path = sink->take();
-    struct remover {
+    struct giveback {
+        impl* self;
         std::filesystem::path p;
-        ~remover() {
-            std::error_code ignored;
-            std::filesystem::remove(p, ignored);
-        }
-    } cleanup{path};
+        ~giveback() { self->free_uploads.push_back(p); }  // mu is held by handle()
+    } cleanup{this, path};
     api_error err;
     auto pkg = emu::read_package(path, err);
     if (!pkg) return error_reply(err);

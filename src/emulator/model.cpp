@@ -9,7 +9,12 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <zlib.h>
+
 #include <algorithm>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <set>
 
 namespace cspark::emu {
@@ -65,6 +70,44 @@ private:
 std::uint64_t seed_of(const std::string& text) {
     auto h = detail::sha256_hex(text);
     return std::stoull(h.substr(0, 16), nullptr, 16);
+}
+
+// Payloads depend on (service, version, size) only, so a fleet of tenants
+// with the same services shares them: generated and CRC'd once, kept in a
+// small cache (at most 256 MiB, oldest dropped first).
+struct cached_payload {
+    std::string data;
+    std::uint32_t crc = 0;
+};
+
+std::shared_ptr<const cached_payload> payload(const std::string& key, std::uint64_t size) {
+    static std::mutex mu;
+    static std::map<std::string, std::shared_ptr<const cached_payload>> cache;
+    static std::deque<std::string> order;
+    static std::uint64_t total = 0;
+    constexpr std::uint64_t budget = 256ull * 1024 * 1024;
+    std::string id = key + "|" + std::to_string(size);
+    {
+        std::lock_guard lock(mu);
+        if (auto it = cache.find(id); it != cache.end()) return it->second;
+    }
+    auto p = std::make_shared<cached_payload>();
+    payload_source src(seed_of(id), size);
+    p->data.resize(static_cast<std::size_t>(size));
+    error_code ec;
+    src.read(std::span<char>(p->data.data(), p->data.size()), ec);
+    p->crc = static_cast<std::uint32_t>(crc32_z(crc32(0, nullptr, 0), reinterpret_cast<const Bytef*>(p->data.data()), p->data.size()));
+    if (size > budget) return p;  // too big to keep
+    std::lock_guard lock(mu);
+    while (total + size > budget && !order.empty()) {
+        total -= cache[order.front()]->data.size();
+        cache.erase(order.front());
+        order.pop_front();
+    }
+    cache[id] = p;
+    order.push_back(id);
+    total += size;
+    return p;
 }
 
 std::string strip_version(std::string_view uri, std::string* version = nullptr) {
@@ -288,11 +331,11 @@ package_result write_package(const std::filesystem::path& path, const std::strin
                                                           {"CompilerVersion", "cspark-emulator"}}}}));
         w.add_file(base + "DefaultValidations.json",
                    R"({"outputs":{},"warnings":[],"errors":[],"service_chain":[]})");
-        payload_source wasm(seed_of(v.version_id), payload_bytes);
-        w.add_file(base + v.version_id + ".zip", wasm, false);  // already-compressed bundle: stored
+        auto wasm = payload(v.service + "[" + v.version + "]", payload_bytes);
+        w.add_stored(base + v.version_id + ".zip", wasm->data, wasm->crc);  // already-compressed bundle: stored
         if (file_filter == "migrate") {
-            payload_source workbook(seed_of("xlsx|" + v.version_id), 4096);
-            w.add_file(base + v.service + ".xlsx", workbook, false);
+            auto workbook = payload("xlsx|" + v.service + "[" + v.version + "]", 4096);
+            w.add_stored(base + v.service + ".xlsx", workbook->data, workbook->crc);
             w.add_file(base + "ServiceMetaData.json",
                        json::serialize(json::object{{"service_id", v.service_id},
                                                     {"version_id", v.version_id},
@@ -302,15 +345,7 @@ package_result write_package(const std::filesystem::path& path, const std::strin
         }
     }
     r.size = w.finish();
-
-    // Hash the finished file (streaming).
-    error_code ec;
-    auto src = make_file_source(path, ec);
-    detail::hasher h;
-    std::vector<char> buf(256 * 1024);
-    for (std::size_t n; src && (n = src->read(std::span<char>(buf.data(), buf.size()), ec)) > 0;)
-        h.update(std::span<const char>(buf.data(), n));
-    r.sha256 = h.hex_digest();
+    r.sha256 = w.sha256();
     r.services = std::move(services);
     r.service_versions = std::move(service_versions);
     return r;

@@ -490,7 +490,7 @@ asio::awaitable<outcome<downloaded_file>> download_file(client& c, export_file f
         out.data = std::move(sink.data_);
         co_return outcome<downloaded_file>{{}, std::move(out)};
     }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    if ((opt.durable && ::fsync(fd) != 0) || ::close(fd) != 0) {
         fd = -1;
         out.diag.detail = "cannot flush '" + part.string() + "'";
         co_return outcome<downloaded_file>{errc::file_error, std::move(out)};
@@ -600,7 +600,7 @@ asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r
                         {"services_existing", to_string(r.if_present)},
                         {"source_system", r.source_system.empty() ? std::string("cspark-impex") : r.source_system},
                         {"correlation_id", correlation}};
-    std::mt19937_64 rng{std::random_device{}()};
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
     std::string boundary = make_boundary(rng);
     std::vector<std::unique_ptr<body_source>> parts;
     parts.push_back(make_string_source(multipart_part_head(boundary, "importRequestEntity", "", "", true) +
@@ -739,6 +739,7 @@ asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
     for (const auto& f : out.job.files) {
         download_options opt;
         opt.directory = r.directory;
+        opt.durable = r.durable;
         opt.progress = r.progress;
         if (out.job.files.size() > 1) opt.file_name = file_name_from_url(f.url, id + "-" + std::to_string(n) + ".zip");
         ++n;
@@ -903,6 +904,7 @@ void gates::release(const std::string& key) {
 
 asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_request req, gates* g) {
     co_await asio::this_coro::throw_if_cancelled(false);
+    if (!req.keep_files) req.exports.durable = false;  // transient: imported, then deleted
     migration_result m;
     auto began = clock_type::now();
     std::string export_key = "export " + src.url().to_string();

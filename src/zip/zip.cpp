@@ -20,6 +20,8 @@ constexpr std::uint32_t end_sig = 0x06054b50;
 constexpr std::uint16_t dos_date = ((2024 - 1980) << 9) | (1 << 5) | 1;  // 2024-01-01
 constexpr std::uint16_t dos_time = 0;
 constexpr std::uint16_t utf8_flag = 0x0800;
+constexpr std::uint16_t descriptor_flag = 0x0008;  // CRC and sizes follow the data
+constexpr std::uint32_t descriptor_sig = 0x08074b50;
 constexpr std::size_t max_entries = 200000;
 
 [[noreturn]] void fail(const std::filesystem::path& p, const std::string& what) {
@@ -58,7 +60,7 @@ bool pread_all(int fd, void* buf, std::size_t n, std::uint64_t off) {
 // name length.
 void common_fields(std::vector<char>& h, const entry_info& e) {
     le16(h, 20);
-    le16(h, utf8_flag);
+    le16(h, static_cast<std::uint16_t>(utf8_flag | (e.is_directory() ? 0 : descriptor_flag)));
     le16(h, e.method);
     le16(h, dos_time);
     le16(h, dos_date);
@@ -106,6 +108,7 @@ writer::writer(std::filesystem::path path, int level) : path_(std::move(path)), 
     fd_ = ::open(path_.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
     if (fd_ < 0) fail(path_, "cannot create");
     buf_.reserve(256 * 1024);
+    hash_ = std::make_unique<detail::hasher>();
 }
 
 writer::~writer() {
@@ -117,6 +120,7 @@ writer::~writer() {
 }
 
 void writer::flush() {
+    hash_->update(std::span<const char>(buf_.data(), buf_.size()));
     const char* p = buf_.data();
     std::size_t n = buf_.size();
     while (n > 0) {
@@ -206,19 +210,38 @@ void writer::add_file(std::string name, body_source& src, bool deflate) {
     e.crc32 = static_cast<std::uint32_t>(crc);
     e.compressed_size = offset_ - before;
     if (offset_ >= 0xffffffffull) fail(path_, "archive reached 4 GiB (ZIP64 is not supported)");
-    // Patch CRC and sizes into the local header.
-    flush();
-    std::vector<char> patch;
-    le32(patch, e.crc32);
-    le32(patch, static_cast<std::uint32_t>(e.compressed_size));
-    le32(patch, static_cast<std::uint32_t>(e.size));
-    if (::pwrite(fd_, patch.data(), patch.size(), static_cast<off_t>(e.local_offset + 14)) !=
-        static_cast<ssize_t>(patch.size()))
-        fail(path_, "patching a local header failed");
+    // The data descriptor: the local header said "sizes follow".
+    std::vector<char> dd;
+    le32(dd, descriptor_sig);
+    le32(dd, e.crc32);
+    le32(dd, static_cast<std::uint32_t>(e.compressed_size));
+    le32(dd, static_cast<std::uint32_t>(e.size));
+    put(dd.data(), dd.size());
     entries_.push_back(std::move(e));
 }
 
-std::uint64_t writer::finish() {
+void writer::add_stored(std::string name, std::string_view data, std::uint32_t crc) {
+    if (data.size() >= 0xffffffffull) fail(path_, "entry '" + name + "' is 4 GiB or more (ZIP64 is not supported)");
+    entry_info e;
+    e.name = std::move(name);
+    e.method = 0;
+    e.external_attrs = 0100644u << 16;
+    e.local_offset = offset_;
+    auto h = local_header(e);
+    put(h.data(), h.size());
+    put(data.data(), data.size());
+    e.crc32 = crc;
+    e.size = e.compressed_size = data.size();
+    std::vector<char> dd;
+    le32(dd, descriptor_sig);
+    le32(dd, e.crc32);
+    le32(dd, static_cast<std::uint32_t>(e.compressed_size));
+    le32(dd, static_cast<std::uint32_t>(e.size));
+    put(dd.data(), dd.size());
+    entries_.push_back(std::move(e));
+}
+
+std::uint64_t writer::finish(bool durable) {
     std::uint64_t cd_start = offset_;
     for (const auto& e : entries_) {
         std::vector<char> c;
@@ -246,7 +269,8 @@ std::uint64_t writer::finish() {
     put(end.data(), end.size());
     flush();
     if (entries_.size() > 0xffff) fail(path_, "more than 65535 entries (ZIP64 is not supported)");
-    if (::fsync(fd_) != 0) fail(path_, "fsync failed");
+    if (durable && ::fsync(fd_) != 0) fail(path_, "fsync failed");
+    sha256_ = hash_->hex_digest();
     ::close(fd_);
     fd_ = -1;
     finished_ = true;

@@ -5,9 +5,12 @@
 
 #include <cspark/body.hpp>
 
+#include "core/hash.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -44,8 +47,14 @@ public:
     void add_file(std::string name, std::string_view data, bool deflate = true);
     /// Streams `src` into the archive (constant memory).
     void add_file(std::string name, body_source& src, bool deflate = true);
+    /// Stores bytes whose CRC-32 the caller already knows (cached payloads).
+    void add_stored(std::string name, std::string_view data, std::uint32_t crc32);
     /// Writes the central directory; returns the archive's size in bytes.
-    std::uint64_t finish();
+    /// `durable` = fsync before returning.
+    std::uint64_t finish(bool durable = false);
+    /// Lower-case hex SHA-256 of the archive, after finish() (computed while
+    /// writing: entries carry data descriptors, so nothing is patched).
+    const std::string& sha256() const noexcept { return sha256_; }
 
 private:
     void put(const void* data, std::size_t n);
@@ -60,6 +69,8 @@ private:
     std::vector<char> buf_;
     std::vector<entry_info> entries_;
     bool finished_ = false;
+    std::unique_ptr<detail::hasher> hash_;
+    std::string sha256_;
 };
 
 class reader {
