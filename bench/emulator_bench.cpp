@@ -7,6 +7,8 @@
 //   emulator-bench [--connections 10000] [--download-mb 200] [--threads 1]
 #include <cspark/client.hpp>
 
+#include "emulator_child.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -35,54 +37,7 @@ using clock_t_ = std::chrono::steady_clock;
 
 namespace {
 
-struct child {
-    pid_t pid = -1;
-    std::string url;
-    std::string key;
-};
-
-child start_emulator(const std::vector<std::string>& extra) {
-    int fds[2];
-    if (::pipe(fds) != 0) throw std::runtime_error("pipe");
-    child c;
-    c.pid = ::fork();
-    if (c.pid == 0) {
-        ::dup2(fds[1], 1);
-        ::close(fds[0]);
-        std::vector<std::string> args{CSPARK_EMULATOR_BIN, "--port", "0", "--tenants", "1", "--print-credentials"};
-        args.insert(args.end(), extra.begin(), extra.end());
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-    }
-    ::close(fds[1]);
-    FILE* out = ::fdopen(fds[0], "r");
-    char buf[4096];
-    while (std::fgets(buf, sizeof buf, out)) {
-        std::string line(buf);
-        if (auto p = line.find("listening on "); p != std::string::npos) c.url = line.substr(p + 13, line.find('\n') - p - 13);
-        if (auto p = line.find("api_key="); p != std::string::npos) {
-            c.key = line.substr(p + 8, line.find(' ', p) - p - 8);
-            break;
-        }
-    }
-    return c;
-}
-
-long rss_kib(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-    return -1;
-}
-
-void stop(child& c) {
-    ::kill(c.pid, SIGTERM);
-    int status;
-    ::waitpid(c.pid, &status, 0);
-}
+using bench::emulator_child;
 
 // Opens n connections, sends one request on each, keeps them all open, then
 // sends a second round on all of them. Returns {connected, ok responses, seconds}.
@@ -220,17 +175,18 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    auto emu = start_emulator({"--threads", std::to_string(threads)});
+    auto emu = bench::start_emulator({"--tenants", "1", "--threads", std::to_string(threads)}, 1);
     auto port = static_cast<std::uint16_t>(std::stoi(emu.url.substr(emu.url.rfind(':') + 1)));
-    auto held = hold_connections("127.0.0.1", port, emu.key, connections);
-    long conn_rss = rss_kib(emu.pid);
-    stop(emu);
+    auto held = hold_connections("127.0.0.1", port, emu.keys.begin()->second, connections);
+    long conn_rss = bench::peak_rss_kib(emu.pid);
+    bench::stop_emulator(emu);
 
-    auto big = start_emulator({"--package-bytes", std::to_string(download_mb * 1024 * 1024), "--job-ms", "200",
-                               "--max-upload-mb", std::to_string(download_mb * 2)});
-    auto d = download(big.url, big.key);
-    long dl_rss = rss_kib(big.pid);
-    stop(big);
+    auto big = bench::start_emulator({"--tenants", "1", "--package-bytes", std::to_string(download_mb * 1024 * 1024),
+                                      "--job-ms", "200", "--max-upload-mb", std::to_string(download_mb * 2)},
+                                     1);
+    auto d = download(big.url, big.keys.begin()->second);
+    long dl_rss = bench::peak_rss_kib(big.pid);
+    bench::stop_emulator(big);
 
     double gbps = d.bytes / d.seconds / 1e9;
     std::printf("\n%-44s %14zu\n", "emulator server threads", threads);

@@ -8,6 +8,8 @@
 //   fleet-bench --n 1000 --package-mib 1 [--job-ms 200]
 #include <cspark/impex.hpp>
 
+#include "emulator_child.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
@@ -28,12 +30,6 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-struct emulator_child {
-    pid_t pid = -1;
-    std::string url;
-    std::map<std::string, std::string> keys;
-};
-
 // Packages on tmpfs when there is one: ext4 block allocation for thousands of
 // fresh 1 MiB files would otherwise be the benchmark's bottleneck.
 std::string data_dir() {
@@ -42,45 +38,12 @@ std::string data_dir() {
     return (base / ("cspark-fleet-emulator-" + std::to_string(::getpid()))).string();
 }
 
-emulator_child start_emulator(std::size_t n, std::uint64_t package_bytes, long job_ms) {
-    int fds[2];
-    if (::pipe(fds) != 0) throw std::runtime_error("pipe");
-    emulator_child c;
-    c.pid = ::fork();
-    if (c.pid == 0) {
-        ::dup2(fds[1], 1);
-        ::close(fds[0]);
-        std::vector<std::string> args{CSPARK_EMULATOR_BIN, "--port", "0", "--tenants", std::to_string(n),
-                                      "--target-tenants", std::to_string(n), "--services", "1", "--versions", "1",
-                                      "--package-bytes", std::to_string(package_bytes), "--job-ms", std::to_string(job_ms),
-                                      "--max-upload-mb", std::to_string(package_bytes / 1000000 * 2 + 10),
-                                      "--print-credentials", "--data-dir", data_dir()};
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-    }
-    ::close(fds[1]);
-    FILE* out = ::fdopen(fds[0], "r");
-    char buf[4096];
-    while (c.keys.size() < 2 * n && std::fgets(buf, sizeof buf, out)) {
-        std::string line(buf);
-        if (auto p = line.find("listening on "); p != std::string::npos) c.url = line.substr(p + 13, line.find('\n') - p - 13);
-        if (line.rfind("tenant ", 0) == 0) {
-            auto name = line.substr(7, line.find(' ', 7) - 7);
-            auto k = line.find("api_key=");
-            c.keys[name] = line.substr(k + 8, line.find(' ', k) - k - 8);
-        }
-    }
-    return c;
-}
-
-long peak_rss_kib() {
-    std::ifstream in("/proc/self/status");
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-    return 0;
+bench::emulator_child start_emulator(std::size_t n, std::uint64_t package_bytes, long job_ms) {
+    return bench::start_emulator({"--tenants", std::to_string(n), "--target-tenants", std::to_string(n), "--services", "1",
+                                  "--versions", "1", "--package-bytes", std::to_string(package_bytes), "--job-ms",
+                                  std::to_string(job_ms), "--max-upload-mb", std::to_string(package_bytes / 1000000 * 2 + 10),
+                                  "--data-dir", data_dir()},
+                                 2 * n);
 }
 
 double cpu_seconds() {
@@ -153,16 +116,8 @@ int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms) {
         for (const auto& f : r.exported.files) bytes += 2 * f.size;
         if (r.ec && ok == 0) std::cerr << "first failure: " << r.ec.message() << " " << r.diag.to_string() << "\n";
     }
-    double emu_cpu = 0;
-    {
-        std::ifstream stat("/proc/" + std::to_string(emu.pid) + "/stat");
-        std::string tok;
-        for (int k = 1; k <= 15 && stat >> tok; ++k)
-            if (k == 14 || k == 15) emu_cpu += std::stod(tok) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-    }
-    ::kill(emu.pid, SIGTERM);
-    int status;
-    ::waitpid(emu.pid, &status, 0);
+    double emu_cpu = bench::cpu_seconds_of(emu.pid);
+    bench::stop_emulator(emu);
     std::error_code ignored;
     std::filesystem::remove_all(dir, ignored);
     std::filesystem::remove_all(data_dir(), ignored);
@@ -173,7 +128,7 @@ int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms) {
     // (the emulator's transfers and packaging, or the client's).
     double critical = 2.0 * job_ms / 1000.0 + std::max(cpu, emu_cpu);
     std::printf("%7zu %9.1f %8.3f %9.3f %9.3f %7.2f %8.2f %8.2f %9.1f %10.1f %6s\n", m, package_bytes / 1048576.0,
-                transfer_one * 1000, critical, wall, wall / critical, cpu, emu_cpu, peak_rss_kib() / 1024.0, bytes / 1048576.0,
+                transfer_one * 1000, critical, wall, wall / critical, cpu, emu_cpu, bench::peak_rss_kib(0) / 1024.0, bytes / 1048576.0,
                 ok == m ? "ok" : (std::to_string(m - ok) + " failed").c_str());
     std::fflush(stdout);
     return ok == m ? 0 : 1;

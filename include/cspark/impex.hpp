@@ -183,20 +183,9 @@ struct migration_result {
 
 class impex;
 
-namespace detail {
-struct impex_access;
-}
-
-/// Export verbs. Completion: void(error_code, T).
-class exports_api {
+/// The verbs exports and imports share. Completion: void(error_code, T).
+class job_verbs {
 public:
-    /// POST export; the job as created. Errors: invalid_argument (request),
-    /// HTTP errors (conflict when a job of the tenant is running).
-    template <class Token = boost::asio::deferred_t>
-    auto initiate(const export_request& req, Token&& token = {}) {
-        return boost::asio::async_initiate<Token, void(error_code, job_status)>(
-            [this](auto h, const export_request& r) { do_initiate(r, std::move(h)); }, token, req);
-    }
     /// Polls until the job ends (wait = true) or checks once. Ends at once on
     /// a failed or cancelled job: errc::job_failed / job_cancelled with the
     /// job's errors in diag; poll_timeout when attempts or deadline run out.
@@ -205,6 +194,31 @@ public:
         return boost::asio::async_initiate<Token, void(error_code, job_status)>(
             [this](auto h, const std::string& id, poll_options p, bool w) { do_status(id, p, w, std::move(h)); }, token,
             job_id_or_url, poll, wait);
+    }
+    /// GET {kind}/status: jobs in progress and finished in the last hour.
+    template <class Token = boost::asio::deferred_t>
+    auto describe(Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, boost::json::value)>(
+            [this](auto h) { do_describe(std::move(h)); }, token);
+    }
+
+protected:
+    job_verbs(impex* owner, const char* kind) : owner_(owner), kind_(kind) {}
+    void do_status(const std::string&, poll_options, bool, boost::asio::any_completion_handler<void(error_code, job_status)>);
+    void do_describe(boost::asio::any_completion_handler<void(error_code, boost::json::value)>);
+    impex* owner_;
+    const char* kind_;  ///< "export" or "import"
+};
+
+/// Export verbs: initiate, get_status, download, cancel, describe.
+class exports_api : public job_verbs {
+public:
+    /// POST export; the job as created. Errors: invalid_argument (request),
+    /// HTTP errors (conflict when a job of the tenant is running).
+    template <class Token = boost::asio::deferred_t>
+    auto initiate(const export_request& req, Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, job_status)>(
+            [this](auto h, const export_request& r) { do_initiate(r, std::move(h)); }, token, req);
     }
     /// Streams one file to `opt.directory` (`.part`, hashed, verified, renamed).
     /// Cancellation removes the partial file.
@@ -220,27 +234,17 @@ public:
         return boost::asio::async_initiate<Token, void(error_code, job_status)>(
             [this](auto h, const std::string& id) { do_cancel(id, std::move(h)); }, token, job_id);
     }
-    /// GET export/status: jobs in progress and finished in the last hour.
-    template <class Token = boost::asio::deferred_t>
-    auto describe(Token&& token = {}) {
-        return boost::asio::async_initiate<Token, void(error_code, boost::json::value)>(
-            [this](auto h) { do_describe(std::move(h)); }, token);
-    }
 
 private:
     friend class impex;
-    friend struct detail::impex_access;
-    explicit exports_api(impex* owner) : owner_(owner) {}
+    explicit exports_api(impex* owner) : job_verbs(owner, "export") {}
     void do_initiate(const export_request&, boost::asio::any_completion_handler<void(error_code, job_status)>);
-    void do_status(const std::string&, poll_options, bool, boost::asio::any_completion_handler<void(error_code, job_status)>);
     void do_download(const export_file&, download_options, boost::asio::any_completion_handler<void(error_code, downloaded_file)>);
     void do_cancel(const std::string&, boost::asio::any_completion_handler<void(error_code, job_status)>);
-    void do_describe(boost::asio::any_completion_handler<void(error_code, boost::json::value)>);
-    impex* owner_;
 };
 
-/// Import verbs. Completion: void(error_code, T).
-class imports_api {
+/// Import verbs: initiate, get_status, describe.
+class imports_api : public job_verbs {
 public:
     /// POST import (multipart streamed from the file). A send that may have
     /// reached the server is never repeated blindly: the job is looked up by
@@ -250,26 +254,11 @@ public:
         return boost::asio::async_initiate<Token, void(error_code, job_status)>(
             [this](auto h, const import_request& r) { do_initiate(r, std::move(h)); }, token, req);
     }
-    template <class Token = boost::asio::deferred_t>
-    auto get_status(const std::string& job_id_or_url, poll_options poll = {}, bool wait = true, Token&& token = {}) {
-        return boost::asio::async_initiate<Token, void(error_code, job_status)>(
-            [this](auto h, const std::string& id, poll_options p, bool w) { do_status(id, p, w, std::move(h)); }, token,
-            job_id_or_url, poll, wait);
-    }
-    template <class Token = boost::asio::deferred_t>
-    auto describe(Token&& token = {}) {
-        return boost::asio::async_initiate<Token, void(error_code, boost::json::value)>(
-            [this](auto h) { do_describe(std::move(h)); }, token);
-    }
 
 private:
     friend class impex;
-    friend struct detail::impex_access;
-    explicit imports_api(impex* owner) : owner_(owner) {}
+    explicit imports_api(impex* owner) : job_verbs(owner, "import") {}
     void do_initiate(const import_request&, boost::asio::any_completion_handler<void(error_code, job_status)>);
-    void do_status(const std::string&, poll_options, bool, boost::asio::any_completion_handler<void(error_code, job_status)>);
-    void do_describe(boost::asio::any_completion_handler<void(error_code, boost::json::value)>);
-    impex* owner_;
 };
 
 /// The ImpEx resource of one tenant's client: `cspark::impex spark(client)`.
@@ -294,9 +283,9 @@ public:
     client& get_client() noexcept { return client_; }
 
 private:
+    friend class job_verbs;
     friend class exports_api;
     friend class imports_api;
-    friend struct detail::impex_access;
     client client_;
 };
 

@@ -1,6 +1,8 @@
 #include "core/text.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <unistd.h>
 #include <array>
 #include <cctype>
 #include <chrono>
@@ -131,6 +133,17 @@ std::optional<std::uint16_t> parse_port(std::string_view s) noexcept {
     }
     if (value == 0 || value > 65535) return std::nullopt;
     return static_cast<std::uint16_t>(value);
+}
+
+bool write_all(int fd, const char* p, std::size_t n) noexcept {
+    while (n > 0) {
+        ssize_t w = ::write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return false;
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    return true;
 }
 
 std::string to_hex(std::span<const unsigned char> bytes) {

@@ -36,6 +36,10 @@ std::string utc_timestamp(std::chrono::system_clock::time_point tp = std::chrono
 /// A TCP port from 1 to 65535 written in decimal; empty when anything else.
 std::optional<std::uint16_t> parse_port(std::string_view s) noexcept;
 
+/// Writes all of `data` to a file descriptor (retrying short writes and
+/// EINTR); false on error, with errno set.
+bool write_all(int fd, const char* data, std::size_t size) noexcept;
+
 /// Lower-case hex of bytes.
 std::string to_hex(std::span<const unsigned char> bytes);
 

@@ -175,18 +175,7 @@ private:
         } else if (current_ == part::file) {
             file_bytes_ += d.size();
             if (file_bytes_ > max_file_ || fd_ < 0) return;  // over the limit: counted, not kept
-            const char* p = d.data();
-            std::size_t n = d.size();
-            while (n > 0) {
-                ssize_t w = ::write(fd_, p, n);
-                if (w < 0 && errno == EINTR) continue;
-                if (w < 0) {
-                    io_error_ = "writing the upload failed";
-                    return;
-                }
-                p += w;
-                n -= static_cast<std::size_t>(w);
-            }
+            if (!detail::write_all(fd_, d.data(), d.size())) io_error_ = "writing the upload failed";
         }
     }
 

@@ -331,8 +331,16 @@ package_result write_package(const std::filesystem::path& path, const std::strin
                                                           {"CompilerVersion", "cspark-emulator"}}}}));
         w.add_file(base + "DefaultValidations.json",
                    R"({"outputs":{},"warnings":[],"errors":[],"service_chain":[]})");
-        auto wasm = payload(v.service + "[" + v.version + "]", payload_bytes);
-        w.add_stored(base + v.version_id + ".zip", wasm->data, wasm->crc);  // already-compressed bundle: stored
+        // The bundle is stored (it is compressed already). Large ones are
+        // generated while written, small ones come from the cache.
+        std::string key = v.service + "[" + v.version + "]";
+        if (payload_bytes > 16 * 1024 * 1024) {
+            payload_source big(seed_of(key + "|" + std::to_string(payload_bytes)), payload_bytes);
+            w.add_file(base + v.version_id + ".zip", big, false);
+        } else {
+            auto wasm = payload(key, payload_bytes);
+            w.add_stored(base + v.version_id + ".zip", wasm->data, wasm->crc);
+        }
         if (file_filter == "migrate") {
             auto workbook = payload("xlsx|" + v.service + "[" + v.version + "]", 4096);
             w.add_stored(base + v.service + ".xlsx", workbook->data, workbook->crc);

@@ -379,17 +379,9 @@ public:
             }
             data_.append(d.data(), d.size());
         } else {
-            const char* p = d.data();
-            std::size_t n = d.size();
-            while (n > 0) {
-                ssize_t w = ::write(fd_, p, n);
-                if (w < 0 && errno == EINTR) continue;
-                if (w < 0) {
-                    ec = errc::file_error;
-                    return;
-                }
-                p += w;
-                n -= static_cast<std::size_t>(w);
+            if (!write_all(fd_, d.data(), d.size())) {
+                ec = errc::file_error;
+                return;
             }
         }
         sha_.update(d);
@@ -823,14 +815,18 @@ destinations default_destinations(const export_result& e, const destinations& gi
 
 impex::impex(client c) : client_(std::move(c)) {}
 
+void job_verbs::do_status(const std::string& id, poll_options p, bool wait,
+                          asio::any_completion_handler<void(error_code, job_status)> h) {
+    auto& c = owner_->client_;
+    detail::launch<job_status>(c.get_executor(), detail::poll_job(c, kind_, id, p, wait, {}), std::move(h));
+}
+void job_verbs::do_describe(asio::any_completion_handler<void(error_code, json::value)> h) {
+    auto& c = owner_->client_;
+    detail::launch<json::value>(c.get_executor(), detail::describe_jobs(c, kind_), std::move(h));
+}
 void exports_api::do_initiate(const export_request& r, asio::any_completion_handler<void(error_code, job_status)> h) {
     auto& c = owner_->client_;
     detail::launch<job_status>(c.get_executor(), detail::export_initiate(c, r), std::move(h));
-}
-void exports_api::do_status(const std::string& id, poll_options p, bool wait,
-                            asio::any_completion_handler<void(error_code, job_status)> h) {
-    auto& c = owner_->client_;
-    detail::launch<job_status>(c.get_executor(), detail::poll_job(c, "export", id, p, wait, {}), std::move(h));
 }
 void exports_api::do_download(const export_file& f, download_options o,
                               asio::any_completion_handler<void(error_code, downloaded_file)> h) {
@@ -841,22 +837,9 @@ void exports_api::do_cancel(const std::string& id, asio::any_completion_handler<
     auto& c = owner_->client_;
     detail::launch<job_status>(c.get_executor(), detail::export_cancel(c, id), std::move(h));
 }
-void exports_api::do_describe(asio::any_completion_handler<void(error_code, json::value)> h) {
-    auto& c = owner_->client_;
-    detail::launch<json::value>(c.get_executor(), detail::describe_jobs(c, "export"), std::move(h));
-}
 void imports_api::do_initiate(const import_request& r, asio::any_completion_handler<void(error_code, job_status)> h) {
     auto& c = owner_->client_;
     detail::launch<job_status>(c.get_executor(), detail::import_initiate(c, r), std::move(h));
-}
-void imports_api::do_status(const std::string& id, poll_options p, bool wait,
-                            asio::any_completion_handler<void(error_code, job_status)> h) {
-    auto& c = owner_->client_;
-    detail::launch<job_status>(c.get_executor(), detail::poll_job(c, "import", id, p, wait, {}), std::move(h));
-}
-void imports_api::do_describe(asio::any_completion_handler<void(error_code, json::value)> h) {
-    auto& c = owner_->client_;
-    detail::launch<json::value>(c.get_executor(), detail::describe_jobs(c, "import"), std::move(h));
 }
 
 asio::awaitable<export_result> impex::exp(export_request req) {

@@ -1,5 +1,7 @@
 #include "zip/zip.hpp"
 
+#include "core/text.hpp"
+
 #include <cspark/error.hpp>
 
 #include <zlib.h>
@@ -121,15 +123,7 @@ writer::~writer() {
 
 void writer::flush() {
     hash_->update(std::span<const char>(buf_.data(), buf_.size()));
-    const char* p = buf_.data();
-    std::size_t n = buf_.size();
-    while (n > 0) {
-        ssize_t w = ::write(fd_, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) fail(path_, "write failed");
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
+    if (!detail::write_all(fd_, buf_.data(), buf_.size())) fail(path_, "write failed");
     buf_.clear();
 }
 
@@ -210,14 +204,18 @@ void writer::add_file(std::string name, body_source& src, bool deflate) {
     e.crc32 = static_cast<std::uint32_t>(crc);
     e.compressed_size = offset_ - before;
     if (offset_ >= 0xffffffffull) fail(path_, "archive reached 4 GiB (ZIP64 is not supported)");
-    // The data descriptor: the local header said "sizes follow".
+    put_descriptor(e);
+    entries_.push_back(std::move(e));
+}
+
+// The data descriptor after an entry's data: its local header said "sizes follow".
+void writer::put_descriptor(const entry_info& e) {
     std::vector<char> dd;
     le32(dd, descriptor_sig);
     le32(dd, e.crc32);
     le32(dd, static_cast<std::uint32_t>(e.compressed_size));
     le32(dd, static_cast<std::uint32_t>(e.size));
     put(dd.data(), dd.size());
-    entries_.push_back(std::move(e));
 }
 
 void writer::add_stored(std::string name, std::string_view data, std::uint32_t crc) {
@@ -232,12 +230,7 @@ void writer::add_stored(std::string name, std::string_view data, std::uint32_t c
     put(data.data(), data.size());
     e.crc32 = crc;
     e.size = e.compressed_size = data.size();
-    std::vector<char> dd;
-    le32(dd, descriptor_sig);
-    le32(dd, e.crc32);
-    le32(dd, static_cast<std::uint32_t>(e.compressed_size));
-    le32(dd, static_cast<std::uint32_t>(e.size));
-    put(dd.data(), dd.size());
+    put_descriptor(e);
     entries_.push_back(std::move(e));
 }
 
