@@ -439,8 +439,9 @@ TEST_CASE("100 migrations on one io_context: per-tenant jobs never overlap, all 
         fleet_entry e{.name = "m" + std::to_string(i), .source = sources[i % 20].get(), .target = targets[i % 10].get()};
         e.request.exports = quick({.services = {"folder-1/service-1"}});
         e.request.exports.directory = t.dir("fleet");
+        // Entry 7 targets a folder that does not exist: it fails, the others do not.
         e.request.destination = std::vector<service_mapping>{{.source = "folder-1/service-1",
-                                                              .target = "folder-1/svc-" + std::to_string(i)}};
+                                                              .target = (i == 7 ? "no-such-folder/svc-" : "folder-1/svc-") + std::to_string(i)}};
         entries.push_back(std::move(e));
     }
     std::size_t finished = 0;
@@ -450,7 +451,14 @@ TEST_CASE("100 migrations on one io_context: per-tenant jobs never overlap, all 
     run_coro(t.f.io, [&]() -> asio::awaitable<void> { results = co_await migrate_fleet(std::move(entries), opt); });
     REQUIRE(results.size() == 100);
     CHECK(finished == 100);
-    for (const auto& r : results) CHECK_MESSAGE(!r.ec, r.diag.to_string());
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        if (i == 7) {
+            CHECK(results[i].ec == errc::job_failed);
+            CHECK(results[i].diag.detail.find("no-such-folder") != std::string::npos);
+        } else {
+            CHECK_MESSAGE(!results[i].ec, results[i].diag.to_string());
+        }
+    }
 
     // From the emulator's history: no two jobs of one kind overlap in a tenant.
     auto st = t.state();
