@@ -1,0 +1,256 @@
+#include "cli/cli.hpp"
+
+#include "core/text.hpp"
+#include "zip/zip.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+namespace cspark::cli {
+namespace json = boost::json;
+namespace asio = boost::asio;
+
+client_config to_config(const connection_options& o) {
+    client_config c;
+    c.base_url = o.base_url;
+    c.tenant = o.tenant;
+    c.env = o.env;
+    c.timeout = std::chrono::milliseconds(o.timeout_ms);
+    c.max_retries = o.max_retries;
+    c.retry_interval = std::chrono::milliseconds(o.retry_interval_ms);
+    c.transport.tls.ca_file = o.ca_file;
+    c.transport.tls.insecure = o.insecure;
+    auto from_env = [](const std::string& name, const char* flag) -> std::string {
+        const char* v = std::getenv(name.c_str());
+        if (!v || !*v) {
+            diagnostics d;
+            d.detail = "environment variable " + name + " (named by " + flag + ") is not set";
+            throw spark_error(errc::missing_credentials, d);
+        }
+        return v;
+    };
+    if (!o.api_key_env.empty()) c.api_key = from_env(o.api_key_env, "--api-key-env");
+    if (!o.token_env.empty()) c.bearer_token = from_env(o.token_env, "--token-env");
+    if (!o.oauth_file.empty()) c.oauth_path = o.oauth_file;
+    return c;
+}
+
+std::optional<service_mapping> parse_destination(const std::string& spec, std::string& why) {
+    service_mapping m;
+    std::string rest = spec;
+    if (auto at = rest.rfind('@'); at != std::string::npos) {
+        std::string u = rest.substr(at + 1);
+        if (u == "major") m.upgrade = upgrade::major;
+        else if (u == "minor") m.upgrade = upgrade::minor;
+        else if (u == "patch") m.upgrade = upgrade::patch;
+        else {
+            why = "destination '" + spec + "': upgrade '" + u + "' is not major, minor or patch";
+            return std::nullopt;
+        }
+        rest = rest.substr(0, at);
+    }
+    auto eq = rest.find('=');
+    m.source = rest.substr(0, eq);
+    if (eq != std::string::npos) m.target = rest.substr(eq + 1);
+    for (const std::string* uri : {&m.source, &m.target}) {
+        if (uri->empty() && uri == &m.target) continue;
+        auto parsed = parse_service_uri(*uri, why);
+        if (!parsed || parsed->form != service_uri::kind::folder_service || !parsed->version.empty()) {
+            if (parsed) why = "'" + *uri + "' must be {folder}/{service}";
+            why = "destination '" + spec + "': " + why;
+            return std::nullopt;
+        }
+    }
+    return m;
+}
+
+void output::info(const std::string& line) const {
+    if (quiet || json) return;
+    std::string l = tty ? line : detail::utc_timestamp() + " " + line;
+    std::fprintf(stderr, "%s\n", l.c_str());
+}
+
+void output::error(const std::string& line) const { std::fprintf(stderr, "cspark-impex: %s\n", line.c_str()); }
+
+void output::result(const json::value& doc) const {
+    if (!json) return;
+    std::string s = json::serialize(doc);
+    std::fprintf(stdout, "%s\n", s.c_str());
+    std::fflush(stdout);
+}
+
+progress_fn output::progress(const std::string& label) const {
+    if (quiet || json) return {};
+    bool bars = tty;
+    return [label, bars, this](const progress_event& e) {
+        using k = progress_event::kind;
+        std::string what = (label == e.job_kind ? label : label + " " + e.job_kind) +
+                           (e.job_id.empty() ? "" : " " + e.job_id.substr(0, 8));
+        switch (e.what) {
+        case k::bytes:
+            if (bars && e.total > 0) {
+                int pct = static_cast<int>(100.0 * static_cast<double>(e.bytes) / static_cast<double>(e.total));
+                int filled = pct / 5;
+                std::fprintf(stderr, "\r%s [%s%s] %3d%% %.1f/%.1f MiB\033[K", what.c_str(), std::string(filled, '#').c_str(),
+                             std::string(20 - filled, '.').c_str(), pct, e.bytes / 1048576.0, e.total / 1048576.0);
+                if (e.bytes >= e.total) std::fprintf(stderr, "\n");
+            }
+            break;
+        case k::job_created: info(what + ": job created"); break;
+        case k::status: info(what + ": " + e.status); break;
+        case k::retry: info(what + ": retry in " + std::to_string(e.delay.count()) + " ms: " + e.message); break;
+        case k::finished: info(what + ": finished (" + e.status + ")"); break;
+        case k::failed: info(what + ": failed: " + e.message); break;
+        }
+    };
+}
+
+logger output::log() const {
+    if (!verbose) return {};
+    return {log_level::debug, stderr_sink()};
+}
+
+bool run_interruptible(asio::io_context& io, const std::function<void(asio::cancellation_slot)>& start,
+                       const std::function<bool()>& done) {
+    asio::cancellation_signal cancel;
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    bool interrupted = false;
+    signals.async_wait([&](const error_code& ec, int) {
+        if (ec) return;
+        interrupted = true;
+        std::fprintf(stderr, "\ncspark-impex: interrupted: cancelling (server jobs are cancelled, partial files removed)\n");
+        cancel.emit(asio::cancellation_type::terminal);
+    });
+    start(cancel.slot());
+    while (!done() && io.run_one() > 0) {
+    }
+    error_code ignored;
+    signals.cancel(ignored);
+    io.poll();
+    return !interrupted;
+}
+
+json::value to_json(const job_status& j) {
+    json::array files;
+    for (const auto& f : j.files) files.push_back(json::object{{"file_hash", f.file_hash}});
+    return json::object{{"id", j.id}, {"kind", j.kind}, {"status", j.status}, {"status_url", j.status_url},
+                        {"process_time", j.process_time}, {"errors", j.errors}, {"outputs", j.outputs}};
+}
+
+json::value to_json(const downloaded_file& f) {
+    return json::object{{"path", f.path.string()}, {"size", f.size}, {"sha256", f.sha256}, {"verified", f.verified},
+                        {"resumes", f.resumes}};
+}
+
+json::value to_json(const import_result& r) {
+    auto list = [](const std::vector<import_outcome>& v) {
+        json::array a;
+        for (const auto& o : v)
+            a.push_back(json::object{{"source", o.source}, {"destination", o.destination}, {"status", o.status}});
+        return a;
+    };
+    return json::object{{"job", to_json(r.job)}, {"services", list(r.services)}, {"versions", list(r.versions)}};
+}
+
+json::value error_json(const error_code& ec, const diagnostics& d) {
+    return json::object{{"error", json::object{{"code", ec.message()},
+                                               {"category", ec.category().name()},
+                                               {"value", ec.value()},
+                                               {"http_status", d.http_status},
+                                               {"api_code", d.api_code},
+                                               {"message", d.api_message},
+                                               {"detail", d.detail},
+                                               {"request_id", d.request_id}}}};
+}
+
+// ------------------------------------------------------------------ inspect
+
+int inspect(const std::string& file, const std::string& extract_dir, const output& out) {
+    std::string why;
+    auto r = zip::reader::open(file, why);
+    if (!r) {
+        out.error("inspect: " + why);
+        out.result(json::object{{"error", why}});
+        return usage;
+    }
+    json::array entries, services;
+    bool crc_ok = true;
+    std::string manifest_text;
+    for (const auto& e : r->entries()) {
+        bool ok = e.is_directory() || r->read(e, [](std::span<const char>) {}, why);
+        if (!ok) {
+            crc_ok = false;
+            out.error("inspect: " + why);
+        }
+        entries.push_back(json::object{{"name", e.name}, {"size", e.size}, {"compressed", e.compressed_size},
+                                       {"crc32", detail::to_hex(std::span<const unsigned char>(
+                                                     reinterpret_cast<const unsigned char*>(&e.crc32), 4))},
+                                       {"ok", ok}});
+        auto slash = e.name.find('/');
+        if (slash != std::string::npos && e.name.substr(slash + 1) == "manifest.json") {
+            if (auto text = r->read_all(e, 16 * 1024 * 1024, why)) manifest_text = *text;
+        }
+    }
+    if (!manifest_text.empty()) {
+        error_code jec;
+        auto m = json::parse(manifest_text, jec);
+        if (!jec && m.is_object())
+            if (auto* o = m.get_object().if_contains("outputs"); o && o->is_object())
+                if (auto* sv = o->get_object().if_contains("service_versions"); sv && sv->is_array()) services = sv->get_array();
+    }
+    if (!out.json) {
+        std::printf("%s: %zu entries, %s\n", file.c_str(), r->entries().size(), crc_ok ? "all CRCs good" : "CRC ERRORS");
+        for (const auto& s : services)
+            if (s.is_object())
+                std::printf("  service %s (version id %s)\n",
+                            s.get_object().contains("service_uri_source") ? std::string(s.at("service_uri_source").as_string()).c_str() : "?",
+                            s.get_object().contains("version_id_source") ? std::string(s.at("version_id_source").as_string()).c_str() : "?");
+        if (out.verbose)
+            for (const auto& e : entries)
+                std::printf("  %10lld  %s\n", static_cast<long long>(e.at("size").to_number<std::int64_t>()),
+                            std::string(e.at("name").as_string()).c_str());
+    }
+    json::object doc{{"file", file}, {"entries", entries}, {"service_versions", services}, {"crc_ok", crc_ok}};
+
+    if (!extract_dir.empty()) {
+        // Every entry is checked before anything is written.
+        for (const auto& e : r->entries()) {
+            if (!zip::is_safe_entry_name(e.name) || e.is_symlink()) {
+                std::string msg = "refusing to extract: entry '" + detail::excerpt(e.name, 200) + "' " +
+                                  (e.is_symlink() ? "is a symbolic link" : "would escape the target directory");
+                out.error(msg);
+                doc["error"] = msg;
+                out.result(doc);
+                return usage;
+            }
+        }
+        std::filesystem::path root(extract_dir);
+        std::error_code fec;
+        std::filesystem::create_directories(root, fec);
+        for (const auto& e : r->entries()) {
+            auto target = root / e.name;
+            if (e.is_directory()) {
+                std::filesystem::create_directories(target, fec);
+                continue;
+            }
+            std::filesystem::create_directories(target.parent_path(), fec);
+            std::ofstream f(target, std::ios::binary | std::ios::trunc);
+            if (!f || !r->read(e, [&](std::span<const char> d) { f.write(d.data(), static_cast<std::streamsize>(d.size())); }, why)) {
+                out.error("extracting '" + e.name + "': " + (why.empty() ? "cannot write" : why));
+                return failed;
+            }
+        }
+        doc["extracted_to"] = root.string();
+        if (!out.json) std::printf("extracted to %s\n", root.string().c_str());
+    }
+    out.result(doc);
+    return crc_ok ? ok : failed;
+}
+
+}  // namespace cspark::cli

@@ -1,0 +1,63 @@
+// cspark-impex command-line tool: shared pieces of the commands.
+#pragma once
+
+#include <cspark/impex.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json/value.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cspark::cli {
+
+/// Exit codes: 0 all succeeded, 1 some migration/job failed, 2 bad usage or
+/// bad input, 3 interrupted.
+enum exit_code : int { ok = 0, failed = 1, usage = 2, interrupted = 3 };
+
+/// Connection options as given on the command line. Credentials are never
+/// values on the command line: only names of variables or files holding them.
+struct connection_options {
+    std::string base_url, env, tenant;
+    long timeout_ms = 60000;
+    int max_retries = 2;
+    long retry_interval_ms = 1000;
+    std::string ca_file;
+    bool insecure = false;
+    std::string api_key_env, token_env, oauth_file;  ///< "" = CSPARK_* defaults
+};
+
+/// A client_config from the options; CSPARK_* fill what is not named.
+client_config to_config(const connection_options& o);
+
+/// "SRC[=DST][@major|minor|patch]"; nullopt with `why` otherwise.
+std::optional<service_mapping> parse_destination(const std::string& spec, std::string& why);
+
+struct output {
+    bool json = false;
+    bool quiet = false;
+    bool verbose = false;
+    bool tty = false;  ///< stderr is a terminal: progress bars
+
+    void info(const std::string& line) const;   ///< stderr, unless quiet or json
+    void error(const std::string& line) const;  ///< stderr, always
+    void result(const boost::json::value& doc) const;  ///< stdout when json
+    progress_fn progress(const std::string& label) const;
+    logger log() const;
+};
+
+/// Runs `op` on `io`, cancelling it on SIGINT/SIGTERM. Returns false when
+/// interrupted.
+bool run_interruptible(boost::asio::io_context& io, const std::function<void(boost::asio::cancellation_slot)>& start,
+                       const std::function<bool()>& done);
+
+boost::json::value to_json(const job_status& j);
+boost::json::value to_json(const downloaded_file& f);
+boost::json::value to_json(const import_result& r);
+boost::json::value error_json(const error_code& ec, const diagnostics& d);
+
+/// `inspect pkg.zip [--extract DIR]`; returns the exit code.
+int inspect(const std::string& file, const std::string& extract_dir, const output& out);
+
+}  // namespace cspark::cli
