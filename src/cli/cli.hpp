@@ -57,6 +57,12 @@ boost::json::value to_json(const downloaded_file& f);
 boost::json::value to_json(const import_result& r);
 boost::json::value error_json(const error_code& ec, const diagnostics& d);
 
+/// `batch plan.json --journal run.jsonl`; returns the exit code.
+int batch(const std::string& plan, const std::string& journal, std::size_t concurrency, const std::string& shard,
+          const connection_options& defaults, const output& out);
+/// `batch --report J...`: merges journals into one summary.
+int report(const std::vector<std::string>& journals, const output& out);
+
 /// `inspect pkg.zip [--extract DIR]`; returns the exit code.
 int inspect(const std::string& file, const std::string& extract_dir, const output& out);
 

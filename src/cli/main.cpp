@@ -171,6 +171,21 @@ int main(int argc, char** argv) {
     add_connection(desc_cmd, conn);
     desc_cmd->add_option("--kind", kind, "export | import")->check(CLI::IsMember({"export", "import"}))->capture_default_str();
 
+    auto* batch_cmd = app.add_subcommand("batch", "Migrations from a plan with a resumable journal");
+    std::string plan, journal_path, shard;
+    std::size_t concurrency = 64;
+    std::vector<std::string> report_journals;
+    batch_cmd->add_option("plan", plan, "Plan (JSON): migrations with source, target, export, destination")->check(CLI::ExistingFile);
+    batch_cmd->add_option("--journal", journal_path, "Journal (JSON lines): rerun the same command to resume");
+    batch_cmd->add_option("--concurrency", concurrency, "Migrations in flight")->capture_default_str();
+    batch_cmd->add_option("--shard", shard, "K/N: take this process's share of the plan");
+    batch_cmd->add_option("--report", report_journals, "Merge these journals into one summary (no plan needed)");
+    batch_cmd->add_option("--timeout", conn.timeout_ms, "Request timeout in ms")->capture_default_str();
+    batch_cmd->add_option("--max-retries", conn.max_retries, "Retries per request")->capture_default_str();
+    batch_cmd->add_option("--retry-interval", conn.retry_interval_ms, "Retry/poll interval in ms")->capture_default_str();
+    batch_cmd->add_option("--ca-file", conn.ca_file, "Extra trusted CA (PEM)")->check(CLI::ExistingFile);
+    batch_cmd->add_flag("--insecure", conn.insecure, "Skip TLS verification (testing only)");
+
     auto* insp_cmd = app.add_subcommand("inspect", "List a package's services, entries and CRCs; --extract safely");
     insp_cmd->add_option("file", file, "Package (ZIP)")->required();
     insp_cmd->add_option("--extract", extract, "Extract into this directory (refuses entries escaping it)");
@@ -183,6 +198,14 @@ int main(int argc, char** argv) {
     }
 
     if (insp_cmd->parsed()) return inspect(file, extract, out);
+    if (batch_cmd->parsed()) {
+        if (!report_journals.empty()) return report(report_journals, out);
+        if (plan.empty() || journal_path.empty()) {
+            out.error("batch needs a plan and --journal (or --report JOURNAL...)");
+            return usage;
+        }
+        return batch(plan, journal_path, concurrency, shard, conn, out);
+    }
 
     asio::io_context io(1);
     try {

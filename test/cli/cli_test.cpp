@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <sys/wait.h>
+#include <csignal>
+#include <map>
 #include <thread>
 
 using namespace cspark;
@@ -33,11 +35,11 @@ struct cli_fixture {
     std::thread runner;
     std::filesystem::path dir;
 
-    cli_fixture() {
+    explicit cli_fixture(fleet_spec fleet = small_fleet()) {
         emulator_config cfg;
         cfg.job_duration = std::chrono::milliseconds(50);
         emu = std::make_unique<emulator>(io.get_executor(), cfg);
-        emu->generate(small_fleet());
+        emu->generate(fleet);
         emu->start();
         work.emplace(io.get_executor());
         runner = std::thread([this] { io.run(); });
@@ -188,4 +190,146 @@ TEST_CASE("inspect --extract refuses entries that escape the directory, and extr
     auto r = f.run({"inspect", good.string(), "--extract", (f.dir / "out").string()});
     CHECK(r.rc == 0);
     CHECK(slurp(f.dir / "out" / "t" / "a.json") == "{}");
+}
+
+namespace {
+
+// A plan of n migrations over `pairs` tenant pairs, each into its own service.
+std::string make_plan(cli_fixture& f, std::size_t n, std::size_t pairs) {
+    json::array list;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string k = std::to_string(i % pairs + 1);
+        std::string num = std::string(4 - k.size(), '0') + k;
+        list.push_back(json::object{
+            {"name", "m-" + std::to_string(i)},
+            {"source", json::object{{"base_url", f.emu->url() + "/tenant-" + num}, {"api_key_env", "KEY_SRC_" + num}}},
+            {"target", json::object{{"base_url", f.emu->url() + "/target-" + num}, {"api_key_env", "KEY_DST_" + num}}},
+            {"export", json::object{{"services", json::array{"folder-1/service-1"}}}},
+            {"destination", json::array{"folder-1/service-1=folder-1/m-" + std::to_string(i)}},
+            {"if_present", "abort"}});
+        ::setenv(("KEY_SRC_" + num).c_str(), f.emu->credentials("tenant-" + num).api_key.c_str(), 1);
+        ::setenv(("KEY_DST_" + num).c_str(), f.emu->credentials("target-" + num).api_key.c_str(), 1);
+    }
+    auto path = (f.dir / "plan.json").string();
+    std::ofstream(path) << json::serialize(json::object{{"migrations", list}});
+    return path;
+}
+
+fleet_spec pairs_fleet(std::size_t pairs) {
+    fleet_spec f;
+    f.tenants = pairs;
+    f.target_tenants = pairs;
+    return f;
+}
+
+std::size_t count_lines(const std::filesystem::path& p, const std::string& needle) {
+    std::ifstream in(p);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("batch: killed with SIGKILL part-way, the rerun finishes every migration exactly once") {
+    cli_fixture f(pairs_fleet(20));
+    auto plan = make_plan(f, 200, 20);
+    auto journal = f.dir / "run.jsonl";
+    const char* bin = std::getenv("CSPARK_CLI_BIN");
+    REQUIRE(bin);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int devnull = ::open("/dev/null", O_WRONLY);
+        ::dup2(devnull, 1);
+        ::dup2(devnull, 2);
+        ::execl(bin, bin, "--quiet", "batch", plan.c_str(), "--journal", journal.c_str(), "--concurrency", "64",
+                "--retry-interval", "20", static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    // Kill it once some migrations are done (bounded wait, no fixed sleep).
+    auto until = std::chrono::steady_clock::now() + 60s;
+    while (count_lines(journal, "\"e\":\"done\"") < 40 && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(5ms);
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    auto done_before = count_lines(journal, "\"e\":\"done\"");
+    CHECK(done_before >= 40);
+    CHECK(done_before < 200);
+
+    auto rerun = f.run({"--json", "batch", plan, "--journal", journal.string(), "--concurrency", "64", "--retry-interval", "20"});
+    CHECK_MESSAGE(rerun.rc == 0, rerun.err);
+    auto doc = json::parse(rerun.out).as_object();
+    CHECK(doc.at("done") == 200);
+    CHECK(doc.at("skipped").to_number<std::size_t>() >= done_before);
+
+    json::value st;
+    asio::post(f.io, [&] { st = f.emu->state(); });
+    for (int i = 0; i < 2000 && st.is_null(); ++i) std::this_thread::sleep_for(1ms);
+    REQUIRE_FALSE(st.is_null());
+    std::size_t exports = 0, imports = 0;
+    for (const auto& j : st.at("jobs").as_array()) {
+        exports += j.at("kind") == "export";
+        imports += j.at("kind") == "import";
+    }
+    CHECK(imports == 200);  // never twice
+    CHECK(exports == 200);  // an export cut off by the kill was found again, not repeated
+    for (std::size_t i = 0; i < 200; ++i) {
+        std::string k = std::to_string(i % 20 + 1);
+        std::string tenant = "target-" + std::string(4 - k.size(), '0') + k;
+        auto& svc = st.at("tenants").at(tenant).at("folders").at("folder-1").at("services").at("m-" + std::to_string(i));
+        CHECK(svc.at("versions").as_array().size() == 1);
+    }
+    // A third run has nothing left to do.
+    auto again = f.run({"--json", "batch", plan, "--journal", journal.string()});
+    CHECK(again.rc == 0);
+    CHECK(json::parse(again.out).at("skipped") == 200);
+}
+
+TEST_CASE("batch: shards 0/3, 1/3, 2/3 cover the plan exactly once; --report merges journals") {
+    cli_fixture f(pairs_fleet(10));
+    auto plan = make_plan(f, 30, 10);
+    std::vector<std::string> journals;
+    for (int k = 0; k < 3; ++k) {
+        auto j = (f.dir / ("shard-" + std::to_string(k) + ".jsonl")).string();
+        journals.push_back(j);
+        auto r = f.run({"--quiet", "batch", plan, "--journal", j, "--shard", std::to_string(k) + "/3", "--retry-interval", "20"});
+        CHECK_MESSAGE(r.rc == 0, r.err);
+    }
+    std::map<std::string, int> seen;
+    for (const auto& j : journals) {
+        std::ifstream in(j);
+        for (std::string line; std::getline(in, line);)
+            if (line.find("\"e\":\"done\"") != std::string::npos) ++seen[std::string(json::parse(line).at("m").as_string())];
+    }
+    CHECK(seen.size() == 30);
+    for (const auto& [m, n] : seen) CHECK_MESSAGE(n == 1, m);
+    std::vector<std::string> args{"--json", "batch"};
+    for (const auto& j : journals) args.insert(args.end(), {"--report", j});
+    auto rep = f.run(args);
+    CHECK(rep.rc == 0);
+    CHECK(json::parse(rep.out).at("done") == 30);
+}
+
+TEST_CASE("batch: a bad plan is rejected before any work, naming the entry and field") {
+    cli_fixture f;
+    auto bad = f.dir / "bad.json";
+    std::ofstream(bad) << R"({"migrations":[{"name":"a","source":{"base_url":")" << f.src()
+                       << R"(","api_key":"literal-secret"},"target":{"base_url":")" << f.dst()
+                       << R"("},"export":{"services":["folder-1/service-1"]}}]})";
+    auto r = f.run({"batch", bad.string(), "--journal", (f.dir / "j.jsonl").string()});
+    CHECK(r.rc == 2);
+    CHECK(r.err.find("migrations[0].source.api_key") != std::string::npos);
+    CHECK(r.err.find("literal-secret") == std::string::npos);
+    std::ofstream(bad, std::ios::trunc) << R"({"migrations":[{"name":"a","source":{"base_url":"nope"},"target":{"base_url":"x"}}]})";
+    r = f.run({"batch", bad.string(), "--journal", (f.dir / "j.jsonl").string()});
+    CHECK(r.rc == 2);
+    CHECK(r.err.find("migrations[0].source") != std::string::npos);
+    auto shard = f.run({"batch", bad.string(), "--journal", (f.dir / "j.jsonl").string(), "--shard", "3/3"});
+    CHECK(shard.rc == 2);
+    bool started_jobs = false;
+    asio::post(f.io, [&] { started_jobs = !f.emu->state().at("jobs").as_array().empty(); });
+    std::this_thread::sleep_for(20ms);
+    CHECK_FALSE(started_jobs);
 }
