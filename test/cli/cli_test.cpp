@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <fcntl.h>
+#include <pty.h>
 #include <sys/wait.h>
 #include <csignal>
 #include <map>
@@ -137,6 +138,19 @@ TEST_CASE("status, cancel and describe") {
     auto s = f.run({"--json", "status", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "no-such-job"});
     CHECK(s.rc == 1);
     CHECK(json::parse(s.out).at("error").at("api_code") == "INVALID_JOB_ID");
+    auto c = f.run({"--json", "cancel", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "no-such-job"});
+    CHECK(c.rc == 1);
+    CHECK(json::parse(c.out).at("error").at("api_code") == "INVALID_JOB_ID");
+    // A real job: export it, then ask for its status by id, then cancel (finished: unchanged).
+    auto e = f.run({"--json", "export", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--services", "folder-1/service-1",
+                    "-o", (f.dir / "sc").string(), "--retry-interval", "20"});
+    REQUIRE(e.rc == 0);
+    std::string id(json::parse(e.out).at("job").at("id").as_string());
+    auto st = f.run({"--json", "status", "--base-url", f.src(), "--api-key-env", "SRC_KEY", id});
+    CHECK(st.rc == 0);
+    CHECK(json::parse(st.out).at("status") == "closed");
+    auto cn = f.run({"--json", "cancel", "--base-url", f.src(), "--api-key-env", "SRC_KEY", id});
+    CHECK(cn.rc == 0);
 }
 
 TEST_CASE("bad usage and bad input exit 2 naming the problem") {
@@ -281,6 +295,12 @@ TEST_CASE("batch: killed with SIGKILL part-way, the rerun finishes every migrati
         auto& svc = st.at("tenants").at(tenant).at("folders").at("folder-1").at("services").at("m-" + std::to_string(i));
         CHECK(svc.at("versions").as_array().size() == 1);
     }
+    // No credential ever reaches the journal.
+    auto journal_text = slurp(journal);
+    for (int k = 1; k <= 20; ++k) {
+        std::string num = std::string(4 - std::to_string(k).size(), '0') + std::to_string(k);
+        CHECK(journal_text.find(std::getenv(("KEY_SRC_" + num).c_str())) == std::string::npos);
+    }
     // A third run has nothing left to do.
     auto again = f.run({"--json", "batch", plan, "--journal", journal.string()});
     CHECK(again.rc == 0);
@@ -332,4 +352,75 @@ TEST_CASE("batch: a bad plan is rejected before any work, naming the entry and f
     asio::post(f.io, [&] { started_jobs = !f.emu->state().at("jobs").as_array().empty(); });
     std::this_thread::sleep_for(20ms);
     CHECK_FALSE(started_jobs);
+}
+
+TEST_CASE("progress bars on a terminal, plain timestamped lines otherwise") {
+    fleet_spec fleet = small_fleet();
+    cli_fixture f(fleet);
+    const char* bin = std::getenv("CSPARK_CLI_BIN");
+    REQUIRE(bin);
+    auto out_dir = (f.dir / "tty").string();
+    int master = -1;
+    pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::execl(bin, bin, "export", "--base-url", f.src().c_str(), "--api-key-env", "SRC_KEY", "--services",
+                "folder-1/service-1", "-o", out_dir.c_str(), "--retry-interval", "20", static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    std::string screen;
+    char buf[4096];
+    for (;;) {  // ends when the child closes the terminal (EIO)
+        ssize_t n = ::read(master, buf, sizeof buf);
+        if (n <= 0) break;
+        screen.append(buf, static_cast<std::size_t>(n));
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ::close(master);
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(screen.find("[####################] 100%") != std::string::npos);  // a redrawn bar
+    CHECK(screen.find('\r') != std::string::npos);
+
+    auto plain = f.run({"export", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--services", "folder-1/service-1",
+                        "-o", out_dir, "--retry-interval", "20"});
+    CHECK(plain.rc == 0);
+    CHECK(plain.err.find("[####") == std::string::npos);
+    CHECK(plain.err.find("Z export ") != std::string::npos);  // "2026-...Z export ...: job created"
+}
+
+TEST_CASE("Ctrl-C cancels cleanly: exit 3, the server job cancelled, no partial file") {
+    fleet_spec fleet = small_fleet();
+    cli_fixture f(fleet);
+    // Jobs never finish here, so the export is waiting when SIGINT arrives.
+    asio::post(f.io, [&] {
+        f.emu->set_faults(json::parse(R"({"rules":[{"route":"export.create","kind":"job_never_finishes"}]})"));
+    });
+    const char* bin = std::getenv("CSPARK_CLI_BIN");
+    REQUIRE(bin);
+    auto out_dir = f.dir / "int";
+    auto err_path = f.dir / "int.err";
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int e = ::open(err_path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+        ::dup2(e, 2);
+        ::execl(bin, bin, "export", "--base-url", f.src().c_str(), "--api-key-env", "SRC_KEY", "--services",
+                "folder-1/service-1", "-o", out_dir.c_str(), "--retry-interval", "20", static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    auto until = std::chrono::steady_clock::now() + 30s;
+    while (slurp(err_path).find("in_progress") == std::string::npos && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(5ms);
+    ::kill(pid, SIGINT);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 3);
+    json::value st;
+    asio::post(f.io, [&] { st = f.emu->state(); });
+    for (int i = 0; i < 2000 && st.is_null(); ++i) std::this_thread::sleep_for(1ms);
+    REQUIRE(st.at("jobs").as_array().size() == 1);
+    CHECK(st.at("jobs").at(0).at("status") == "cancelled");
+    CHECK((!std::filesystem::exists(out_dir) || std::filesystem::is_empty(out_dir)));
 }
