@@ -324,7 +324,7 @@ TEST_CASE("batch: shards 0/3, 1/3, 2/3 cover the plan exactly once; --report mer
             if (line.find("\"e\":\"done\"") != std::string::npos) ++seen[std::string(json::parse(line).at("m").as_string())];
     }
     CHECK(seen.size() == 30);
-    for (const auto& [m, n] : seen) CHECK_MESSAGE(n == 1, m);
+    for (const auto& entry : seen) CHECK_MESSAGE(entry.second == 1, entry.first);
     std::vector<std::string> args{"--json", "batch"};
     for (const auto& j : journals) args.insert(args.end(), {"--report", j});
     auto rep = f.run(args);
