@@ -35,7 +35,7 @@ struct job {
     std::string tenant;
     clock_type::time_point created, due;
     std::optional<clock_type::time_point> finished;
-    bool cancelled = false, fail = false, never_finishes = false, settled = false;
+    bool cancelled = false, fail = false, never_finishes = false, no_files = false, settled = false;
     json::value source_system = nullptr, correlation_id = nullptr;
     std::string request_id;
     json::value errors = nullptr;
@@ -285,7 +285,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
         bool done_ok = j.settled && j.errors.is_null();
         if (exp) {
             json::array files;
-            if (done_ok)
+            if (done_ok && !j.no_files)
                 files.push_back(json::object{{"file", base_of(h) + "/download/" + j.id + "/" + j.file_name +
                                                           "?token=" + j.download_token},
                                              {"file_hash", j.file_hash}});
@@ -329,6 +329,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
         for (auto* f : fired) {
             if (f->kind == "job_fail") j.fail = true;
             if (f->kind == "job_never_finishes") j.never_finishes = true;
+            if (f->kind == "job_no_files") j.no_files = true;
         }
         job_order.push_back(j.id);
         return jobs.emplace(j.id, std::move(j)).first->second;

@@ -9,7 +9,7 @@ namespace json = boost::json;
 
 namespace {
 const std::set<std::string> kinds{"status", "reset", "reset_mid_body", "slow_body", "delay",
-                                  "job_fail", "job_never_finishes", "expire_link"};
+                                  "job_fail", "job_never_finishes", "job_no_files", "expire_link"};
 const std::set<std::string> routes{"any", "token", "export.create", "export.status", "export.cancel",
                                    "export.describe", "import.create", "import.status", "import.describe",
                                    "download"};
@@ -49,7 +49,7 @@ void fault_set::load(const json::value& doc) {
         get_str("route", f.route);
         get_str("tenant", f.tenant);
         get_str("kind", f.kind);
-        if (!kinds.count(f.kind)) bad(i, "kind '" + f.kind + "' is not one of status, reset, reset_mid_body, slow_body, delay, job_fail, job_never_finishes, expire_link");
+        if (!kinds.count(f.kind)) bad(i, "kind '" + f.kind + "' is not one of status, reset, reset_mid_body, slow_body, delay, job_fail, job_never_finishes, job_no_files, expire_link");
         if (!routes.count(f.route)) bad(i, "route '" + f.route + "' is unknown");
         get_num("status", f.status);
         if (f.status < 100 || f.status > 599) bad(i, "status must be an HTTP status");

@@ -19,7 +19,7 @@ struct fault_rule {
     std::string route = "any";
     std::string tenant;          ///< "" = every tenant
     std::string kind;            ///< status | reset | reset_mid_body | slow_body | delay |
-                                 ///< job_fail | job_never_finishes | expire_link
+                                 ///< job_fail | job_never_finishes | job_no_files | expire_link
     int status = 503;            ///< for kind = status
     double retry_after = -1;     ///< seconds in x-retry-after (429); < 0 = none
     double probability = 1.0;    ///< used when `nth` is empty

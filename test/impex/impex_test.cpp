@@ -276,6 +276,21 @@ TEST_CASE("a failed job ends polling at once with its errors; a stuck one hits t
     }
 }
 
+TEST_CASE("an export that finishes without files is errc::no_files, as the SDKs' message says") {
+    impex_fixture t;
+    t.f.emu->set_faults(json::parse(R"({"rules":[{"route":"export.create","kind":"job_no_files"}]})"));
+    auto spark = t.make("tenant-0001");
+    export_request req = quick({.services = {"folder-1/service-1"}});
+    req.directory = t.dir("nofiles");
+    try {
+        run_coro(t.f.io, [&]() -> asio::awaitable<void> { co_await spark->exp(req); });
+        FAIL("no error");
+    } catch (const spark_error& e) {
+        CHECK(e.code() == errc::no_files);
+        CHECK(std::string(e.what()).find("without files") != std::string::npos);
+    }
+}
+
 TEST_CASE("a hash mismatch is a typed error and leaves no file") {
     impex_fixture t;
     auto spark = t.make("tenant-0001");
