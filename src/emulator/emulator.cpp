@@ -51,12 +51,7 @@ struct job {
 };
 
 server::response_plan json_reply(int status, const json::value& body, header_list extra = {}) {
-    server::response_plan p;
-    p.status = status;
-    p.body = json::serialize(body);
-    p.headers = std::move(extra);
-    p.headers.emplace_back("Content-Type", "application/json");
-    return p;
+    return server::json_response(status, json::serialize(body), std::move(extra));
 }
 
 server::response_plan error_reply(const api_error& e) { return json_reply(e.status, e.body()); }

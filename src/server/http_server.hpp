@@ -59,6 +59,16 @@ struct response_plan {
     std::uint64_t bytes_per_second = 0;   ///< throttle the body; 0 = full speed
 };
 
+/// A response with a JSON body (already serialized).
+inline response_plan json_response(int status, std::string body, header_list headers = {}) {
+    response_plan p;
+    p.status = status;
+    p.body = std::move(body);
+    p.headers = std::move(headers);
+    p.headers.emplace_back("Content-Type", "application/json");
+    return p;
+}
+
 class handler {
 public:
     virtual ~handler() = default;

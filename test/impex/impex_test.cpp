@@ -51,6 +51,19 @@ struct impex_fixture {
         return std::move(*out);
     }
     json::value state() { return f.emu->state(); }
+    /// Starts an export of folder-1/service-1 through the verbs and waits for it.
+    job_status finished_export(impex& spark) {
+        auto [ec, created] = run<job_status>([&](auto h) {
+            spark.exports.initiate(export_request{.services = {"folder-1/service-1"}}, h);
+        });
+        REQUIRE_FALSE(ec);
+        std::string id = created.id;
+        auto [ec2, done] = run<job_status>([&](auto h) {
+            spark.exports.get_status(id, {.retry_interval = std::chrono::milliseconds(10)}, true, h);
+        });
+        REQUIRE_FALSE(ec2);
+        return done;
+    }
     std::size_t jobs(const std::string& kind, const std::string& tenant = "") {
         std::size_t n = 0;
         auto st = state();
@@ -294,16 +307,7 @@ TEST_CASE("an export that finishes without files is errc::no_files, as the SDKs'
 TEST_CASE("a hash mismatch is a typed error and leaves no file") {
     impex_fixture t;
     auto spark = t.make("tenant-0001");
-    auto [ec, created_] = t.run<job_status>([&](auto h) {
-        spark->exports.initiate(export_request{.services = {"folder-1/service-1"}}, h);
-    });
-    auto created = created_;  // clang 14 cannot capture structured bindings
-    REQUIRE_FALSE(ec);
-    auto [ec2, done_] = t.run<job_status>([&](auto h) {
-        spark->exports.get_status(created.id, {.retry_interval = std::chrono::milliseconds(10)}, true, h);
-    });
-    auto done = done_;  // clang 14 cannot capture structured bindings
-    REQUIRE_FALSE(ec2);
+    auto done = t.finished_export(*spark);
     auto dir = t.dir("hash");
     for (std::string bad : {std::string(64, 'a'), std::string(32, 'b')}) {
         export_file f = done.files[0];

@@ -33,14 +33,7 @@ struct recorded_request {
     server::body_status status;
 };
 
-inline server::response_plan json_response(int status, std::string body, header_list headers = {}) {
-    server::response_plan p;
-    p.status = status;
-    p.body = std::move(body);
-    p.headers = std::move(headers);
-    p.headers.emplace_back("Content-Type", "application/json");
-    return p;
-}
+using server::json_response;
 
 /// Answers from a script (in order), then from `fallback`; records every request.
 struct scripted_handler : server::handler {
