@@ -604,8 +604,32 @@ asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r
         j.diag.detail = "cannot read the package '" + r.file.string() + "'";
         co_return outcome<job_status>{errc::file_error, std::move(j)};
     }
-    std::uint64_t file_size = file->size();
-    parts.push_back(std::move(file));
+    // Upload progress: the file part reports bytes read (sent) against its size.
+    class counting_source final : public body_source {
+    public:
+        counting_source(std::unique_ptr<body_source> inner, progress_fn fn)
+            : inner_(std::move(inner)), fn_(std::move(fn)) {}
+        std::uint64_t size() const override { return inner_->size(); }
+        std::size_t read(std::span<char> buf, error_code& ec) override {
+            std::size_t n = inner_->read(buf, ec);
+            done_ += n;
+            if (fn_ && (done_ - reported_ >= (1u << 20) || done_ == size())) {
+                reported_ = done_;
+                fn_(transfer("import", {}, done_, size()));
+            }
+            return n;
+        }
+        void rewind(error_code& ec) override {
+            inner_->rewind(ec);
+            done_ = reported_ = 0;
+        }
+
+    private:
+        std::unique_ptr<body_source> inner_;
+        progress_fn fn_;
+        std::uint64_t done_ = 0, reported_ = 0;
+    };
+    parts.push_back(std::make_unique<counting_source>(std::move(file), r.progress));
     parts.push_back(make_string_source(multipart_tail(boundary)));
     auto body = make_concat_source(std::move(parts));
 
@@ -615,7 +639,6 @@ asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r
         req.target = "import";
         req.content_type = "multipart/form-data; boundary=" + boundary;
         req.source = body.get();
-        emit(r.progress, transfer("import", {}, 0, file_size));
         auto [sec, resp] = co_await c.async_send(req, use_tuple);
         if (!sec) {
             error_code jec;
@@ -624,7 +647,6 @@ asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r
                 if (!jec) j.diag.detail = "import initiate: " + why;
                 co_return outcome<job_status>{jec ? jec : error_code(errc::unexpected_response), std::move(j)};
             }
-            emit(r.progress, transfer("import", j.id, file_size, file_size));
             c.log().log(log_level::info, "import job created <" + j.id + ">");
             emit(r.progress, event(progress_event::kind::job_created, "import", j.id, j.status));
             co_return outcome<job_status>{{}, std::move(j)};

@@ -239,16 +239,22 @@ TEST_CASE("imp: every destination form") {
         service_mapping{.source = "folder-1/service-1", .target = "folder-2/copy", .upgrade = upgrade::major},
         std::vector<service_mapping>{{.source = "folder-1/service-2", .target = "folder-2/other"}},
     };
+    std::uint64_t uploaded = 0, upload_total = 0;
     for (std::size_t i = 0; i < forms.size(); ++i) {
         CAPTURE(i);
         import_request ir{.file = e.files[0].path, .destination = forms[i], .if_present = if_present::add_version};
         ir.retry_interval = std::chrono::milliseconds(10);
+        ir.progress = [&](const progress_event& ev) {
+            if (ev.what == progress_event::kind::bytes) uploaded = ev.bytes, upload_total = ev.total;
+        };
         import_result r;
         run_coro(t.f.io, [&]() -> asio::awaitable<void> { r = co_await dst->imp(ir); });
         CHECK(r.job.state == job_state::succeeded);
         CHECK_FALSE(r.services.empty());
         CHECK_FALSE(r.versions.empty());
     }
+    CHECK(upload_total == std::filesystem::file_size(e.files[0].path));
+    CHECK(uploaded == upload_total);
     auto st = t.state();
     auto& f2 = st.at("tenants").at("target-0001").at("folders").at("folder-2").at("services");
     CHECK(f2.as_object().contains("copy"));
