@@ -138,7 +138,6 @@ std::vector<plan_entry> load_plan(const std::string& path, const connection_opti
         if (e.exports.services.empty() && e.exports.folders.empty() && e.exports.version_ids.empty())
             plan_error(w + ".export", "needs services, folders or version_ids");
         std::string why;
-        std::string body;
         for (const auto& s : e.exports.services)
             if (!parse_service_uri(s, why)) plan_error(w + ".export.services", why);
         auto vf = str_field(ex, "version_filter", w + ".export");
@@ -239,22 +238,6 @@ std::string sha256_of(const std::filesystem::path& p) {
     return ec ? std::string() : h.hex_digest();
 }
 
-std::optional<std::string> find_by_correlation(const json::value& describe, const std::string& kind, const std::string& cid) {
-    if (!describe.is_object() || cid.empty()) return std::nullopt;
-    for (const auto& key : {"in_progress_" + kind + "s", "recent_" + kind + "s"}) {
-        const auto* list = describe.get_object().if_contains(key);
-        if (!list || !list->is_array()) continue;
-        for (const auto& item : list->get_array()) {
-            if (!item.is_object()) continue;
-            const auto* data = item.get_object().if_contains("data");
-            const json::value* c = data && data->is_object() ? data->get_object().if_contains("correlation_id") : nullptr;
-            if (c && c->is_string() && c->get_string() == cid && item.get_object().contains("id"))
-                return std::string(item.at("id").as_string());
-        }
-    }
-    return std::nullopt;
-}
-
 struct batch_ctx {
     journal& j;
     detail::gates& gates;
@@ -262,13 +245,6 @@ struct batch_ctx {
     std::filesystem::path dir;
     std::size_t done = 0, failed = 0, total = 0;
 };
-
-asio::awaitable<std::optional<std::string>> lookup(impex& api, std::string kind, std::string cid) {
-    auto& verbs = kind == "export" ? static_cast<job_verbs&>(api.exports) : static_cast<job_verbs&>(api.imports);
-    auto [ec, doc] = co_await verbs.describe(use_tuple);
-    if (ec) co_return std::nullopt;
-    co_return find_by_correlation(doc, kind, cid);
-}
 
 // One migration, resumed from whatever the journal holds.
 asio::awaitable<void> run_entry(batch_ctx& ctx, plan_entry& e, impex& src, impex& dst) {
@@ -292,13 +268,9 @@ asio::awaitable<void> run_entry(batch_ctx& ctx, plan_entry& e, impex& src, impex
     if (!have_file && st.import_job.empty()) {
         std::string src_key = "export " + src.get_client().url().to_string();
         if (!co_await ctx.gates.acquire(src_key)) co_return;
-        struct release_on_exit {
-            detail::gates& g;
-            std::string key;
-            ~release_on_exit() { g.release(key); }
-        } release{ctx.gates, src_key};
+        detail::gate_lease release{ctx.gates, src_key};
         if (st.export_job.empty() && !st.export_cid.empty()) {
-            if (auto id = co_await lookup(src, "export", st.export_cid)) ctx.j.record({{"m", e.name}, {"e", "export_job"}, {"id", *id}});
+            if (auto id = co_await detail::find_job_by_correlation(src.get_client(), "export", st.export_cid)) ctx.j.record({{"m", e.name}, {"e", "export_job"}, {"id", *id}});
         }
         if (st.export_job.empty()) {
             std::string cid = "cspark-batch-" + detail::uuid4(rng);
@@ -335,13 +307,9 @@ asio::awaitable<void> run_entry(batch_ctx& ctx, plan_entry& e, impex& src, impex
     // ---- import (resumed by job id, or found by correlation id: never twice)
     std::string dst_key = "import " + dst.get_client().url().to_string();
     if (!co_await ctx.gates.acquire(dst_key)) co_return;
-    struct release_on_exit {
-        detail::gates& g;
-        std::string key;
-        ~release_on_exit() { g.release(key); }
-    } release{ctx.gates, dst_key};
+    detail::gate_lease release{ctx.gates, dst_key};
     if (st.import_job.empty() && !st.import_cid.empty()) {
-        if (auto id = co_await lookup(dst, "import", st.import_cid)) ctx.j.record({{"m", e.name}, {"e", "import_job"}, {"id", *id}});
+        if (auto id = co_await detail::find_job_by_correlation(dst.get_client(), "import", st.import_cid)) ctx.j.record({{"m", e.name}, {"e", "import_job"}, {"id", *id}});
     }
     if (st.import_job.empty()) {
         std::string cid = st.import_cid.empty() ? "cspark-batch-" + detail::uuid4(rng) : st.import_cid;

@@ -137,8 +137,6 @@ bool run_interruptible(asio::io_context& io, const std::function<void(asio::canc
 }
 
 json::value to_json(const job_status& j) {
-    json::array files;
-    for (const auto& f : j.files) files.push_back(json::object{{"file_hash", f.file_hash}});
     return json::object{{"id", j.id}, {"kind", j.kind}, {"status", j.status}, {"status_url", j.status_url},
                         {"process_time", j.process_time}, {"errors", j.errors}, {"outputs", j.outputs}};
 }

@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace cspark::detail {
@@ -40,6 +41,19 @@ private:
     boost::asio::any_io_executor ex_;
     std::map<std::string, gate> gates_;
 };
+
+/// Holds a gate key until destroyed (the caller acquired it).
+struct gate_lease {
+    gates& g;
+    std::string key;
+    ~gate_lease() { g.release(key); }
+};
+
+/// The id of the tenant's `kind` job tagged `correlation_id`, from describe
+/// (jobs running or finished in the last hour); nullopt when none or when
+/// describe fails.
+boost::asio::awaitable<std::optional<std::string>> find_job_by_correlation(client& c, std::string kind,
+                                                                           std::string correlation_id);
 
 boost::asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r);
 boost::asio::awaitable<outcome<import_result>> run_imp(client& c, import_request r);

@@ -702,11 +702,16 @@ poll_options poll_of(const std::optional<int>& retries, const std::optional<std:
 
 // Cancels the job `correlation_id` names, when a cancelled or lost initiate
 // may have created it (best effort: the caller is already failing).
+asio::awaitable<std::optional<std::string>> find_job_by_correlation(client& c, std::string kind,
+                                                                   std::string correlation_id) {
+    auto found = co_await describe_jobs(c, kind);
+    if (found.ec) co_return std::nullopt;
+    co_return find_job(found.value, kind, correlation_id);
+}
+
 asio::awaitable<void> cancel_unseen_export(client& c, const std::string& correlation_id) {
     co_await asio::this_coro::reset_cancellation_state();
-    auto found = co_await describe_jobs(c, "export");
-    if (found.ec) co_return;
-    if (auto id = find_job(found.value, "export", correlation_id)) {
+    if (auto id = co_await find_job_by_correlation(c, "export", correlation_id)) {
         co_await export_cancel(c, *id);
         c.log().log(log_level::info, "cancelled export job " + *id + " created by an interrupted request");
     }
