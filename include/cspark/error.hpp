@@ -65,8 +65,11 @@ enum class errc {
     http_status,            ///< any other non-2xx status
 
     // Local I/O.
-    file_error,             ///< a local file could not be opened, read or written
+    file_error,             ///< a local file could not be opened, read or written (detail: path and system error)
     body_source_error,      ///< an upload source failed or yielded fewer bytes than its size
+    file_exists,            ///< a file is already at the destination path and overwrite was not asked for
+    invalid_package,        ///< a package is not a readable ZIP (end record, central directory, CRCs)
+    package_too_large,      ///< a package is larger than the upload limit (Spark: 200 MB by default)
 
     // Flow.
     cancelled,              ///< the caller cancelled the operation
@@ -77,6 +80,10 @@ enum class errc {
     poll_timeout,           ///< the job was still running when polling ran out of attempts or time
     no_files,               ///< the export finished without producing any file
     hash_mismatch,          ///< the downloaded file does not match the server's file_hash
+    job_state_unknown,      ///< the job exists but its state could not be learned: it may still
+                            ///< finish; check or resume it by id (diagnostics name the job)
+    import_outcome_unknown, ///< an import upload may have created a job that cannot be told apart:
+                            ///< it was not sent again (diagnostics list the candidate jobs)
     internal_error,         ///< a bug in cspark-impex: please report it with the diagnostics
 };
 

@@ -81,7 +81,8 @@ struct downloaded_file {
     std::string data;            ///< in-memory downloads only
     std::uint64_t size = 0;
     std::string sha256;          ///< lower-case hex of what was written
-    bool verified = false;       ///< the server's file_hash matched (SHA-256 or MD5)
+    bool verified = false;       ///< the server's file_hash matched (SHA-256 or MD5); without
+                                 ///< one, a file is checked as a ZIP (CRCs) before it is kept
     int resumes = 0;             ///< times the transfer resumed with Range
     diagnostics diag;
 };
@@ -128,6 +129,8 @@ struct export_request {
     std::chrono::milliseconds poll_deadline{30 * 60 * 1000};
     std::filesystem::path directory = ".";  ///< exp: where packages are written
     bool durable = true;                   ///< exp: fsync packages before renaming them into place
+    bool overwrite = false;                ///< exp: replace files already in `directory` (default:
+                                           ///< errc::file_exists, nothing downloaded)
     progress_fn progress;
 };
 
@@ -146,6 +149,8 @@ struct import_request {
     cspark::if_present if_present = cspark::if_present::add_version;
     std::string source_system;             ///< "" = "cspark-impex"
     std::string correlation_id;            ///< "" = a fresh "cspark-impex-{uuid}", used to never import twice
+    std::uint64_t max_package_bytes = 200ull * 1024 * 1024;  ///< larger packages fail before sending
+                                           ///< (errc::package_too_large; Spark's default limit); 0 = no check
     std::optional<int> max_retries;
     std::optional<std::chrono::milliseconds> retry_interval;
     std::chrono::milliseconds poll_deadline{30 * 60 * 1000};
@@ -160,6 +165,8 @@ struct download_options {
     bool in_memory = false;                ///< keep the bytes in downloaded_file::data
     bool durable = true;                   ///< fsync before the rename (off for packages that are
                                            ///< imported and deleted right away, as migrate does)
+    bool overwrite = false;                ///< replace an existing file at the destination path
+                                           ///< (default: errc::file_exists before anything is sent)
     std::uint64_t memory_limit = 64ull * 1024 * 1024;
     progress_fn progress;
 };
@@ -189,6 +196,10 @@ public:
     /// Polls until the job ends (wait = true) or checks once. Ends at once on
     /// a failed or cancelled job: errc::job_failed / job_cancelled with the
     /// job's errors in diag; poll_timeout when attempts or deadline run out.
+    /// While waiting, checks that fail transiently (network, 429, 5xx) are
+    /// asked again on the poll schedule; when the state stays unknown (or a
+    /// check is refused, e.g. 401), errc::job_state_unknown naming the job:
+    /// it may still finish.
     template <class Token = boost::asio::deferred_t>
     auto get_status(const std::string& job_id_or_url, poll_options poll = {}, bool wait = true, Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, job_status)>(
@@ -221,7 +232,11 @@ public:
             [this](auto h, const export_request& r) { do_initiate(r, std::move(h)); }, token, req);
     }
     /// Streams one file to `opt.directory` (`.part`, hashed, verified, renamed).
-    /// Cancellation removes the partial file.
+    /// Errors: unsupported_scheme (a link that is not http(s)), file_exists
+    /// (unless opt.overwrite), hash_mismatch, invalid_package (no hash and not
+    /// a readable ZIP), file_error naming the path and the system error.
+    /// Nothing is left at the destination on failure. Cancellation removes the
+    /// partial file.
     template <class Token = boost::asio::deferred_t>
     auto download(const export_file& file, download_options opt = {}, Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, downloaded_file)>(
@@ -247,8 +262,12 @@ private:
 class imports_api : public job_verbs {
 public:
     /// POST import (multipart streamed from the file). A send that may have
-    /// reached the server is never repeated blindly: the job is looked up by
-    /// correlation_id first, so an import is never duplicated.
+    /// reached the server is never repeated blindly: the job is looked up in
+    /// describe by correlation_id, or, where describe shows none, among the
+    /// tenant's jobs created since the POST began, confirmed by outputs that
+    /// match the mappings sent. When no job can be told apart:
+    /// errc::import_outcome_unknown (candidates in diag), nothing resent.
+    /// package_too_large before sending when the file exceeds max_package_bytes.
     template <class Token = boost::asio::deferred_t>
     auto initiate(const import_request& req, Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, job_status)>(

@@ -16,6 +16,7 @@
 #include "core/hash.hpp"
 #include "core/text.hpp"
 #include "impex/flows.hpp"
+#include "impex/policy.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -165,8 +166,13 @@ std::vector<plan_entry> load_plan(const std::string& path, const connection_opti
 // What the journal says about one migration.
 struct progress_state {
     std::string export_cid, export_job, path, sha256, import_cid, import_file, import_job;
+    std::int64_t export_t = 0, import_t = 0;  ///< wall time of the intent (ms since the epoch; 0 = unknown)
     std::optional<bool> done;
 };
+
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 class journal {
 public:
@@ -198,11 +204,13 @@ public:
 private:
     void apply(const json::object& r) {
         auto s = [&](std::string_view k) { return r.contains(k) && r.at(k).is_string() ? std::string(r.at(k).as_string()) : std::string(); };
+        auto t = [&] { return r.contains("t") && r.at("t").is_int64() ? r.at("t").as_int64() : std::int64_t(0); };
         auto& st = states_[s("m")];
         auto e = s("e");
         if (e == "export_intent") {
             st = progress_state{};
             st.export_cid = s("cid");
+            st.export_t = t();
         } else if (e == "export_job") {
             st.export_job = s("id");
         } else if (e == "downloaded") {
@@ -211,6 +219,7 @@ private:
         } else if (e == "import_intent") {
             st.import_cid = s("cid");
             st.import_file = s("file");
+            st.import_t = t();
         } else if (e == "import_job") {
             st.import_job = s("id");
         } else if (e == "done") {
@@ -243,25 +252,40 @@ struct batch_ctx {
     detail::gates& gates;
     const output& out;
     std::filesystem::path dir;
-    std::size_t done = 0, failed = 0, total = 0;
+    std::size_t done = 0, failed = 0, unknown = 0, total = 0;
 };
+
+// When a POST announced by an intent at `t_ms` (wall time) began, on the
+// client's timer; an unknown time puts it an hour back (describe's window).
+clock_type::time_point intent_began(client& c, std::int64_t t_ms) {
+    auto since = t_ms > 0 ? std::chrono::milliseconds(std::max<std::int64_t>(0, wall_ms() - t_ms)) : std::chrono::milliseconds(std::chrono::hours(1));
+    return c.timer()->now() - since;
+}
 
 // One migration, resumed from whatever the journal holds.
 asio::awaitable<void> run_entry(batch_ctx& ctx, plan_entry& e, impex& src, impex& dst) {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto& st = ctx.j.state(e.name);
-    // A cancelled step is not an outcome: the journal keeps what was done so
-    // a rerun resumes (and never imports twice).
-    auto finish = [&](bool ok, const std::string& error) {
-        if (!ok && error.find(error_code(errc::cancelled).message()) != std::string::npos) return;
-        json::object rec{{"m", e.name}, {"e", "done"}, {"ok", ok}};
-        if (!error.empty()) rec["error"] = error;
+    // Only an outcome that is known is written: a job whose state could not
+    // be learned, an upload that may have made a job, or a cancelled step
+    // leave the journal as it is, so a rerun resumes (never imports twice).
+    auto finish = [&](error_code ec, const std::string& error) {
+        if (ec && !detail::outcome_is_final(ec)) {
+            if (ec != errc::cancelled) {
+                ++ctx.unknown;
+                ctx.out.info(e.name + ": OUTCOME UNKNOWN (rerun to resume): " + error);
+            }
+            return;
+        }
+        json::object rec{{"m", e.name}, {"e", "done"}, {"ok", !ec}};
+        if (ec) rec["error"] = error;
+        if (ec) rec["code"] = ec.message();
         ctx.j.record(std::move(rec));
-        ok ? ++ctx.done : ++ctx.failed;
-        ctx.out.info(e.name + ": " + (ok ? "done" : "FAILED: " + error));
+        ec ? ++ctx.failed : ++ctx.done;
+        ctx.out.info(e.name + ": " + (ec ? "FAILED: " + error : std::string("done")));
     };
     static thread_local std::mt19937_64 rng{std::random_device{}()};
-    poll_options poll{.retry_interval = e.exports.retry_interval};
+    poll_options poll{.retry_interval = e.exports.retry_interval, .deadline = e.exports.poll_deadline};
 
     // ---- export (resumed by job id, or found by correlation id)
     bool have_file = !st.path.empty() && std::filesystem::exists(st.path) && sha256_of(st.path) == st.sha256;
@@ -270,37 +294,42 @@ asio::awaitable<void> run_entry(batch_ctx& ctx, plan_entry& e, impex& src, impex
         if (!co_await ctx.gates.acquire(src_key)) co_return;
         detail::gate_lease release{ctx.gates, src_key};
         if (st.export_job.empty() && !st.export_cid.empty()) {
-            if (auto id = co_await detail::find_job_by_correlation(src.get_client(), "export", st.export_cid)) ctx.j.record({{"m", e.name}, {"e", "export_job"}, {"id", *id}});
+            auto found = co_await detail::search_job(src.get_client(), "export", st.export_cid,
+                                                     intent_began(src.get_client(), st.export_t), std::nullopt, {});
+            if (found.verdict == detail::job_search::what::found)
+                ctx.j.record({{"m", e.name}, {"e", "export_job"}, {"id", found.job.id}});
         }
-        if (st.export_job.empty()) {
+        if (st.export_job.empty()) {  // a new export (a stray earlier one only reads)
             std::string cid = "cspark-batch-" + detail::uuid4(rng);
-            ctx.j.record({{"m", e.name}, {"e", "export_intent"}, {"cid", cid}});
+            ctx.j.record({{"m", e.name}, {"e", "export_intent"}, {"cid", cid}, {"t", wall_ms()}});
             auto req = e.exports;
             req.correlation_id = cid;
             auto [ec, job] = co_await src.exports.initiate(req, use_tuple);
             if (ec) {
-                finish(false, "export: " + ec.message() + " " + job.diag.to_string());
+                finish(ec, "export: " + ec.message() + " " + job.diag.to_string());
                 co_return;
             }
             ctx.j.record({{"m", e.name}, {"e", "export_job"}, {"id", job.id}});
         }
         auto [sec, done] = co_await src.exports.get_status(st.export_job, poll, true, use_tuple);
         if (sec) {
-            finish(false, "export job " + st.export_job + ": " + sec.message() + " " + done.diag.to_string());
+            finish(sec, "export job " + st.export_job + ": " + sec.message() + " " + done.diag.to_string());
             co_return;
         }
         if (done.files.empty()) {
-            finish(false, "export job " + st.export_job + " produced no file");
+            finish(errc::no_files, "export job " + st.export_job + " produced no file");
             co_return;
         }
         download_options opt;
         opt.directory = ctx.dir;
         opt.file_name = e.name + "-" + st.export_job.substr(0, 8) + ".zip";
+        opt.overwrite = true;  // the batch's own package directory: a file there is ours, from an earlier run
         auto [dec, file] = co_await src.exports.download(done.files[0], opt, use_tuple);
         if (dec) {
-            finish(false, "download: " + dec.message() + " " + file.diag.to_string());
+            finish(dec, "download: " + dec.message() + " " + file.diag.to_string());
             co_return;
         }
+        if (!file.verified) ctx.out.info(e.name + ": package not verified by the server (no file_hash); its ZIP structure and CRCs were checked");
         ctx.j.record({{"m", e.name}, {"e", "downloaded"}, {"path", file.path.string()}, {"sha256", file.sha256}});
     }
 
@@ -308,61 +337,59 @@ asio::awaitable<void> run_entry(batch_ctx& ctx, plan_entry& e, impex& src, impex
     std::string dst_key = "import " + dst.get_client().url().to_string();
     if (!co_await ctx.gates.acquire(dst_key)) co_return;
     detail::gate_lease release{ctx.gates, dst_key};
+    import_request ir;
+    ir.file = st.path;
+    ir.if_present = e.action;
+    ir.retry_interval = e.exports.retry_interval;
+    ir.poll_deadline = e.exports.poll_deadline;
+    if (e.destination.empty()) ir.destination = e.exports.services;  // every exported service to itself
+    else ir.destination = e.destination;
     if (st.import_job.empty() && !st.import_cid.empty()) {
-        if (auto id = co_await detail::find_job_by_correlation(dst.get_client(), "import", st.import_cid)) ctx.j.record({{"m", e.name}, {"e", "import_job"}, {"id", *id}});
+        error_code mec;
+        std::string why;
+        auto sent = services_modify(ir.destination, mec, why);
+        auto found = co_await detail::search_job(dst.get_client(), "import", st.import_cid,
+                                                 intent_began(dst.get_client(), st.import_t), sent, poll);
+        if (found.verdict == detail::job_search::what::found) {
+            ctx.j.record({{"m", e.name}, {"e", "import_job"}, {"id", found.job.id}});
+        } else if (found.verdict == detail::job_search::what::unknown) {
+            finish(found.ec == errc::cancelled ? found.ec : error_code(errc::import_outcome_unknown),
+                   "import: an upload (correlation id " + st.import_cid + ") may have created a job that cannot be told apart: " +
+                       found.detail + (found.candidates.empty() ? "" : "; candidates: " + detail::joined(found.candidates)));
+            co_return;
+        }
     }
     if (st.import_job.empty()) {
         std::string cid = st.import_cid.empty() ? "cspark-batch-" + detail::uuid4(rng) : st.import_cid;
-        if (st.import_cid.empty()) ctx.j.record({{"m", e.name}, {"e", "import_intent"}, {"file", st.path}, {"cid", cid}});
-        import_request ir;
-        ir.file = st.path;
+        if (st.import_cid.empty()) ctx.j.record({{"m", e.name}, {"e", "import_intent"}, {"file", st.path}, {"cid", cid}, {"t", wall_ms()}});
         ir.correlation_id = cid;
-        ir.if_present = e.action;
-        if (e.destination.empty()) {
-            // every exported service to itself: read them from the package's manifest
-            ir.destination = e.exports.services;
-        } else {
-            ir.destination = e.destination;
-        }
         auto [iec, job] = co_await dst.imports.initiate(ir, use_tuple);
         if (iec) {
-            finish(false, "import: " + iec.message() + " " + job.diag.to_string());
+            finish(iec, "import: " + iec.message() + " " + job.diag.to_string());
             co_return;
         }
         ctx.j.record({{"m", e.name}, {"e", "import_job"}, {"id", job.id}});
     }
     auto [pec, imported] = co_await dst.imports.get_status(st.import_job, poll, true, use_tuple);
     if (pec) {
-        finish(false, "import job " + st.import_job + ": " + pec.message() + " " + imported.diag.to_string());
+        finish(pec, "import job " + st.import_job + ": " + pec.message() + " " + imported.diag.to_string());
         co_return;
     }
     std::error_code ignored;
     std::filesystem::remove(st.path, ignored);
-    finish(true, {});
+    finish({}, {});
 }
 
 }  // namespace
 
 int batch(const std::string& plan_path, const std::string& journal_path, std::size_t concurrency, const std::string& shard,
-          const connection_options& defaults, const output& out) {
+          const connection_options& defaults, std::chrono::milliseconds poll_timeout, const output& out) {
     std::vector<plan_entry> plan;
     std::size_t shard_k = 0, shard_n = 1;
     try {
-        if (!shard.empty()) {
-            auto slash = shard.find('/');
-            bool okk = slash != std::string::npos;
-            try {
-                if (okk) {
-                    shard_k = std::stoul(shard.substr(0, slash));
-                    shard_n = std::stoul(shard.substr(slash + 1));
-                }
-            } catch (...) {
-                okk = false;
-            }
-            if (!okk || shard_n == 0 || shard_k >= shard_n) {
-                out.error("--shard '" + shard + "' must be K/N with 0 <= K < N");
-                return usage;
-            }
+        if (!shard.empty() && !parse_shard(shard, shard_k, shard_n)) {
+            out.error("--shard '" + shard + "' must be K/N with whole numbers 0 <= K < N");
+            return usage;
         }
         plan = load_plan(plan_path, defaults);
     } catch (const spark_error& e) {
@@ -379,7 +406,9 @@ int batch(const std::string& plan_path, const std::string& journal_path, std::si
         auto cfg = to_config(c);
         cfg.shared_transport = tr;
         cfg.log = out.log();
-        auto key = c.base_url + "|" + c.env + "|" + c.tenant;
+        // Everything that makes two clients differ: an entry naming other
+        // credentials for the same tenant must not borrow the first one's.
+        auto key = c.base_url + "|" + c.env + "|" + c.tenant + "|" + c.api_key_env + "|" + c.token_env + "|" + c.oauth_file;
         auto& slot = apis[key];
         if (!slot) slot = std::make_unique<impex>(client(io.get_executor(), cfg));
         return *slot;
@@ -391,6 +420,7 @@ int batch(const std::string& plan_path, const std::string& journal_path, std::si
             api(e.source);
             api(e.target);
             e.exports.retry_interval = std::chrono::milliseconds(defaults.retry_interval_ms);
+            e.exports.poll_deadline = poll_timeout;
         }
     } catch (const spark_error& e) {
         out.error(e.diag().detail.empty() ? e.what() : e.diag().detail);
@@ -450,12 +480,13 @@ int batch(const std::string& plan_path, const std::string& journal_path, std::si
         [&] { return all_done; });
     std::size_t done_total = skipped + ctx.done;
     out.result(json::object{{"migrations", plan.size()}, {"done", done_total}, {"failed", ctx.failed},
-                            {"skipped", skipped}, {"interrupted", !completed}});
+                            {"unknown", ctx.unknown}, {"skipped", skipped}, {"interrupted", !completed}});
     if (!out.json)
-        std::printf("batch: %zu migrations, %zu done (%zu from the journal), %zu failed%s\n", plan.size(), done_total,
-                    skipped, ctx.failed, completed ? "" : ", interrupted");
+        std::printf("batch: %zu migrations, %zu done (%zu from the journal), %zu failed, %zu unknown%s\n", plan.size(),
+                    done_total, skipped, ctx.failed, ctx.unknown,
+                    completed ? (ctx.unknown ? " (rerun the same command to resume them)" : "") : ", interrupted");
     if (!completed) return interrupted;
-    return ctx.failed ? failed : ok;
+    return ctx.failed ? failed : ctx.unknown ? unknown : ok;
 }
 
 int report(const std::vector<std::string>& journals, const output& out) {

@@ -16,6 +16,47 @@ namespace cspark::cli {
 namespace json = boost::json;
 namespace asio = boost::asio;
 
+int exit_code_for(error_code ec) {
+    if (!ec) return ok;
+    if (ec == errc::cancelled) return interrupted;
+    if (ec == errc::invalid_argument || ec == errc::missing_credentials || ec == errc::file_exists ||
+        ec == errc::package_too_large || ec == errc::invalid_base_url || ec == errc::unsupported_scheme)
+        return usage;
+    if (ec == errc::job_state_unknown || ec == errc::poll_timeout || ec == errc::import_outcome_unknown) return unknown;
+    return failed;
+}
+
+namespace {
+bool whole_number(std::string_view s, std::size_t& out) {
+    if (s.empty() || s.size() > 18) return false;
+    out = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        out = out * 10 + static_cast<std::size_t>(c - '0');
+    }
+    return true;
+}
+}  // namespace
+
+bool parse_shard(const std::string& spec, std::size_t& k, std::size_t& n) {
+    auto slash = spec.find('/');
+    if (slash == std::string::npos) return false;
+    return whole_number(std::string_view(spec).substr(0, slash), k) &&
+           whole_number(std::string_view(spec).substr(slash + 1), n) && n > 0 && k < n;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& spec) {
+    std::string_view s = spec;
+    std::size_t digits = 0;
+    while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+    std::size_t n = 0;
+    if (!whole_number(s.substr(0, digits), n) || n > 10'000'000'000ull) return std::nullopt;
+    auto unit = s.substr(digits);
+    std::uint64_t scale = unit.empty() || unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60'000 : unit == "h" ? 3'600'000 : 0;
+    if (scale == 0) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<std::int64_t>(n * scale));
+}
+
 client_config to_config(const connection_options& o) {
     client_config c;
     c.base_url = o.base_url;

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/value.hpp>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,8 +14,19 @@
 namespace cspark::cli {
 
 /// Exit codes: 0 all succeeded, 1 some migration/job failed, 2 bad usage or
-/// bad input, 3 interrupted.
-enum exit_code : int { ok = 0, failed = 1, usage = 2, interrupted = 3 };
+/// bad input, 3 interrupted, 4 an outcome is unknown (a job's state could not
+/// be learned, or an upload may have made a job): nothing was repeated; check
+/// with `status ID` or rerun the batch to resume.
+enum exit_code : int { ok = 0, failed = 1, usage = 2, interrupted = 3, unknown = 4 };
+
+/// The exit code for a flow that failed with `ec`.
+int exit_code_for(error_code ec);
+
+/// "K/N" with whole numbers 0 <= K < N; false otherwise.
+bool parse_shard(const std::string& spec, std::size_t& k, std::size_t& n);
+
+/// "500ms", "60s", "2m", "1h", or plain milliseconds ("1500"); nullopt otherwise.
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& spec);
 
 /// Connection options as given on the command line. Credentials are never
 /// values on the command line: only names of variables or files holding them.
@@ -59,7 +71,7 @@ boost::json::value error_json(const error_code& ec, const diagnostics& d);
 
 /// `batch plan.json --journal run.jsonl`; returns the exit code.
 int batch(const std::string& plan, const std::string& journal, std::size_t concurrency, const std::string& shard,
-          const connection_options& defaults, const output& out);
+          const connection_options& defaults, std::chrono::milliseconds poll_timeout, const output& out);
 /// `batch --report J...`: merges journals into one summary.
 int report(const std::vector<std::string>& journals, const output& out);
 

@@ -26,8 +26,11 @@ void add_connection(CLI::App* cmd, connection_options& o, const std::string& pre
     cmd->add_option(p + "env", o.env, "Spark environment, e.g. uat.us" + who);
     cmd->add_option(p + "tenant", o.tenant, "Tenant" + who);
     cmd->add_option(p + "timeout", o.timeout_ms, "Request timeout in ms" + who)->capture_default_str();
-    cmd->add_option(p + "max-retries", o.max_retries, "Retries per request and status checks" + who)->capture_default_str();
-    cmd->add_option(p + "retry-interval", o.retry_interval_ms, "Retry/poll interval in ms" + who)->capture_default_str();
+    cmd->add_option(p + "max-retries", o.max_retries,
+                    "Retries of one HTTP request after a transient failure (network, 429, 5xx)" + who +
+                        "; how long a job is awaited is --poll-timeout")->capture_default_str();
+    cmd->add_option(p + "retry-interval", o.retry_interval_ms,
+                    "First wait in ms before a retry or the next status check (waits grow x1.5 to 10 s)" + who)->capture_default_str();
     cmd->add_option(p + "ca-file", o.ca_file, "Extra trusted CA (PEM)" + who)->check(CLI::ExistingFile);
     cmd->add_flag(p + "insecure", o.insecure, "Skip TLS verification (testing only)" + who);
     cmd->add_option(p + "api-key-env", o.api_key_env, "Name of the variable holding the API key" + who);
@@ -38,7 +41,20 @@ void add_connection(CLI::App* cmd, connection_options& o, const std::string& pre
 struct export_options {
     std::vector<std::string> services, folders, version_ids;
     std::string file_filter = "migrate", version_filter = "latest", directory = ".", source_system, correlation_id;
+    std::string poll_timeout = "30m";
+    bool overwrite = false;
 };
+
+// --poll-timeout: the whole wait for one job (status checks included).
+void add_poll_timeout(CLI::App* cmd, std::string& value) {
+    cmd->add_option("--poll-timeout", value,
+                    "How long to wait for a job to end, e.g. 90s, 5m, 2h (plain numbers are ms); then the job's "
+                    "state is reported unknown (exit 4) with its id")
+        ->check([](const std::string& v) { return parse_duration(v) ? std::string() : "'" + v + "' is not a duration such as 500ms, 60s, 2m or 1h"; })
+        ->capture_default_str();
+}
+
+std::chrono::milliseconds duration_of(const std::string& v) { return parse_duration(v).value_or(std::chrono::minutes(30)); }
 
 void add_export(CLI::App* cmd, export_options& e) {
     cmd->add_option("--services", e.services, "{folder}/{service}[{version}], service/{id}, version/{id}");
@@ -59,9 +75,10 @@ export_request to_request(const export_options& e, const connection_options& c) 
     r.version_filter = e.version_filter == "all" ? version_filter::all : version_filter::latest;
     r.source_system = e.source_system;
     r.correlation_id = e.correlation_id;
-    r.max_retries = std::max(c.max_retries, 1) * 1000;  // checks; the deadline bounds the wait
-    r.retry_interval = std::chrono::milliseconds(c.retry_interval_ms);
+    r.retry_interval = std::chrono::milliseconds(c.retry_interval_ms);  // status checks: bounded by the deadline
+    r.poll_deadline = duration_of(e.poll_timeout);
     r.directory = e.directory;
+    r.overwrite = e.overwrite;
     return r;
 }
 
@@ -95,7 +112,7 @@ int drive(asio::io_context& io, asio::awaitable<T> op, const output& out, const 
         } catch (const spark_error& e) {
             out.error(e.what());
             out.result(error_json(e.code(), e.diag()));
-            return e.code() == errc::invalid_argument || e.code() == errc::missing_credentials ? usage : cli::failed;
+            return exit_code_for(e.code());
         } catch (const std::exception& e) {
             out.error(e.what());
             return cli::failed;
@@ -139,6 +156,8 @@ int main(int argc, char** argv) {
     add_connection(exp_cmd, conn);
     add_export(exp_cmd, exp_opts);
     exp_cmd->add_option("-o,--output", exp_opts.directory, "Directory for the packages")->capture_default_str();
+    exp_cmd->add_flag("--overwrite", exp_opts.overwrite, "Replace packages already in the output directory");
+    add_poll_timeout(exp_cmd, exp_opts.poll_timeout);
 
     auto* imp_cmd = app.add_subcommand("import", "Import a package into a tenant");
     add_connection(imp_cmd, conn);
@@ -146,6 +165,10 @@ int main(int argc, char** argv) {
     imp_cmd->add_option("--destination", destinations_s, "SRC[=DST][@major|minor|patch], repeatable")->required();
     imp_cmd->add_option("--if-present", if_present_s, "abort | replace | add_version")
         ->check(CLI::IsMember({"abort", "replace", "add_version"}))->capture_default_str();
+    add_poll_timeout(imp_cmd, exp_opts.poll_timeout);
+    std::uint64_t max_package_mb = 200;
+    imp_cmd->add_option("--max-package-mb", max_package_mb,
+                        "Refuse packages larger than this before uploading (Spark's default limit; 0 = no check)")->capture_default_str();
 
     auto* mig_cmd = app.add_subcommand("migrate", "Export from one tenant and import into another");
     add_connection(mig_cmd, from, "from");
@@ -156,12 +179,15 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"abort", "replace", "add_version"}))->capture_default_str();
     mig_cmd->add_option("-o,--output", exp_opts.directory, "Where the package is kept with --keep");
     mig_cmd->add_flag("--keep", keep, "Keep the exported package");
+    mig_cmd->add_flag("--overwrite", exp_opts.overwrite, "With --keep: replace a package already in the output directory");
+    add_poll_timeout(mig_cmd, exp_opts.poll_timeout);
 
     auto* st_cmd = app.add_subcommand("status", "Show a job's status (or wait for it with --wait)");
     add_connection(st_cmd, conn);
     st_cmd->add_option("job", job_id, "Job id or status URL")->required();
     st_cmd->add_option("--kind", kind, "export | import")->check(CLI::IsMember({"export", "import"}))->capture_default_str();
     st_cmd->add_flag("--wait", wait, "Poll until the job ends");
+    add_poll_timeout(st_cmd, exp_opts.poll_timeout);
 
     auto* cancel_cmd = app.add_subcommand("cancel", "Cancel an export job");
     add_connection(cancel_cmd, conn);
@@ -181,8 +207,12 @@ int main(int argc, char** argv) {
     batch_cmd->add_option("--shard", shard, "K/N: take this process's share of the plan");
     batch_cmd->add_option("--report", report_journals, "Merge these journals into one summary (no plan needed)");
     batch_cmd->add_option("--timeout", conn.timeout_ms, "Request timeout in ms")->capture_default_str();
-    batch_cmd->add_option("--max-retries", conn.max_retries, "Retries per request")->capture_default_str();
-    batch_cmd->add_option("--retry-interval", conn.retry_interval_ms, "Retry/poll interval in ms")->capture_default_str();
+    batch_cmd->add_option("--max-retries", conn.max_retries,
+                          "Retries of one HTTP request after a transient failure; how long a job is awaited is --poll-timeout")
+        ->capture_default_str();
+    batch_cmd->add_option("--retry-interval", conn.retry_interval_ms,
+                          "First wait in ms before a retry or the next status check")->capture_default_str();
+    add_poll_timeout(batch_cmd, exp_opts.poll_timeout);
     batch_cmd->add_option("--ca-file", conn.ca_file, "Extra trusted CA (PEM)")->check(CLI::ExistingFile);
     batch_cmd->add_flag("--insecure", conn.insecure, "Skip TLS verification (testing only)");
 
@@ -204,7 +234,7 @@ int main(int argc, char** argv) {
             out.error("batch needs a plan and --journal (or --report JOURNAL...)");
             return usage;
         }
-        return batch(plan, journal_path, concurrency, shard, conn, out);
+        return batch(plan, journal_path, concurrency, shard, conn, duration_of(exp_opts.poll_timeout), out);
     }
 
     asio::io_context io(1);
@@ -233,6 +263,9 @@ int main(int argc, char** argv) {
             return drive<export_result>(io, spark->exp(req), out, [&](export_result& r) {
                 json::array files;
                 for (const auto& f : r.files) {
+                    if (!f.verified)
+                        out.error("warning: " + f.path.string() + " was not verified by the server (no file_hash); "
+                                  "its ZIP structure and CRCs were checked");
                     if (!out.json)
                         std::printf("%s  %llu bytes  sha256 %s%s\n", f.path.string().c_str(),
                                     static_cast<unsigned long long>(f.size), f.sha256.c_str(), f.verified ? " (verified)" : "");
@@ -246,6 +279,8 @@ int main(int argc, char** argv) {
             auto spark = make(conn);
             import_request ir{.file = file, .destination = mappings, .if_present = to_if_present(if_present_s)};
             ir.retry_interval = std::chrono::milliseconds(conn.retry_interval_ms);
+            ir.poll_deadline = duration_of(exp_opts.poll_timeout);
+            ir.max_package_bytes = max_package_mb * 1024 * 1024;
             ir.progress = out.progress("import");
             return drive<import_result>(io, spark->imp(ir), out, [&](import_result& r) {
                 if (!out.json)
@@ -266,8 +301,12 @@ int main(int argc, char** argv) {
                 if (m.ec) {
                     out.error(m.ec.message() + ": " + m.diag.to_string());
                     out.result(error_json(m.ec, m.diag));
-                    return m.ec == errc::cancelled ? int(interrupted) : int(cli::failed);
+                    return exit_code_for(m.ec);
                 }
+                for (const auto& f : m.exported.files)
+                    if (!f.verified)
+                        out.error("warning: the package was not verified by the server (no file_hash); its ZIP structure "
+                                  "and CRCs were checked");
                 json::array imports;
                 for (const auto& r : m.imported) {
                     if (!out.json)
@@ -282,7 +321,8 @@ int main(int argc, char** argv) {
         }
         if (st_cmd->parsed() || cancel_cmd->parsed()) {
             auto spark = make(conn);
-            poll_options po{.retry_interval = std::chrono::milliseconds(conn.retry_interval_ms)};
+            poll_options po{.retry_interval = std::chrono::milliseconds(conn.retry_interval_ms),
+                            .deadline = duration_of(exp_opts.poll_timeout)};
             asio::awaitable<job_status> op = cancel_cmd->parsed()
                 ? verb<job_status>([&](auto token) { return spark->exports.cancel(job_id, token); })
                 : (kind == "import"

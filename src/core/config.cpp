@@ -119,6 +119,15 @@ std::optional<resolved_config> resolve_config(const client_config& cfg, error_co
                         "': set api_key, bearer_token or oauth (or CSPARK_API_KEY, CSPARK_BEARER_TOKEN, "
                         "CSPARK_CLIENT_ID + CSPARK_CLIENT_SECRET, CSPARK_OAUTH_PATH); use \"open\" for public APIs");
     }
+    // Values that travel in headers: a CR or LF would add headers of its own.
+    // The value itself is never echoed (it may be a secret).
+    for (auto [value, what] : {std::pair<std::string_view, const char*>{out.api_key.reveal(), "the API key"},
+                               {out.bearer_token.reveal(), "the bearer token"},
+                               {out.url.tenant, "the tenant name"},
+                               {cfg.user_agent_suffix, "the user agent suffix"}})
+        if (!detail::header_value_ok(value))
+            return fail(errc::invalid_argument, std::string(what) + " contains a control character (CR, LF, ...): refused, "
+                                                "it would inject HTTP headers");
     return out;
 }
 

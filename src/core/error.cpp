@@ -50,6 +50,9 @@ public:
         case errc::http_status: return "the server answered with an unexpected HTTP status";
         case errc::file_error: return "a local file could not be opened, read or written";
         case errc::body_source_error: return "the upload source failed or ended before its declared size";
+        case errc::file_exists: return "a file already exists at the destination: remove it or ask to overwrite (--overwrite)";
+        case errc::invalid_package: return "the package is not a readable ZIP archive (end record, central directory or CRCs are wrong)";
+        case errc::package_too_large: return "the package exceeds the upload limit (Spark's default is 200 MB): export fewer services per package";
         case errc::cancelled: return "the operation was cancelled";
         case errc::deadline_exceeded: return "the overall deadline passed before the operation could succeed";
         case errc::oauth_failed: return "the OAuth token endpoint did not issue a token: check the client id and secret";
@@ -57,6 +60,8 @@ public:
         case errc::job_cancelled: return "the ImpEx job was cancelled";
         case errc::poll_timeout: return "the ImpEx job did not finish in time: raise max_retries/retry_interval or the poll deadline";
         case errc::no_files: return "export job failed to produce any files";
+        case errc::job_state_unknown: return "the job's state could not be learned: it may still finish; check it with 'cspark-impex status ID' (or rerun the batch to resume it)";
+        case errc::import_outcome_unknown: return "the import upload may have created a job that cannot be identified: it was not sent again; check the tenant's imports ('cspark-impex describe --kind import')";
         case errc::hash_mismatch: return "the downloaded package does not match its file_hash: it was removed; download it again";
         case errc::internal_error: return "internal error in cspark-impex: please report it with the diagnostics";
         }

@@ -11,6 +11,14 @@
 
 namespace cspark::detail {
 
+bool header_value_ok(std::string_view v) noexcept {
+    for (char c : v) {
+        auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && u != '\t') || u == 0x7f) return false;
+    }
+    return true;
+}
+
 bool iequals(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));

@@ -160,6 +160,11 @@ asio::awaitable<error_code> fetch_token(std::shared_ptr<client::impl> self, std:
         s.token_diag.body_excerpt = s.mask(detail::excerpt(out.resp.body, 256));
         co_return errc::oauth_failed;
     }
+    if (!detail::header_value_ok(tok->get_string())) {
+        s.token_diag.detail = "the token endpoint issued an access_token with control characters (CR, LF, ...): "
+                              "refused, it would inject HTTP headers";
+        co_return errc::oauth_failed;
+    }
     s.access_token = std::string(tok->get_string());
     std::int64_t lifetime = 300;  // Keycloak's default when expires_in is absent
     if (auto* e = v.get_object().if_contains("expires_in"); e && e->is_number()) {
@@ -287,6 +292,15 @@ asio::awaitable<outcome> run(std::shared_ptr<client::impl> self, request req, st
         for (const auto& h : req.headers) headers.push_back(h);
         if (req.sink && req.sink->resume_offset() > 0 && find_header(req.headers, "range").empty())
             headers.emplace_back("Range", "bytes=" + std::to_string(req.sink->resume_offset()) + "-");
+
+        // Last guard for every header this request carries (the caller's too).
+        for (const auto& [name, value] : headers)
+            if (!detail::header_value_ok(name) || !detail::header_value_ok(value)) {
+                out.ec = errc::invalid_argument;
+                resp.diag.detail = "header '" + detail::excerpt(name, 64) +
+                                   "' contains a control character (CR, LF, ...): refused, it would inject HTTP headers";
+                co_return out;
+            }
 
         if (req.source) {
             error_code rec;

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -22,6 +23,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 #include <sys/socket.h>
 #include <unordered_map>
 #include <vector>
@@ -395,6 +397,8 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
     if (c.reused) ++stats.reused;
 
     http::request_serializer<http::buffer_body> sr{req};
+    bool early = false;  // the server answered before the whole body was sent
+    std::optional<http::response_parser<http::empty_body>> early_head;
     if (!r.source) {
         req.body().data = length ? const_cast<char*>(r.body.data()) : nullptr;
         req.body().size = length;
@@ -416,8 +420,18 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
             fail(hec, db, "sending the request header");
             co_return false;
         }
+        // A server may answer before the body is complete (Spark: 500
+        // EXCEEDED_FILE_SIZE) and close: then its response is read instead of
+        // reporting the write's broken pipe. Every 16 chunks, bytes waiting
+        // to be read mean such an answer arrived: stop sending.
         std::uint64_t sent = 0;
-        while (sent < length) {
+        error_code write_ec;
+        for (int chunks = 1; sent < length; ++chunks) {
+            error_code aec;
+            if (chunks % 16 == 0 && c.stream.tcp().socket().available(aec) > 0 && !aec) {
+                early = true;
+                break;
+            }
             error_code sec;
             std::size_t n = r.source->read(std::span<char>(c.chunk.data(), c.chunk.size()), sec);
             if (sec || n == 0 || sent + n > length) {
@@ -434,27 +448,50 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
             auto [wec, wn] = co_await http::async_write(c.stream, sr, use_tuple);
             if (wec == http::error::need_buffer) wec = {};
             if (wec) {
-                fail(wec, db, "sending the request body");
-                co_return false;
+                if (oc.cancelled) {
+                    fail(wec, db, "sending the request body");
+                    co_return false;
+                }
+                write_ec = wec;
+                early = true;
+                break;
             }
         }
-        req.body().data = nullptr;
-        req.body().size = 0;
-        req.body().more = false;
-        db = arm(c, r.deadline);
-        auto [fec, fn] = co_await http::async_write(c.stream, sr, use_tuple);
-        if (fec) {
-            fail(fec, db, "finishing the request body");
-            co_return false;
+        if (!early) {
+            req.body().data = nullptr;
+            req.body().size = 0;
+            req.body().more = false;
+            db = arm(c, r.deadline);
+            auto [fec, fn] = co_await http::async_write(c.stream, sr, use_tuple);
+            if (fec) {
+                fail(fec, db, "finishing the request body");
+                co_return false;
+            }
+        } else {
+            // Look briefly for the server's answer; without one, the write's error stands.
+            c.stream.tcp().expires_after(std::min<clock_type::duration>(cfg.idle_timeout, std::chrono::seconds(5)));
+            auto& peek = early_head.emplace();
+            peek.header_limit(cfg.header_limit);
+            peek.eager(false);
+            auto [pec, pn] = co_await http::async_read_header(c.stream, c.buffer, peek, use_tuple);
+            (void)pn;
+            if (pec) {
+                if (write_ec) fail(write_ec, db, "sending the request body");
+                else fail(pec, db, "reading an early response");
+                co_return false;
+            }
         }
     }
 
     // ---- response header
-    http::response_parser<http::buffer_body> p;
+    std::optional<http::response_parser<http::buffer_body>> parser;
+    if (early_head) parser.emplace(std::move(*early_head));
+    else parser.emplace();
+    auto& p = *parser;
     p.header_limit(cfg.header_limit);
     p.body_limit(boost::none);  // enforced below, per destination
     if (r.method == http_method::head) p.skip(true);
-    {
+    if (!early_head) {
         bool db = arm(c, r.deadline);
         auto [ec, n] = co_await http::async_read_header(c.stream, c.buffer, p, use_tuple);
         note_buffer(c);
@@ -530,7 +567,7 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
         }
     }
     c.stream.tcp().expires_never();
-    co_return p.keep_alive() && c.buffer.size() == 0;
+    co_return p.keep_alive() && c.buffer.size() == 0 && !early;
 }
 
 namespace detail {

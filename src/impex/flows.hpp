@@ -49,11 +49,33 @@ struct gate_lease {
     ~gate_lease() { g.release(key); }
 };
 
-/// The id of the tenant's `kind` job tagged `correlation_id`, from describe
-/// (jobs running or finished in the last hour); nullopt when none or when
-/// describe fails.
-boost::asio::awaitable<std::optional<std::string>> find_job_by_correlation(client& c, std::string kind,
-                                                                           std::string correlation_id);
+/// What became of a POST tagged with a correlation id whose answer was lost.
+struct job_search {
+    enum class what {
+        found,        ///< `job` is the one the POST made (its status, checked once or to its end)
+        not_created,  ///< no job is ours: sending again cannot duplicate anything
+        unknown,      ///< cannot be told: `candidates`, `detail`, `ec` (describe failed, cancelled)
+    } verdict = what::not_created;
+    job_status job;
+    std::vector<std::string> candidates;
+    error_code ec;
+    std::string detail;
+};
+
+/// Looks in the tenant's describe document for the `kind` job a POST that
+/// began at `post_began` (the client's timer) made: by correlation id when the
+/// server shows them, else among jobs created since, confirmed (imports, with
+/// `sent` = the services_modify list) by outputs that match once they end.
+boost::asio::awaitable<job_search> search_job(client& c, std::string kind, std::string correlation_id,
+                                              clock_type::time_point post_began,
+                                              std::optional<boost::json::array> sent, poll_options po);
+
+/// "a, b, c"
+std::string joined(const std::vector<std::string>& v);
+
+/// One status check (wait = false), or a poll until the job ends.
+boost::asio::awaitable<outcome<job_status>> poll_job(client& c, std::string kind, std::string id_or_url,
+                                                     poll_options po, bool wait, progress_fn progress);
 
 boost::asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r);
 boost::asio::awaitable<outcome<import_result>> run_imp(client& c, import_request r);

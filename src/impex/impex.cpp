@@ -3,10 +3,12 @@
 #include <cspark/impex.hpp>
 
 #include "impex/flows.hpp"
+#include "impex/policy.hpp"
 
 #include "core/hash.hpp"
 #include "core/multipart.hpp"
 #include "core/text.hpp"
+#include "zip/zip.hpp"
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -22,9 +24,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdio>
 #include <fcntl.h>
 #include <map>
+#include <set>
 #include <random>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace cspark {
@@ -177,7 +182,32 @@ std::string status_target(std::string_view kind, const std::string& id_or_url) {
     return std::string(kind) + "/" + id_or_url + "/status";
 }
 
-// One status check, or a poll until the job ends.
+poll_options poll_of(const std::optional<int>& retries, const std::optional<std::chrono::milliseconds>& interval,
+                     std::chrono::milliseconds deadline) {
+    poll_options p;
+    p.max_retries = retries;
+    p.retry_interval = interval;
+    p.deadline = deadline;
+    return p;
+}
+
+// The job's state could not be learned: say so, name the job and how to look.
+outcome<job_status> state_unknown(std::string_view kind, const std::string& id_or_url, error_code last,
+                                  diagnostics diag) {
+    job_status j;
+    j.kind = std::string(kind);
+    j.id = id_or_url;
+    j.diag = std::move(diag);
+    j.diag.detail = "could not learn the state of " + std::string(kind) + " job " + id_or_url + " (last check: " +
+                    last.message() + (j.diag.detail.empty() ? "" : "; " + j.diag.detail) +
+                    "); it may still finish: check it with 'cspark-impex status " + id_or_url + " --kind " +
+                    std::string(kind) + "'";
+    return {errc::job_state_unknown, std::move(j)};
+}
+
+// One status check, or a poll until the job ends. While waiting, a check that
+// fails in a way that may pass is retried on the poll schedule: a failure to
+// learn a job's state is not a failed job (job_state_unknown when it lasts).
 asio::awaitable<outcome<job_status>> poll_job(client& c, std::string kind, std::string id_or_url, poll_options po,
                                               bool wait, progress_fn progress) {
     co_await asio::this_coro::throw_if_cancelled(false);
@@ -189,46 +219,62 @@ asio::awaitable<outcome<job_status>> poll_job(client& c, std::string kind, std::
     auto started = c.timer()->now();
     std::mt19937_64 rng{std::hash<std::string>{}(id_or_url)};
     std::string last_status;
+    error_code last_failure;
+    diagnostics last_diag;
     for (int attempts = 1;; ++attempts) {
         job_status j;
         request req;
         req.target = status_target(kind, id_or_url);
         auto got = co_await call_json(c, req, j.diag);
-        if (got.ec) co_return outcome<job_status>{got.ec, std::move(j)};
         std::string why;
-        if (!parse_job(got.value, kind, j, why)) {
+        error_code failed = got.ec;
+        if (!failed && !parse_job(got.value, kind, j, why)) {
             j.diag.detail = why;
             j.diag.body_excerpt = excerpt(json::serialize(got.value), 512);
-            co_return outcome<job_status>{errc::unexpected_response, std::move(j)};
+            failed = errc::unexpected_response;
         }
-        if (j.status != last_status) {
-            last_status = j.status;
-            emit(progress, event(progress_event::kind::status, kind, j.id, j.status));
+        if (failed) {
+            if (failed == errc::cancelled || co_await was_cancelled()) co_return outcome<job_status>{errc::cancelled, std::move(j)};
+            if (!wait) co_return outcome<job_status>{failed, std::move(j)};
+            if (!status_check_may_pass(failed)) co_return state_unknown(kind, id_or_url, failed, std::move(j.diag));
+            last_failure = failed;
+            last_diag = j.diag;
+            c.log().log(log_level::warn, "checking " + kind + " job " + id_or_url + " failed (" + failed.message() +
+                                             "): asking again");
+        } else {
+            last_failure = {};
+            if (j.status != last_status) {
+                last_status = j.status;
+                emit(progress, event(progress_event::kind::status, kind, j.id, j.status));
+            }
+            switch (j.state) {
+            case job_state::succeeded: co_return outcome<job_status>{{}, std::move(j)};
+            case job_state::failed:
+                j.diag.detail = kind + " job " + j.id + " ended '" + j.status + "' with errors: " +
+                                excerpt(json::serialize(j.errors), 2048);
+                co_return outcome<job_status>{errc::job_failed, std::move(j)};
+            case job_state::cancelled:
+                j.diag.detail = kind + " job " + j.id + " was cancelled";
+                co_return outcome<job_status>{errc::job_cancelled, std::move(j)};
+            case job_state::pending: break;
+            }
+            if (!wait) co_return outcome<job_status>{{}, std::move(j)};
         }
-        switch (j.state) {
-        case job_state::succeeded: co_return outcome<job_status>{{}, std::move(j)};
-        case job_state::failed:
-            j.diag.detail = kind + " job " + j.id + " ended '" + j.status + "' with errors: " +
-                            excerpt(json::serialize(j.errors), 2048);
-            co_return outcome<job_status>{errc::job_failed, std::move(j)};
-        case job_state::cancelled:
-            j.diag.detail = kind + " job " + j.id + " was cancelled";
-            co_return outcome<job_status>{errc::job_cancelled, std::move(j)};
-        case job_state::pending: break;
-        }
-        if (!wait) co_return outcome<job_status>{{}, std::move(j)};
         auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(c.timer()->now() - started);
         auto step = next_poll(policy, attempts, elapsed, std::uniform_real_distribution<double>(0, 1)(rng));
         if (step.what == poll_step::action::give_up) {
+            if (last_failure) co_return state_unknown(kind, id_or_url, last_failure, std::move(last_diag));
             j.diag.detail = kind + " job " + j.id + " still '" + j.status + "' after " + std::to_string(attempts) +
-                            " checks in " + std::to_string(elapsed.count()) + " ms (" + std::string(step.reason) + ")";
+                            " checks in " + std::to_string(elapsed.count()) + " ms (" + std::string(step.reason) +
+                            "); it may still finish: check it with 'cspark-impex status " + j.id + " --kind " + kind + "'";
             co_return outcome<job_status>{errc::poll_timeout, std::move(j)};
         }
-        c.log().log(log_level::info, "waiting for " + kind + " job " + j.id + " (attempt " + std::to_string(attempts) +
-                                         ", status " + j.status + ")");
-        auto [sec] = co_await c.timer()->async_sleep(c.get_executor(), step.delay, use_tuple);
-        if (sec || co_await was_cancelled()) {
-            j.diag.detail = "cancelled while waiting for " + kind + " job " + j.id;
+        if (!failed)
+            c.log().log(log_level::info, "waiting for " + kind + " job " + j.id + " (attempt " + std::to_string(attempts) +
+                                             ", status " + j.status + ")");
+        auto [slept] = co_await c.timer()->async_sleep(c.get_executor(), step.delay, use_tuple);
+        if (slept || co_await was_cancelled()) {
+            j.diag.detail = "cancelled while waiting for " + kind + " job " + id_or_url;
             co_return outcome<job_status>{errc::cancelled, std::move(j)};
         }
     }
@@ -279,6 +325,79 @@ bool export_body(const export_request& r, std::string& body, std::string& why) {
     return true;
 }
 
+asio::awaitable<outcome<json::value>> describe_jobs(client& c, std::string kind) {
+    diagnostics d;
+    request req;
+    req.target = kind + "/status";
+    auto got = co_await call_json(c, req, d);
+    if (got.ec) got.value = nullptr;
+    co_return got;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
+asio::awaitable<job_search> search_job(client& c, std::string kind, std::string correlation_id,
+                                       clock_type::time_point post_began, std::optional<json::array> sent,
+                                       poll_options po) {
+    job_search out;
+    auto described = co_await describe_jobs(c, kind);
+    if (described.ec) {
+        out.verdict = job_search::what::unknown;
+        out.ec = described.ec;
+        out.detail = "the tenant's " + kind + " jobs could not be listed (" + described.ec.message() + ")";
+        co_return out;
+    }
+    auto since = std::chrono::duration_cast<std::chrono::milliseconds>(c.timer()->now() - post_began);
+    auto look = identify_job(read_describe(described.value, kind), correlation_id, since);
+    if (look.what == job_lookup::verdict::found) {
+        auto st = co_await poll_job(c, kind, look.id, {}, false, {});
+        out.verdict = job_search::what::found;
+        out.job = std::move(st.value);
+        out.job.id = look.id;
+        co_return out;
+    }
+    if (look.what == job_lookup::verdict::not_created) co_return out;
+    out.candidates = look.candidates;
+    out.verdict = job_search::what::unknown;
+    if (!sent) {
+        out.detail = "describe shows no correlation ids and " + kind + " jobs cannot be confirmed by their outputs";
+        co_return out;
+    }
+    // Describe shows no correlation ids: a candidate is ours when it ends with
+    // outputs that are exactly the mappings sent. A failed one imported nothing.
+    std::vector<std::string> matches, undecided;
+    for (const auto& id : look.candidates) {
+        auto st = co_await poll_job(c, kind, id, po, true, {});
+        if (st.ec == errc::cancelled) {
+            out.ec = errc::cancelled;
+            co_return out;
+        }
+        if (!st.ec && outputs_match(st.value.outputs, *sent)) {
+            matches.push_back(id);
+            out.job = std::move(st.value);
+        } else if (st.ec && st.ec != errc::job_failed && st.ec != errc::job_cancelled) {
+            undecided.push_back(id);
+        }
+    }
+    if (matches.size() == 1 && undecided.empty()) {
+        out.verdict = job_search::what::found;
+        co_return out;
+    }
+    if (matches.empty() && undecided.empty()) {
+        out.verdict = job_search::what::not_created;
+        co_return out;
+    }
+    out.detail = std::to_string(matches.size()) + " finished job(s) match the mappings sent (" + joined(matches) +
+                 ") and " + std::to_string(undecided.size()) + " could not be checked (" + joined(undecided) + ")";
+    co_return out;
+}
+
+// POST export. With a correlation id, a POST whose answer was lost is looked
+// up (describe) and adopted when found, or sent again when no job was made.
 asio::awaitable<outcome<job_status>> export_initiate(client& c, export_request r) {
     co_await asio::this_coro::throw_if_cancelled(false);
     job_status j;
@@ -287,16 +406,35 @@ asio::awaitable<outcome<job_status>> export_initiate(client& c, export_request r
         j.diag.detail = why;
         co_return outcome<job_status>{errc::invalid_argument, std::move(j)};
     }
-    request req;
-    req.method = http_method::post;
-    req.target = "export";
-    req.body = std::move(body);
-    req.content_type = "application/json";
-    auto got = co_await call_json(c, req, j.diag);
-    if (got.ec) co_return outcome<job_status>{got.ec, std::move(j)};
-    if (!parse_job(got.value, "export", j, why)) {
-        j.diag.detail = "export initiate: " + why;
-        co_return outcome<job_status>{errc::unexpected_response, std::move(j)};
+    for (int attempt = 1;; ++attempt) {
+        request req;
+        req.method = http_method::post;
+        req.target = "export";
+        req.body = body;
+        req.content_type = "application/json";
+        auto began = c.timer()->now();
+        auto got = co_await call_json(c, req, j.diag);
+        if (!got.ec) {
+            if (!parse_job(got.value, "export", j, why)) {
+                j.diag.detail = "export initiate: " + why;
+                co_return outcome<job_status>{errc::unexpected_response, std::move(j)};
+            }
+            break;
+        }
+        if (got.ec == errc::cancelled || r.correlation_id.empty() || !maybe_reached(got.ec, j.diag) || attempt >= 3 ||
+            co_await was_cancelled())
+            co_return outcome<job_status>{got.ec, std::move(j)};
+        auto found = co_await search_job(c, "export", r.correlation_id, began, std::nullopt, {});
+        if (found.ec == errc::cancelled || co_await was_cancelled()) co_return outcome<job_status>{errc::cancelled, std::move(j)};
+        if (found.verdict == job_search::what::found) {
+            c.log().log(log_level::warn, "export request failed (" + got.ec.message() + ") but job <" + found.job.id +
+                                             "> exists for correlation id " + r.correlation_id + ": using it");
+            j = std::move(found.job);
+            break;
+        }
+        // Sending again is harmless for an export (a stray job only reads).
+        emit(r.progress, retrying("export", std::chrono::milliseconds(0), "export request failed (" + got.ec.message() + "): sending again"));
+        j.diag = {};
     }
     c.log().log(log_level::info, "export job created <" + j.id + ">");
     emit(r.progress, event(progress_event::kind::job_created, "export", j.id, j.status));
@@ -316,13 +454,6 @@ asio::awaitable<outcome<job_status>> export_cancel(client& c, std::string id) {
     std::string why;
     if (!parse_job(got.value, "export", j, why)) j.id = id;  // tolerant: the cancel went through
     co_return outcome<job_status>{{}, std::move(j)};
-}
-
-asio::awaitable<outcome<json::value>> describe_jobs(client& c, std::string kind) {
-    diagnostics d;
-    request req;
-    req.target = kind + "/status";
-    co_return co_await call_json(c, req, d);
 }
 
 // ---------------------------------------------------------------- download
@@ -347,20 +478,14 @@ bool is_hex(std::string_view s) {
 // drop when the server answers the Range with 206 from the right offset.
 class download_sink final : public body_sink {
 public:
-    download_sink(int fd, bool md5, const download_options& o) : fd_(fd), md5_(hasher::kind::md5), want_md5_(md5), opt_(o) {}
+    download_sink(int fd, std::string path, bool md5, const download_options& o)
+        : fd_(fd), path_(std::move(path)), md5_(hasher::kind::md5), want_md5_(md5), opt_(o) {}
     void start(int status, std::optional<std::uint64_t> length, const header_list& headers, error_code& ec) override {
         if (status == 206 && written_ > 0) {
-            auto range = find_header(headers, "content-range");  // "bytes N-M/T"
-            auto sp = range.find(' '), dash = range.find('-');
-            std::uint64_t from = 0;
-            bool ok = sp != std::string_view::npos && dash != std::string_view::npos && dash > sp;
-            if (ok) {
-                for (char ch : range.substr(sp + 1, dash - sp - 1)) {
-                    if (ch < '0' || ch > '9') ok = false;
-                    from = from * 10 + static_cast<std::uint64_t>(ch - '0');
-                }
-            }
-            if (!ok || from != written_) {
+            auto from = content_range_start(find_header(headers, "content-range"));  // "bytes N-M/T"
+            if (!from || *from != written_) {
+                failure_ = "the server resumed the download at the wrong byte (Content-Range '" +
+                           std::string(find_header(headers, "content-range")) + "', expected byte " + std::to_string(written_) + ")";
                 ec = errc::unexpected_response;
                 return;
             }
@@ -378,11 +503,9 @@ public:
                 return;
             }
             data_.append(d.data(), d.size());
-        } else {
-            if (!write_all(fd_, d.data(), d.size())) {
-                ec = errc::file_error;
-                return;
-            }
+        } else if (!write_all(fd_, d.data(), d.size())) {
+            fail_io("writing", ec);
+            return;
         }
         sha_.update(d);
         if (want_md5_) md5_.update(d);
@@ -391,30 +514,80 @@ public:
     }
     std::uint64_t resume_offset() const override { return written_; }
 
+    // "bytes N-M/T" -> N
+    static std::optional<std::uint64_t> content_range_start(std::string_view range) {
+        auto sp = range.find(' '), dash = range.find('-');
+        if (sp == std::string_view::npos || dash == std::string_view::npos || dash <= sp + 1) return std::nullopt;
+        std::uint64_t from = 0;
+        for (char ch : range.substr(sp + 1, dash - sp - 1)) {
+            if (ch < '0' || ch > '9') return std::nullopt;
+            from = from * 10 + static_cast<std::uint64_t>(ch - '0');
+        }
+        return from;
+    }
+
     std::uint64_t written_ = 0, total_ = 0;
     int resumes_ = 0;
     std::string data_;
     hasher sha_;
+    std::string failure_;  ///< what went wrong locally, naming the path and the system error
 
     std::string md5_hex() { return md5_.hex_digest(); }
 
 private:
+    void fail_io(const char* what, error_code& ec) {
+        failure_ = std::string(what) + " '" + path_ + "' failed: " + std::strerror(errno);
+        ec = errc::file_error;
+    }
     void restart(error_code& ec) {
         written_ = 0;
         sha_ = hasher();
         md5_ = hasher(hasher::kind::md5);
         data_.clear();
-        if (!opt_.in_memory && (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0)) ec = errc::file_error;
+        if (!opt_.in_memory && (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0)) fail_io("truncating", ec);
     }
     int fd_;
+    std::string path_;
     hasher md5_;
     bool want_md5_;
     const download_options& opt_;
 };
 
+// Renames `from` to `to`; without `replace`, never over an existing file
+// (atomically where the file system supports RENAME_NOREPLACE).
+bool publish(const std::filesystem::path& from, const std::filesystem::path& to, bool replace, error_code& ec,
+             std::string& why) {
+    int rc = replace ? ::rename(from.c_str(), to.c_str())
+                     : ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
+    if (rc != 0 && !replace && (errno == EINVAL || errno == ENOSYS)) {
+        rc = ::link(from.c_str(), to.c_str());  // no RENAME_NOREPLACE here: link() refuses to replace too
+        if (rc == 0) ::unlink(from.c_str());
+    }
+    if (rc == 0) return true;
+    ec = errno == EEXIST ? errc::file_exists : errc::file_error;
+    why = errno == EEXIST ? "'" + to.string() + "' already exists: not replaced (ask to overwrite)"
+                          : "cannot rename '" + from.string() + "' to '" + to.string() + "': " + std::strerror(errno);
+    return false;
+}
+
+// Without a server hash the package is at least checked as a ZIP: end
+// record, central directory, and every entry's size and CRC-32.
+bool readable_zip(const std::filesystem::path& p, std::string& why) {
+    auto z = zip::reader::open(p, why);
+    if (!z) return false;
+    for (const auto& e : z->entries())
+        if (!e.is_directory() && !z->read(e, [](std::span<const char>) {}, why)) return false;
+    return true;
+}
+
 asio::awaitable<outcome<downloaded_file>> download_file(client& c, export_file file, download_options opt) {
     co_await asio::this_coro::throw_if_cancelled(false);
     downloaded_file out;
+    std::string why;
+    if (!is_download_link(file.url, why)) {
+        out.diag.detail = why;
+        co_return outcome<downloaded_file>{errc::unsupported_scheme, std::move(out)};
+    }
     std::string expected = to_lower(trim(file.file_hash.empty() ? opt.expected_hash : file.file_hash));
     bool md5 = expected.size() == 32 && is_hex(expected);
     std::filesystem::path final_path, part;
@@ -423,9 +596,13 @@ asio::awaitable<outcome<downloaded_file>> download_file(client& c, export_file f
         std::error_code fec;
         std::filesystem::create_directories(opt.directory, fec);
         final_path = opt.directory / (opt.file_name.empty() ? file_name_from_url(file.url, "package.zip") : opt.file_name);
+        if (!opt.overwrite && std::filesystem::symlink_status(final_path, fec).type() != std::filesystem::file_type::not_found) {
+            out.diag.detail = "'" + final_path.string() + "' already exists: not replaced (ask to overwrite)";
+            co_return outcome<downloaded_file>{errc::file_exists, std::move(out)};
+        }
         part = final_path;
         part += ".part";
-        fd = ::open(part.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+        fd = ::open(part.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) {
             out.diag.detail = "cannot create '" + part.string() + "': " + std::strerror(errno);
             co_return outcome<downloaded_file>{errc::file_error, std::move(out)};
@@ -444,7 +621,7 @@ asio::awaitable<outcome<downloaded_file>> download_file(client& c, export_file f
         }
     } guard{fd, part};
 
-    download_sink sink(fd, md5, opt);
+    download_sink sink(fd, part.string(), md5, opt);
     error_code ec;
     for (int round = 0;; ++round) {
         request req;
@@ -454,6 +631,7 @@ asio::awaitable<outcome<downloaded_file>> download_file(client& c, export_file f
         auto [sec, resp] = co_await c.async_send(req, use_tuple);
         ec = sec;
         out.diag = resp.diag;
+        if (!sink.failure_.empty()) out.diag.detail = sink.failure_;
         if (!ec) break;
         bool dropped = ec == errc::connection_closed || ec == errc::idle_timeout || ec == errc::request_timeout;
         if (!dropped || round >= opt.max_resumes || co_await was_cancelled()) break;
@@ -467,16 +645,17 @@ asio::awaitable<outcome<downloaded_file>> download_file(client& c, export_file f
     out.size = sink.written_;
     out.resumes = sink.resumes_;
     out.sha256 = sink.sha_.hex_digest();
-    if (!expected.empty()) {
+    bool comparable = md5 || (expected.size() == 64 && is_hex(expected));
+    if (comparable) {
         std::string actual = md5 ? sink.md5_hex() : out.sha256;
-        bool comparable = md5 || (expected.size() == 64 && is_hex(expected));
-        if (comparable && actual != expected) {
+        if (actual != expected) {
             out.diag.detail = "file_hash mismatch for " + mask_url(file.url) + ": expected " + expected + ", got " + actual +
                               (part.empty() ? "" : "; '" + part.string() + "' removed");
             co_return outcome<downloaded_file>{errc::hash_mismatch, std::move(out)};
         }
-        out.verified = comparable;
-        if (!comparable) c.log().log(log_level::warn, "file_hash '" + expected + "' is neither SHA-256 nor MD5: not verified");
+        out.verified = true;
+    } else if (!expected.empty()) {
+        c.log().log(log_level::warn, "file_hash '" + expected + "' is neither SHA-256 nor MD5: not verified");
     }
     if (opt.in_memory) {
         out.data = std::move(sink.data_);
@@ -484,15 +663,22 @@ asio::awaitable<outcome<downloaded_file>> download_file(client& c, export_file f
     }
     if ((opt.durable && ::fsync(fd) != 0) || ::close(fd) != 0) {
         fd = -1;
-        out.diag.detail = "cannot flush '" + part.string() + "'";
+        out.diag.detail = "cannot flush '" + part.string() + "': " + std::strerror(errno);
         co_return outcome<downloaded_file>{errc::file_error, std::move(out)};
     }
     fd = -1;
-    std::error_code fec;
-    std::filesystem::rename(part, final_path, fec);
-    if (fec) {
-        out.diag.detail = "cannot rename '" + part.string() + "' to '" + final_path.string() + "': " + fec.message();
-        co_return outcome<downloaded_file>{errc::file_error, std::move(out)};
+    if (!out.verified) {
+        if (!readable_zip(part, why)) {
+            out.diag.detail = "the package from " + mask_url(file.url) + " is not a readable ZIP (" + why +
+                              ") and the server gave no hash to check it against; '" + part.string() + "' removed";
+            co_return outcome<downloaded_file>{errc::invalid_package, std::move(out)};
+        }
+        c.log().log(log_level::warn, "'" + final_path.string() + "' was not verified by the server (no file_hash): its ZIP "
+                                     "structure and CRCs were checked");
+    }
+    if (!publish(part, final_path, opt.overwrite, ec, why)) {
+        out.diag.detail = why;
+        co_return outcome<downloaded_file>{ec, std::move(out)};
     }
     guard.keep = true;
     out.path = final_path;
@@ -552,31 +738,6 @@ std::optional<json::array> services_modify(const destinations& d, error_code& ec
 
 namespace detail {
 
-// Whether a failed POST may have been acted on (then look before resending).
-bool maybe_reached(error_code ec, const diagnostics& d) {
-    if (ec == errc::connection_closed || ec == errc::idle_timeout || ec == errc::request_timeout) return true;
-    if (ec == errc::server_error) return d.api_code != "INVALID_IMPORT_ZIP" && d.api_code != "EXCEEDED_FILE_SIZE";
-    return ec == errc::bad_gateway || ec == errc::service_unavailable || ec == errc::gateway_timeout ||
-           ec == errc::http_status;
-}
-
-// Finds a job by correlation id in the tenant's describe document.
-std::optional<std::string> find_job(const json::value& describe, std::string_view kind, const std::string& correlation_id) {
-    if (!describe.is_object() || correlation_id.empty()) return std::nullopt;
-    for (auto key : {"in_progress_" + std::string(kind) + "s", "recent_" + std::string(kind) + "s"}) {
-        const auto* list = describe.get_object().if_contains(key);
-        if (!list || !list->is_array()) continue;
-        for (const auto& item : list->get_array()) {
-            if (!item.is_object()) continue;
-            const auto* data = item.get_object().if_contains("data");
-            std::string cid = data && data->is_object() ? str_of(data->get_object(), "correlation_id") : "";
-            if (cid.empty()) cid = str_of(item.get_object(), "correlation_id");
-            if (cid == correlation_id) return str_of(item.get_object(), "id");
-        }
-    }
-    return std::nullopt;
-}
-
 asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r) {
     co_await asio::this_coro::throw_if_cancelled(false);
     job_status j;
@@ -588,6 +749,7 @@ asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r
         co_return outcome<job_status>{ec, std::move(j)};
     }
     std::string correlation = r.correlation_id.empty() ? new_correlation_id() : r.correlation_id;
+    std::optional<json::array> sent = *mods;
     json::object entity{{"inputs", json::object{{"services_modify", std::move(*mods)}}},
                         {"services_existing", to_string(r.if_present)},
                         {"source_system", r.source_system.empty() ? std::string("cspark-impex") : r.source_system},
@@ -601,8 +763,14 @@ asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r
     error_code fec;
     auto file = make_file_source(r.file, fec);
     if (!file) {
-        j.diag.detail = "cannot read the package '" + r.file.string() + "'";
+        j.diag.detail = "cannot read the package '" + r.file.string() + "': " + std::strerror(errno);
         co_return outcome<job_status>{errc::file_error, std::move(j)};
+    }
+    if (r.max_package_bytes > 0 && file->size() > r.max_package_bytes) {
+        j.diag.detail = "package '" + r.file.string() + "' is " + std::to_string(file->size()) +
+                        " bytes, over the upload limit of " + std::to_string(r.max_package_bytes) +
+                        " bytes: it was not sent (raise the limit only if the tenant's is higher)";
+        co_return outcome<job_status>{errc::package_too_large, std::move(j)};
     }
     // Upload progress: the file part reports bytes read (sent) against its size.
     class counting_source final : public body_source {
@@ -639,6 +807,7 @@ asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r
         req.target = "import";
         req.content_type = "multipart/form-data; boundary=" + boundary;
         req.source = body.get();
+        auto began = c.timer()->now();
         auto [sec, resp] = co_await c.async_send(req, use_tuple);
         if (!sec) {
             error_code jec;
@@ -652,21 +821,26 @@ asio::awaitable<outcome<job_status>> import_initiate(client& c, import_request r
             co_return outcome<job_status>{{}, std::move(j)};
         }
         j.diag = resp.diag;
-        if (sec == errc::cancelled || co_await was_cancelled() || !maybe_reached(sec, resp.diag) || attempt >= 3)
+        if (sec == errc::cancelled || co_await was_cancelled() || !maybe_reached(sec, resp.diag))
             co_return outcome<job_status>{sec, std::move(j)};
         // The upload may have created a job: look before sending again.
-        auto found = co_await describe_jobs(c, "import");
-        if (found.ec) {
-            j.diag.detail += "; could not check whether the import was received (" + found.ec.message() +
-                             "), so it was not sent again";
-            co_return outcome<job_status>{sec, std::move(j)};
+        auto found = co_await search_job(c, "import", correlation, began, sent,
+                                         poll_of(r.max_retries, r.retry_interval, r.poll_deadline));
+        if (found.ec == errc::cancelled || co_await was_cancelled()) co_return outcome<job_status>{errc::cancelled, std::move(j)};
+        if (found.verdict == job_search::what::found) {
+            c.log().log(log_level::warn, "import upload failed (" + sec.message() + ") but job <" + found.job.id +
+                                             "> is the one it created: using it");
+            emit(r.progress, event(progress_event::kind::job_created, "import", found.job.id, found.job.status));
+            co_return outcome<job_status>{{}, std::move(found.job)};
         }
-        if (auto id = find_job(found.value, "import", correlation)) {
-            c.log().log(log_level::warn, "import upload failed (" + sec.message() + ") but job <" + *id +
-                                             "> exists for correlation id " + correlation + ": using it");
-            auto st = co_await poll_job(c, "import", *id, {}, false, r.progress);
-            co_return st;
+        if (found.verdict == job_search::what::unknown) {
+            j.diag.detail += std::string(j.diag.detail.empty() ? "" : "; ") + "the upload failed (" + sec.message() +
+                             ") and may have created an import job: " + found.detail +
+                             (found.candidates.empty() ? "" : "; candidate jobs: " + joined(found.candidates)) +
+                             "; it was not sent again (correlation id " + correlation + ")";
+            co_return outcome<job_status>{errc::import_outcome_unknown, std::move(j)};
         }
+        if (attempt >= 3) co_return outcome<job_status>{sec, std::move(j)};  // none was created: a plain failure
         auto delay = std::chrono::milliseconds(500 * attempt);
         emit(r.progress, retrying("import", delay, "upload failed (" + sec.message() + ") and no job was created: sending again"));
         auto [slept] = co_await c.timer()->async_sleep(c.get_executor(), delay, use_tuple);
@@ -691,29 +865,14 @@ asio::awaitable<outcome<job_status>> start_when_free(client& c, Start start, std
     }
 }
 
-poll_options poll_of(const std::optional<int>& retries, const std::optional<std::chrono::milliseconds>& interval,
-                     std::chrono::milliseconds deadline) {
-    poll_options p;
-    p.max_retries = retries;
-    p.retry_interval = interval;
-    p.deadline = deadline;
-    return p;
-}
-
-// Cancels the job `correlation_id` names, when a cancelled or lost initiate
-// may have created it (best effort: the caller is already failing).
-asio::awaitable<std::optional<std::string>> find_job_by_correlation(client& c, std::string kind,
-                                                                   std::string correlation_id) {
-    auto found = co_await describe_jobs(c, kind);
-    if (found.ec) co_return std::nullopt;
-    co_return find_job(found.value, kind, correlation_id);
-}
-
-asio::awaitable<void> cancel_unseen_export(client& c, const std::string& correlation_id) {
+// Cancels the job a cancelled initiate may have created (best effort: the
+// caller is already failing).
+asio::awaitable<void> cancel_unseen_export(client& c, const std::string& correlation_id, clock_type::time_point began) {
     co_await asio::this_coro::reset_cancellation_state();
-    if (auto id = co_await find_job_by_correlation(c, "export", correlation_id)) {
-        co_await export_cancel(c, *id);
-        c.log().log(log_level::info, "cancelled export job " + *id + " created by an interrupted request");
+    auto found = co_await search_job(c, "export", correlation_id, began, std::nullopt, {});
+    if (found.verdict == job_search::what::found) {
+        co_await export_cancel(c, found.job.id);
+        c.log().log(log_level::info, "cancelled export job " + found.job.id + " created by an interrupted request");
     }
 }
 
@@ -723,11 +882,13 @@ asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
     // A correlation id lets a job created by an interrupted POST be found.
     if (r.correlation_id.empty()) r.correlation_id = new_correlation_id();
     auto start = [&c, &r]() { return export_initiate(c, r); };
+    auto began = c.timer()->now();
     auto created = co_await start_when_free(c, start, r.poll_deadline, r.progress, "export");
     out.job = created.value;
     if (created.ec) {
         out.diag = created.value.diag;
-        if (created.ec == errc::cancelled || maybe_reached(created.ec, out.diag)) co_await cancel_unseen_export(c, r.correlation_id);
+        if (created.ec == errc::cancelled || maybe_reached(created.ec, out.diag))
+            co_await cancel_unseen_export(c, r.correlation_id, began);
         co_return outcome<export_result>{created.ec, std::move(out)};
     }
     std::string id = created.value.id;
@@ -739,15 +900,17 @@ asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
     auto done = co_await poll_job(c, "export", id, poll_of(r.max_retries, r.retry_interval, r.poll_deadline), true, r.progress);
     out.job = done.value;
     if (done.ec) {
-        if (done.ec == errc::cancelled || co_await was_cancelled()) {
-            // Best effort: do not leave the server's job running.
+        bool cancelled = done.ec == errc::cancelled || co_await was_cancelled();
+        if (cancelled || done.ec == errc::poll_timeout || done.ec == errc::job_state_unknown) {
+            // The flow gives up on a job that may still run: best effort, do
+            // not leave it running (an export only reads; a rerun makes another).
             co_await asio::this_coro::reset_cancellation_state();
-            auto cancelled = co_await export_cancel(c, id);
+            auto stopped = co_await export_cancel(c, id);
             c.log().log(log_level::info, "cancelled export job " + id + ": " +
-                                             (cancelled.ec ? cancelled.ec.message() : cancelled.value.status));
-            co_return fail(errc::cancelled, done.value.diag);
+                                             (stopped.ec ? stopped.ec.message() : stopped.value.status));
+            if (!stopped.ec && !cancelled) done.value.diag.detail += "; the export job was cancelled";
         }
-        co_return fail(done.ec, done.value.diag);
+        co_return fail(cancelled ? error_code(errc::cancelled) : done.ec, done.value.diag);
     }
     if (out.job.files.empty()) {
         diagnostics d;
@@ -755,12 +918,14 @@ asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
         co_return fail(errc::no_files, d);
     }
     std::size_t n = 0;
+    std::set<std::string> names;  // two links may end in the same name: never one path for both
     for (const auto& f : out.job.files) {
         download_options opt;
         opt.directory = r.directory;
         opt.durable = r.durable;
+        opt.overwrite = r.overwrite;
         opt.progress = r.progress;
-        if (out.job.files.size() > 1) opt.file_name = file_name_from_url(f.url, id + "-" + std::to_string(n) + ".zip");
+        opt.file_name = unique_name(file_name_from_url(f.url, id + "-" + std::to_string(n) + ".zip"), names);
         ++n;
         auto got = co_await download_file(c, f, opt);
         if (got.ec) {
@@ -914,8 +1079,24 @@ void gates::release(const std::string& key) {
 
 asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_request req, gates* g) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    if (!req.keep_files) req.exports.durable = false;  // transient: imported, then deleted
     migration_result m;
+    struct scratch_dir {  // transient packages: a private directory, so no name collides
+        std::filesystem::path path;
+        ~scratch_dir() {
+            std::error_code ignored;
+            if (!path.empty()) std::filesystem::remove_all(path, ignored);
+        }
+    } scratch;
+    if (!req.keep_files) {
+        req.exports.durable = false;  // imported, then deleted
+        std::string tmpl = (req.exports.directory / "cspark-migrate-XXXXXX").string();
+        if (!::mkdtemp(tmpl.data())) {
+            m.ec = errc::file_error;
+            m.diag.detail = "cannot create a directory in '" + req.exports.directory.string() + "': " + std::strerror(errno);
+            co_return m;
+        }
+        scratch.path = req.exports.directory = tmpl;
+    }
     auto began = clock_type::now();
     std::string export_key = "export " + src.url().to_string();
     std::string import_key = "import " + dst.url().to_string();
@@ -956,11 +1137,6 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
             }
         }
     }
-    if (!req.keep_files)
-        for (const auto& f : m.exported.files) {
-            std::error_code ignored;
-            std::filesystem::remove(f.path, ignored);
-        }
     m.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - began);
     co_return m;
 }
