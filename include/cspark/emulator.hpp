@@ -38,6 +38,8 @@ struct emulator_config {
     std::chrono::milliseconds download_ttl{std::chrono::minutes(15)};  ///< link lifetime
     std::chrono::seconds token_lifetime{300};  ///< OAuth expires_in
     std::chrono::milliseconds describe_window{std::chrono::hours(1)};  ///< finished jobs in describe
+    bool describe_correlation = true;    ///< describe items carry data.correlation_id ([INF]: the
+                                         ///< documented sample has none; false serves that shape)
     std::uint64_t package_bytes = 64 * 1024;  ///< payload bytes per exported version
     bool strict = false;                 ///< require x-tenant-name, x-request-id, x-spark-ua
     std::filesystem::path data_dir;      ///< packages and uploads; "" = a fresh temp directory

@@ -1,6 +1,7 @@
 #include "cli/cli.hpp"
 
 #include "core/text.hpp"
+#include "cli/extract.hpp"
 #include "zip/zip.hpp"
 
 #include <boost/asio/signal_set.hpp>
@@ -43,6 +44,18 @@ bool parse_shard(const std::string& spec, std::size_t& k, std::size_t& n) {
     if (slash == std::string::npos) return false;
     return whole_number(std::string_view(spec).substr(0, slash), k) &&
            whole_number(std::string_view(spec).substr(slash + 1), n) && n > 0 && k < n;
+}
+
+std::optional<std::uint64_t> parse_size(const std::string& spec) {
+    std::string_view s = spec;
+    std::size_t digits = 0;
+    while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+    std::size_t n = 0;
+    if (!whole_number(s.substr(0, digits), n)) return std::nullopt;
+    auto unit = s.substr(digits);
+    std::uint64_t scale = unit.empty() || unit == "B" ? 1 : unit == "KB" ? 1ull << 10 : unit == "MB" ? 1ull << 20 : unit == "GB" ? 1ull << 30 : 0;
+    if (scale == 0 || n > (1ull << 50) / scale) return std::nullopt;
+    return n * scale;
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& spec) {
@@ -210,7 +223,7 @@ json::value error_json(const error_code& ec, const diagnostics& d) {
 
 // ------------------------------------------------------------------ inspect
 
-int inspect(const std::string& file, const std::string& extract_dir, const output& out) {
+int inspect(const std::string& file, const std::string& extract_dir, const extract_options& extract, const output& out) {
     std::string why;
     auto r = zip::reader::open(file, why);
     if (!r) {
@@ -258,32 +271,13 @@ int inspect(const std::string& file, const std::string& extract_dir, const outpu
     json::object doc{{"file", file}, {"entries", entries}, {"service_versions", services}, {"crc_ok", crc_ok}};
 
     if (!extract_dir.empty()) {
-        // Every entry is checked before anything is written.
-        for (const auto& e : r->entries()) {
-            if (!zip::is_safe_entry_name(e.name) || e.is_symlink()) {
-                std::string msg = "refusing to extract: entry '" + detail::excerpt(e.name, 200) + "' " +
-                                  (e.is_symlink() ? "is a symbolic link" : "would escape the target directory");
-                out.error(msg);
-                doc["error"] = msg;
-                out.result(doc);
-                return usage;
-            }
-        }
         std::filesystem::path root(extract_dir);
-        std::error_code fec;
-        std::filesystem::create_directories(root, fec);
-        for (const auto& e : r->entries()) {
-            auto target = root / e.name;
-            if (e.is_directory()) {
-                std::filesystem::create_directories(target, fec);
-                continue;
-            }
-            std::filesystem::create_directories(target.parent_path(), fec);
-            std::ofstream f(target, std::ios::binary | std::ios::trunc);
-            if (!f || !r->read(e, [&](std::span<const char> d) { f.write(d.data(), static_cast<std::streamsize>(d.size())); }, why)) {
-                out.error("extracting '" + e.name + "': " + (why.empty() ? "cannot write" : why));
-                return failed;
-            }
+        if (!extract_all(*r, root, extract, why)) {
+            std::string msg = "refusing to extract: " + why;
+            out.error(msg);
+            doc["error"] = msg;
+            out.result(doc);
+            return usage;
         }
         doc["extracted_to"] = root.string();
         if (!out.json) std::printf("extracted to %s\n", root.string().c_str());

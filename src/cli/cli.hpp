@@ -25,6 +25,9 @@ int exit_code_for(error_code ec);
 /// "K/N" with whole numbers 0 <= K < N; false otherwise.
 bool parse_shard(const std::string& spec, std::size_t& k, std::size_t& n);
 
+/// "500KB", "512MB", "2GB" (powers of 1024), or plain bytes; nullopt otherwise.
+std::optional<std::uint64_t> parse_size(const std::string& spec);
+
 /// "500ms", "60s", "2m", "1h", or plain milliseconds ("1500"); nullopt otherwise.
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& spec);
 
@@ -75,7 +78,8 @@ int batch(const std::string& plan, const std::string& journal, std::size_t concu
 /// `batch --report J...`: merges journals into one summary.
 int report(const std::vector<std::string>& journals, const output& out);
 
+struct extract_options;
 /// `inspect pkg.zip [--extract DIR]`; returns the exit code.
-int inspect(const std::string& file, const std::string& extract_dir, const output& out);
+int inspect(const std::string& file, const std::string& extract_dir, const extract_options& extract, const output& out);
 
 }  // namespace cspark::cli

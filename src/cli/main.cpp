@@ -1,5 +1,6 @@
 // cspark-impex: export, import, migrate, status, cancel, describe, inspect.
 #include "cli/cli.hpp"
+#include "cli/extract.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -218,7 +219,17 @@ int main(int argc, char** argv) {
 
     auto* insp_cmd = app.add_subcommand("inspect", "List a package's services, entries and CRCs; --extract safely");
     insp_cmd->add_option("file", file, "Package (ZIP)")->required();
-    insp_cmd->add_option("--extract", extract, "Extract into this directory (refuses entries escaping it)");
+    insp_cmd->add_option("--extract", extract,
+                         "Extract below this directory: every entry is checked first (escaping names, links, duplicates, "
+                         "file/directory clashes, sizes, existing files); a failure leaves nothing new behind");
+    extract_options xo;
+    std::string max_size = "1024MB";
+    insp_cmd->add_flag("--overwrite", xo.overwrite, "With --extract: replace files that already exist");
+    insp_cmd->add_option("--max-size", max_size, "With --extract: most bytes the package may expand to, e.g. 512MB, 2GB")
+        ->check([](const std::string& v) { return parse_size(v) ? std::string() : "'" + v + "' is not a size such as 500KB, 512MB or 2GB"; })
+        ->capture_default_str();
+    insp_cmd->add_option("--max-ratio", xo.max_ratio, "With --extract: most an entry over 1 MiB may expand (uncompressed/compressed)")
+        ->check(CLI::PositiveNumber)->capture_default_str();
 
     try {
         app.parse(argc, argv);
@@ -227,7 +238,10 @@ int main(int argc, char** argv) {
         return rc == 0 ? 0 : usage;
     }
 
-    if (insp_cmd->parsed()) return inspect(file, extract, out);
+    if (insp_cmd->parsed()) {
+        xo.max_bytes = *parse_size(max_size);
+        return inspect(file, extract, xo, out);
+    }
     if (batch_cmd->parsed()) {
         if (!report_journals.empty()) return report(report_journals, out);
         if (plan.empty() || journal_path.empty()) {

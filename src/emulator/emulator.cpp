@@ -36,6 +36,7 @@ struct job {
     clock_type::time_point created, due;
     std::optional<clock_type::time_point> finished;
     bool cancelled = false, fail = false, never_finishes = false, no_files = false, settled = false;
+    bool no_hash = false, same_file_names = false, file_link = false;
     json::value source_system = nullptr, correlation_id = nullptr;
     std::string request_id;
     json::value errors = nullptr;
@@ -280,10 +281,17 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
         bool done_ok = j.settled && j.errors.is_null();
         if (exp) {
             json::array files;
-            if (done_ok && !j.no_files)
-                files.push_back(json::object{{"file", base_of(h) + "/download/" + j.id + "/" + j.file_name +
-                                                          "?token=" + j.download_token},
-                                             {"file_hash", j.file_hash}});
+            if (done_ok && !j.no_files) {
+                std::string link = (j.file_link ? std::string("file://") : base_of(h)) + "/download/" + j.id + "/" +
+                                   j.file_name + "?token=" + j.download_token;
+                json::object file{{"file", link}};
+                if (!j.no_hash) file["file_hash"] = j.file_hash;
+                files.push_back(file);
+                if (j.same_file_names) {  // the same package under another path ending in the same name
+                    file["file"] = base_of(h) + "/download/" + j.id + "/copy/" + j.file_name + "?token=" + j.download_token;
+                    files.push_back(std::move(file));
+                }
+            }
             outputs["files"] = std::move(files);
             outputs["services"] = done_ok ? j.services : json::array();
             outputs["service_versions"] = done_ok ? j.service_versions : json::array();
@@ -325,6 +333,9 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
             if (f->kind == "job_fail") j.fail = true;
             if (f->kind == "job_never_finishes") j.never_finishes = true;
             if (f->kind == "job_no_files") j.no_files = true;
+            if (f->kind == "job_no_hash") j.no_hash = true;
+            if (f->kind == "job_same_file_names") j.same_file_names = true;
+            if (f->kind == "link_scheme") j.file_link = true;
         }
         job_order.push_back(j.id);
         return jobs.emplace(j.id, std::move(j)).first->second;
@@ -442,7 +453,7 @@ server::response_plan emulator::impl::route(const server::request_head& h, std::
     if (parts.size() == 6 && parts[0] == "auth" && parts[1] == "realms" && parts[3] == "protocol" &&
         parts[4] == "openid-connect" && parts[5] == "token") {
         route_name = "token", allow = "POST", tenant_name = parts[2];
-    } else if (parts.size() == 3 && parts[0] == "download") {
+    } else if ((parts.size() == 3 || (parts.size() == 4 && parts[2] == "copy")) && parts[0] == "download") {
         route_name = "download", allow = "GET, HEAD", job_id = parts[1];
     } else if (parts.size() >= 4 && parts[1] == "api" && parts[2] == "v4" && (parts[3] == "export" || parts[3] == "import")) {
         tenant_name = parts[0];
@@ -466,7 +477,7 @@ server::response_plan emulator::impl::route(const server::request_head& h, std::
     server::response_plan plan;
     bool refused = false;
     for (auto* f : fired) {
-        if (f->kind == "status") {
+        if (f->kind == "status" && !f->after_action) {
             header_list extra;
             if (f->status == 429 && f->retry_after >= 0) {
                 std::ostringstream ra;
@@ -526,6 +537,9 @@ server::response_plan emulator::impl::route(const server::request_head& h, std::
     }
 
     for (auto* f : fired) {
+        if (f->kind == "status" && f->after_action)  // acted on, but a gateway answers for the server
+            plan = json_reply(f->status, json::object{{"type", "fault"}, {"code", "INJECTED_FAULT"},
+                                                      {"message", "injected " + std::to_string(f->status) + " after " + route_name}});
         if (f->kind == "reset") plan.reset = true;  // after any action: the response is lost
         if (f->kind == "reset_mid_body") plan.reset_after = f->after_bytes;
         if (f->kind == "slow_body") plan.bytes_per_second = std::max<std::uint64_t>(f->bytes_per_second, 1);
@@ -677,8 +691,8 @@ server::response_plan emulator::impl::describe(emu::tenant& t, job_kind k) {
                                                 {"created_timestamp", timestamp(j.created)},
                                                 {"updated_timestamp", timestamp(end)},
                                                 {"process_time", std::chrono::duration_cast<std::chrono::milliseconds>(end - j.created).count()},
-                                                {"correlation_id", j.correlation_id},
                                                 {"source_system", j.source_system}}}};
+        if (cfg.describe_correlation) item["data"].get_object()["correlation_id"] = j.correlation_id;
         if (!terminal(j, tnow))
             in_progress.push_back(std::move(item));
         else if (tnow - end <= cfg.describe_window)
@@ -748,6 +762,11 @@ server::response_plan emulator::impl::download(const server::request_head& h, co
         headers.emplace_back("Content-Range",
                              "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size));
     }
+    for (auto* f : fired)
+        if (f->kind == "range_wrong_bytes" && status == 206) {  // the right length, from the wrong offset
+            last -= first;
+            first = 0;
+        }
     error_code ec;
     auto src = make_file_source(jb.file, ec, first, size ? last - first + 1 : 0);
     if (!src) return error_reply(500, "FILE_MISSING", "the package file is gone", "server_error");

@@ -9,7 +9,8 @@ namespace json = boost::json;
 
 namespace {
 const std::set<std::string> kinds{"status", "reset", "reset_mid_body", "slow_body", "delay",
-                                  "job_fail", "job_never_finishes", "job_no_files", "expire_link"};
+                                  "job_fail", "job_never_finishes", "job_no_files", "expire_link",
+                                  "job_no_hash", "job_same_file_names", "range_wrong_bytes", "link_scheme"};
 const std::set<std::string> routes{"any", "token", "export.create", "export.status", "export.cancel",
                                    "export.describe", "import.create", "import.status", "import.describe",
                                    "download"};
@@ -49,7 +50,11 @@ void fault_set::load(const json::value& doc) {
         get_str("route", f.route);
         get_str("tenant", f.tenant);
         get_str("kind", f.kind);
-        if (!kinds.count(f.kind)) bad(i, "kind '" + f.kind + "' is not one of status, reset, reset_mid_body, slow_body, delay, job_fail, job_never_finishes, job_no_files, expire_link");
+        if (!kinds.count(f.kind)) {
+            std::string all;
+            for (const auto& k : kinds) all += (all.empty() ? "" : ", ") + k;
+            bad(i, "kind '" + f.kind + "' is not one of " + all);
+        }
         if (!routes.count(f.route)) bad(i, "route '" + f.route + "' is unknown");
         get_num("status", f.status);
         if (f.status < 100 || f.status > 599) bad(i, "status must be an HTTP status");
@@ -66,6 +71,10 @@ void fault_set::load(const json::value& doc) {
         get_num("delay_ms", delay_ms);
         f.delay = std::chrono::milliseconds(delay_ms);
         get_num("after_bytes", f.after_bytes);
+        if (auto* p = r.if_contains("after_action")) {
+            if (!p->is_bool()) bad(i, "after_action must be true or false");
+            f.after_action = p->get_bool();
+        }
         if (auto* n = r.if_contains("nth")) {
             if (!n->is_array()) bad(i, "nth must be an array of call numbers");
             for (const auto& x : n->get_array()) {

@@ -19,8 +19,14 @@ struct fault_rule {
     std::string route = "any";
     std::string tenant;          ///< "" = every tenant
     std::string kind;            ///< status | reset | reset_mid_body | slow_body | delay |
-                                 ///< job_fail | job_never_finishes | job_no_files | expire_link
+                                 ///< job_fail | job_never_finishes | job_no_files | expire_link |
+                                 ///< job_no_hash (export lists its file without file_hash) |
+                                 ///< job_same_file_names (two links ending in one file name) |
+                                 ///< range_wrong_bytes (a Range request gets the file's first bytes) |
+                                 ///< link_scheme (the export's link is file:///...)
     int status = 503;            ///< for kind = status
+    bool after_action = false;   ///< status: the route acts first, then this status replaces its
+                                 ///< answer (a gateway timing out on a request the server did)
     double retry_after = -1;     ///< seconds in x-retry-after (429); < 0 = none
     double probability = 1.0;    ///< used when `nth` is empty
     std::vector<std::uint64_t> nth;  ///< 1-based matching calls that fire ("the 3rd")

@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
     app.add_option("--max-upload-mb", max_upload_mb, "Import size limit in MB")->capture_default_str();
     app.add_option("--download-ttl-s", ttl_s, "Download link lifetime in seconds")->capture_default_str();
     app.add_flag("--strict", cfg.strict, "Require x-tenant-name, x-request-id and x-spark-ua");
+    bool no_describe_correlation = false;
+    app.add_flag("--describe-without-correlation", no_describe_correlation,
+                 "Serve describe (GET export/status, import/status) in the documented shape, without correlation ids");
     app.add_flag("--tls", cfg.tls, "Serve HTTPS");
     app.add_option("--tls-cert", cfg.tls_cert_file, "PEM certificate (default: a self-signed one is made)");
     app.add_option("--tls-key", cfg.tls_key_file, "PEM private key");
@@ -60,6 +63,7 @@ int main(int argc, char** argv) {
     app.add_option("--threads", cfg.threads, "I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
     app.add_flag("--print-credentials", print_credentials, "Print each tenant's base URL and credentials");
     CLI11_PARSE(app, argc, argv);
+    cfg.describe_correlation = !no_describe_correlation;
 
     cfg.port = port;
     cfg.job_duration = std::chrono::milliseconds(job_ms);

@@ -1,7 +1,7 @@
 // The ImpEx API against the emulator over loopback: verbs, request and
 // destination forms, failures, deadlines, hashes, resumes, cancellation,
 // fault storms, dedupe, and a 100-migration fleet.
-#include "support/emu_fixture.hpp"
+#include "support/impex_fixture.hpp"
 
 #include <cspark/impex.hpp>
 
@@ -14,71 +14,6 @@
 using namespace cspark;
 using namespace cspark::test;
 
-namespace {
-
-// Real time for the emulator (jobs of 30 ms), quick polls for the client.
-struct impex_fixture {
-    emu_fixture f;
-    explicit impex_fixture(emulator_config cfg = fast(), fleet_spec fleet = small_fleet()) : f(with_real_clock(cfg), fleet) {}
-    static emulator_config fast() {
-        emulator_config c;
-        c.job_duration = std::chrono::milliseconds(30);
-        return c;
-    }
-    static emulator_config with_real_clock(emulator_config c) {
-        c.clock = system_timer_service();
-        return c;
-    }
-    client_config config(const std::string& tenant, int retries = 2) {
-        auto c = f.config(tenant);
-        c.max_retries = retries;
-        c.retry_interval = std::chrono::milliseconds(5);
-        return c;
-    }
-    std::unique_ptr<impex> make(const std::string& tenant, int retries = 2) {
-        return std::make_unique<impex>(client(f.io.get_executor(), config(tenant, retries)));
-    }
-    std::filesystem::path dir(const std::string& name) {
-        auto d = f.scratch / name;
-        std::filesystem::create_directories(d);
-        return d;
-    }
-    template <class T, class Op>
-    std::pair<error_code, T> run(Op op) {
-        std::optional<std::pair<error_code, T>> out;
-        op([&](error_code ec, T v) { out.emplace(ec, std::move(v)); });
-        run_until(f.io, [&] { return out.has_value(); });
-        return std::move(*out);
-    }
-    json::value state() { return f.emu->state(); }
-    /// Starts an export of folder-1/service-1 through the verbs and waits for it.
-    job_status finished_export(impex& spark) {
-        auto [ec, created] = run<job_status>([&](auto h) {
-            spark.exports.initiate(export_request{.services = {"folder-1/service-1"}}, h);
-        });
-        REQUIRE_FALSE(ec);
-        std::string id = created.id;
-        auto [ec2, done] = run<job_status>([&](auto h) {
-            spark.exports.get_status(id, {.retry_interval = std::chrono::milliseconds(10)}, true, h);
-        });
-        REQUIRE_FALSE(ec2);
-        return done;
-    }
-    std::size_t jobs(const std::string& kind, const std::string& tenant = "") {
-        std::size_t n = 0;
-        auto st = state();
-        for (const auto& j : st.at("jobs").as_array())
-            if (j.at("kind") == json::value(kind) && (tenant.empty() || j.at("tenant") == json::value(tenant))) ++n;
-        return n;
-    }
-};
-
-export_request quick(export_request r) {
-    r.retry_interval = std::chrono::milliseconds(10);
-    return r;
-}
-
-}  // namespace
 
 TEST_CASE("service URIs: every documented form, and names the SDKs would corrupt") {
     std::string why;

@@ -131,3 +131,44 @@ TEST_CASE("the client constructor rejects bad configuration with spark_error") {
         CHECK(e.code() == errc::missing_credentials);
     }
 }
+
+TEST_CASE("header values with CR/LF are refused: credentials, tokens from the endpoint, caller headers") {
+    asio::io_context io;
+    for (auto make : std::vector<std::function<client_config()>>{
+             [] { return client_config{.base_url = "http://127.0.0.1:1/t", .api_key = "k\r\nX-Injected: z", .use_environment = false}; },
+             [] { return client_config{.base_url = "http://127.0.0.1:1/t", .bearer_token = "a\nX-Injected: z", .use_environment = false}; },
+             [] {
+                 client_config c{.base_url = "http://127.0.0.1:1/t", .api_key = "k", .use_environment = false};
+                 c.user_agent_suffix = "ci\r\nX-Injected: z";
+                 return c;
+             }}) {
+        try {
+            client c(io.get_executor(), make());
+            FAIL("accepted a header value with a line break");
+        } catch (const spark_error& e) {
+            CHECK(e.code() == errc::invalid_argument);
+            CHECK(std::string(e.what()).find("control character") != std::string::npos);
+            CHECK(std::string(e.what()).find("X-Injected") == std::string::npos);  // the secret is not echoed
+        }
+    }
+
+    oauth_server s;
+    s.lb.handler->fallback = [](const recorded_request& r) {
+        if (r.head.path().find("/token") != std::string::npos)
+            return json_response(200, R"({"access_token":"tok\r\nX-Injected: z","expires_in":300})");
+        return json_response(200, R"({"ok":true})");
+    };
+    auto c = s.make();
+    auto r = send(s.lb.io, c, {.target = "x"});
+    CHECK(r.ec == errc::oauth_failed);
+    CHECK(r.resp.diag.to_string().find("control characters") != std::string::npos);
+    CHECK(s.lb.handler->requests.size() == 1);  // only the token request went out
+
+    loopback lb;
+    auto plain = lb.make_client(lb.config());
+    request req{.target = "x"};
+    req.headers.emplace_back("X-Custom", "v\r\nX-Injected: z");
+    auto p = send(lb.io, plain, req);
+    CHECK(p.ec == errc::invalid_argument);
+    CHECK(lb.handler->requests.empty());
+}

@@ -1,0 +1,146 @@
+// Test support: the cspark-impex binary as a child process against an
+// in-process emulator served from a background thread, and batch plans.
+#pragma once
+
+#include "support/emu_fixture.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+
+#include <cstdlib>
+#include <fcntl.h>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sys/wait.h>
+#include <thread>
+
+namespace cspark::test {
+
+struct cli_result {
+    int rc = -1;
+    std::string out, err;
+};
+
+inline std::string slurp(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+struct cli_fixture {
+    asio::io_context io;
+    std::unique_ptr<emulator> emu;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+    std::thread runner;
+    std::filesystem::path dir;
+
+    static emulator_config quick_jobs() {
+        emulator_config cfg;
+        cfg.job_duration = std::chrono::milliseconds(50);
+        return cfg;
+    }
+    explicit cli_fixture(fleet_spec fleet = small_fleet(), emulator_config cfg = quick_jobs()) {
+        emu = std::make_unique<emulator>(io.get_executor(), cfg);
+        emu->generate(fleet);
+        emu->start();
+        work.emplace(io.get_executor());
+        runner = std::thread([this] { io.run(); });
+        dir = std::filesystem::temp_directory_path() / ("cspark-cli-test-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(dir);
+        ::setenv("SRC_KEY", emu->credentials("tenant-0001").api_key.c_str(), 1);
+        ::setenv("DST_KEY", emu->credentials("target-0001").api_key.c_str(), 1);
+    }
+    ~cli_fixture() {
+        asio::post(io, [this] { emu->stop(); });
+        work.reset();
+        io.stop();
+        runner.join();
+        std::error_code ignored;
+        std::filesystem::remove_all(dir, ignored);
+    }
+    std::string src() const { return emu->base_url("tenant-0001"); }
+    std::string dst() const { return emu->base_url("target-0001"); }
+
+    /// Runs the binary with `args`; `in_child` runs in the child before exec (limits).
+    cli_result run(std::vector<std::string> args, const std::function<void()>& in_child = {}) {
+        const char* bin = std::getenv("CSPARK_CLI_BIN");
+        REQUIRE_MESSAGE(bin, "CSPARK_CLI_BIN is not set (run through meson test)");
+        auto out_path = dir / "stdout", err_path = dir / "stderr";
+        pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            int o = ::open(out_path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+            int e = ::open(err_path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+            ::dup2(o, 1);
+            ::dup2(e, 2);
+            if (in_child) in_child();
+            std::vector<std::string> all{bin};
+            all.insert(all.end(), args.begin(), args.end());
+            std::vector<char*> argv;
+            for (auto& a : all) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(argv[0], argv.data());
+            ::_exit(127);
+        }
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        cli_result r;
+        r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        r.out = slurp(out_path);
+        r.err = slurp(err_path);
+        return r;
+    }
+    /// The emulator's state and fault rules (both lock the emulator: safe from this thread).
+    json::value state() { return emu->state(); }
+    void faults(const std::string& rules) { emu->set_faults(json::parse(R"({"rules":)" + rules + "}")); }
+    std::size_t jobs(const std::string& kind) {
+        std::size_t n = 0;
+        auto st = state();
+        for (const auto& j : st.at("jobs").as_array()) n += j.at("kind") == json::value(kind);
+        return n;
+    }
+    void no_secrets(const cli_result& r) {
+        for (const char* var : {"SRC_KEY", "DST_KEY"}) {
+            std::string key = std::getenv(var);
+            CHECK(r.out.find(key) == std::string::npos);
+            CHECK(r.err.find(key) == std::string::npos);
+        }
+    }
+};
+
+// A plan of n migrations over `pairs` tenant pairs, each into its own service.
+inline std::string make_plan(cli_fixture& f, std::size_t n, std::size_t pairs) {
+    json::array list;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string k = std::to_string(i % pairs + 1);
+        std::string num = std::string(4 - k.size(), '0') + k;
+        list.push_back(json::object{
+            {"name", "m-" + std::to_string(i)},
+            {"source", json::object{{"base_url", f.emu->url() + "/tenant-" + num}, {"api_key_env", "KEY_SRC_" + num}}},
+            {"target", json::object{{"base_url", f.emu->url() + "/target-" + num}, {"api_key_env", "KEY_DST_" + num}}},
+            {"export", json::object{{"services", json::array{"folder-1/service-1"}}}},
+            {"destination", json::array{"folder-1/service-1=folder-1/m-" + std::to_string(i)}},
+            {"if_present", "abort"}});
+        ::setenv(("KEY_SRC_" + num).c_str(), f.emu->credentials("tenant-" + num).api_key.c_str(), 1);
+        ::setenv(("KEY_DST_" + num).c_str(), f.emu->credentials("target-" + num).api_key.c_str(), 1);
+    }
+    auto path = (f.dir / "plan.json").string();
+    std::ofstream(path) << json::serialize(json::object{{"migrations", list}});
+    return path;
+}
+
+inline fleet_spec pairs_fleet(std::size_t pairs) {
+    fleet_spec f;
+    f.tenants = pairs;
+    f.target_tenants = pairs;
+    return f;
+}
+
+inline std::size_t count_lines(const std::filesystem::path& p, const std::string& needle) {
+    std::ifstream in(p);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+    return n;
+}
+
+
+}  // namespace cspark::test

@@ -1,0 +1,141 @@
+// The pure decisions behind "never twice, never lost", case by case.
+#include "impex/policy.hpp"
+
+#include "core/text.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace cspark;
+using namespace cspark::detail;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+TEST_CASE("status checks: which failures may pass if asked again") {
+    for (errc e : {errc::connection_closed, errc::idle_timeout, errc::request_timeout, errc::connect_failed,
+                   errc::rate_limited, errc::server_error, errc::bad_gateway, errc::service_unavailable,
+                   errc::gateway_timeout, errc::malformed_json})
+        CHECK(status_check_may_pass(e));
+    for (errc e : {errc::unauthorized, errc::forbidden, errc::not_found, errc::bad_request, errc::cancelled,
+                   errc::invalid_argument})
+        CHECK_FALSE(status_check_may_pass(e));
+    CHECK_FALSE(status_check_may_pass({}));
+}
+
+TEST_CASE("only known outcomes are final") {
+    CHECK(outcome_is_final({}));
+    CHECK(outcome_is_final(errc::job_failed));
+    CHECK(outcome_is_final(errc::unauthorized));
+    CHECK_FALSE(outcome_is_final(errc::job_state_unknown));
+    CHECK_FALSE(outcome_is_final(errc::poll_timeout));
+    CHECK_FALSE(outcome_is_final(errc::import_outcome_unknown));
+    CHECK_FALSE(outcome_is_final(errc::cancelled));
+}
+
+TEST_CASE("a POST may have been acted on unless the server said it refused it") {
+    diagnostics d;
+    CHECK(maybe_reached(errc::connection_closed, d));
+    CHECK(maybe_reached(errc::gateway_timeout, d));
+    CHECK(maybe_reached(errc::server_error, d));
+    d.api_code = "EXCEEDED_FILE_SIZE";
+    CHECK_FALSE(maybe_reached(errc::server_error, d));
+    CHECK_FALSE(maybe_reached(errc::bad_request, {}));
+    CHECK_FALSE(maybe_reached(errc::conflict, {}));
+}
+
+TEST_CASE("ISO timestamps") {
+    auto t = parse_iso_timestamp("2025-03-01T10:05:12.440Z");
+    REQUIRE(t);
+    CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count() == 1740823512440);
+    CHECK(parse_iso_timestamp("2025-03-01T12:05:12.440+02:00") == t);
+    CHECK(parse_iso_timestamp("2025-03-01T10:05:12Z") == *t - 440ms);
+    for (const char* bad : {"", "2025-03-01", "2025-13-01T10:05:12Z", "2025-03-01T10:05:12Zjunk", "yesterday"})
+        CHECK_FALSE(parse_iso_timestamp(bad));
+}
+
+namespace {
+
+json::value describe_doc(bool with_correlation) {
+    std::string c = with_correlation ? R"(,"correlation_id":"mine")" : "";
+    std::string c2 = with_correlation ? R"(,"correlation_id":null)" : "";
+    return json::parse(R"({"in_progress_imports":[
+        {"object":"import","id":"new","data":{"import_status":"in_progress","created_timestamp":"2026-11-27T08:00:09.000Z",
+         "response_timestamp":"2026-11-27T08:00:10.000Z")" + c + R"(}}],
+      "recent_imports":[
+        {"object":"import","id":"old","data":{"import_status":"closed","created_timestamp":"2026-11-27T07:30:00.000Z",
+         "response_timestamp":"2026-11-27T08:00:10.000Z")" + c2 + R"(}}]})");
+}
+
+}  // namespace
+
+TEST_CASE("identify_job: by correlation id where describe shows them") {
+    auto v = read_describe(describe_doc(true), "import");
+    CHECK(v.shows_correlation);
+    CHECK(v.jobs.size() == 2);
+    auto found = identify_job(v, "mine", 5s);
+    CHECK(found.what == job_lookup::verdict::found);
+    CHECK(found.id == "new");
+    auto none = identify_job(v, "someone-else", 5s);
+    CHECK(none.what == job_lookup::verdict::not_created);
+}
+
+TEST_CASE("identify_job: without correlation ids, jobs created since the POST began are candidates") {
+    auto v = read_describe(describe_doc(false), "import");
+    CHECK_FALSE(v.shows_correlation);
+    REQUIRE(v.server_now);
+    // The POST began 5 s before the server's answer: only "new" (1 s old) qualifies.
+    auto r = identify_job(v, "mine", 5s);
+    CHECK(r.what == job_lookup::verdict::confirm);
+    CHECK(r.candidates == std::vector<std::string>{"new"});
+    // Begun an hour ago: both.
+    CHECK(identify_job(v, "mine", std::chrono::hours(1)).candidates.size() == 2);
+    // Begun a moment ago (after "new" was created, beyond the margin): none can be ours.
+    CHECK(identify_job(v, "mine", 0ms, 500ms).what == job_lookup::verdict::not_created);
+    // No server time: nothing is ruled out by time.
+    auto doc = describe_doc(false);
+    doc.at("in_progress_imports").at(0).at("data").as_object().erase("response_timestamp");
+    doc.at("recent_imports").at(0).at("data").as_object().erase("response_timestamp");
+    CHECK(identify_job(read_describe(doc, "import"), "mine", 0ms).candidates.size() == 2);
+    // Nothing at all in describe: nothing was created.
+    CHECK(identify_job(read_describe(json::parse("{}"), "import"), "mine", 5s).what == job_lookup::verdict::not_created);
+}
+
+TEST_CASE("outputs_match compares (source, destination) pairs, destination defaulting to source") {
+    auto sent = json::parse(R"([{"service_uri_source":"f/a","service_uri_destination":"g/a"},
+                                {"service_uri_source":"f/b","service_uri_destination":null}])").as_array();
+    CHECK(outputs_match(json::parse(R"({"services":[{"service_uri_source":"F/A","service_uri_destination":"g/a"},
+                                                    {"service_uri_source":"f/b","service_uri_destination":"f/b"}]})"), sent));
+    CHECK_FALSE(outputs_match(json::parse(R"({"services":[{"service_uri_source":"f/a","service_uri_destination":"g/a"}]})"), sent));
+    CHECK_FALSE(outputs_match(json::parse(R"({"services":[]})"), sent));
+    CHECK_FALSE(outputs_match(nullptr, sent));
+}
+
+TEST_CASE("unique_name keeps names apart within one export") {
+    std::set<std::string> used;
+    CHECK(unique_name("pkg.zip", used) == "pkg.zip");
+    CHECK(unique_name("pkg.zip", used) == "pkg-1.zip");
+    CHECK(unique_name("pkg.zip", used) == "pkg-2.zip");
+    CHECK(unique_name("noext", used) == "noext");
+    CHECK(unique_name("noext", used) == "noext-1");
+}
+
+TEST_CASE("download links: http(s) or a path on the API host") {
+    std::string why;
+    CHECK(is_download_link("https://h/x.zip?token=1", why));
+    CHECK(is_download_link("HTTP://h/x.zip", why));
+    CHECK(is_download_link("/download/x.zip", why));
+    for (const char* bad : {"file:///etc/passwd", "ftp://h/x", "//evil.example/x", "passwd", ""}) {
+        CAPTURE(bad);
+        CHECK_FALSE(is_download_link(bad, why));
+        CHECK(why.find("not an http(s) URL") != std::string::npos);
+    }
+}
+
+TEST_CASE("header values: no control characters") {
+    CHECK(header_value_ok("Bearer abc.def"));
+    CHECK(header_value_ok("tab\tis fine"));
+    CHECK_FALSE(header_value_ok("a\r\nX: y"));
+    CHECK_FALSE(header_value_ok(std::string("a\0b", 3)));
+    CHECK_FALSE(header_value_ok("del\x7f"));
+}
