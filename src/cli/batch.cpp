@@ -1,32 +1,35 @@
 // cspark-impex batch: many migrations from a plan, with a durable journal so a
 // rerun after a crash (even kill -9) finishes the work without repeating it.
 //
-// Journal (JSON lines, each written and fsynced before the step it announces
-// or right after the step it records):
-//   {"m":NAME,"e":"export_intent","cid":C}       before POST export (C = correlation id)
-//   {"m":NAME,"e":"export_job","id":J}           after POST export
+// Journal (JSON lines; an intent is durable before the POST it announces,
+// records arriving during an fsync share the next one):
+//   {"m":NAME,"e":"export_intent","cid":C,"t":MS}  before POST export (C = correlation id, MS = wall time)
+//   {"m":NAME,"e":"export_job","id":J}             after POST export
 //   {"m":NAME,"e":"downloaded","path":P,"sha256":H}
-//   {"m":NAME,"e":"import_intent","file":P,"cid":C}  before POST import
+//   {"m":NAME,"e":"import_intent","file":P,"cid":C,"t":MS}  before POST import
 //   {"m":NAME,"e":"import_job","id":J}
-//   {"m":NAME,"e":"done","ok":true|false,"error":...}
-// A rerun replays the journal: done entries are skipped, jobs are resumed by
-// id, intents without a job are looked up by correlation id (describe) before
+//   {"m":NAME,"e":"done","ok":true|false,"error":...}  only for a known outcome
+// batch = load the plan, replay the journal into checkpoints, run the
+// library's migrate_fleet with the journal as its checkpoint observer: jobs
+// resume by id, intents without a job are looked up (describe) before
 // anything is sent again, so no import happens twice.
 #include "cli/cli.hpp"
 #include "core/hash.hpp"
 #include "core/text.hpp"
-#include "impex/flows.hpp"
-#include "impex/policy.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
 #include <fstream>
 #include <map>
@@ -41,7 +44,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct plan_entry {
     std::string name;
@@ -170,13 +172,14 @@ struct progress_state {
     std::optional<bool> done;
 };
 
-std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
+// The journal: JSON lines, replayed at start. Records that arrive while an
+// fsync is in flight share the next one (at most one in flight, on a worker
+// thread), so a fleet does not pay one fsync per step; a record's awaitable
+// completes once it is durable, which is what an intent needs before its POST.
 class journal {
 public:
-    explicit journal(const std::string& path) : path_(path) {
+    journal(const std::string& path, asio::any_io_executor ex) : path_(path), ex_(std::move(ex)) {
         std::ifstream in(path);
         for (std::string line; std::getline(in, line);) {
             error_code ec;
@@ -185,23 +188,55 @@ public:
             apply(v.get_object());
         }
         fd_ = ::open(path.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
-        if (fd_ < 0) plan_error(path, "the journal cannot be opened for writing");
+        if (fd_ < 0) plan_error(path, "the journal cannot be opened for writing: " + std::string(std::strerror(errno)));
+        next_ = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
     }
     ~journal() {
+        pool_.join();
         if (fd_ >= 0) ::close(fd_);
     }
     progress_state& state(const std::string& name) { return states_[name]; }
-    const std::map<std::string, progress_state>& states() const { return states_; }
+    bool failed() const noexcept { return failed_; }
+    std::size_t fsyncs() const noexcept { return fsyncs_; }
 
-    /// Appends and fsyncs one record (then applies it to the state).
-    void record(json::object rec) {
-        std::string line = json::serialize(rec) + "\n";
-        if (!detail::write_all(fd_, line.data(), line.size()) || ::fsync(fd_) != 0)
-            plan_error(path_, "writing the journal failed");
+    /// Appends a record; completes once it is durable.
+    asio::awaitable<void> record(json::object rec) {
+        auto batch = next_;
+        append(std::move(rec));
+        co_await batch->async_wait(asio::as_tuple(asio::use_awaitable));  // woken when its fsync is done
+    }
+    /// Appends a record made durable by the next fsync (or flush()).
+    void append(json::object rec) {
+        pending_ += json::serialize(rec) + "\n";
         apply(rec);
+        if (!flushing_) start_flush();
+    }
+    /// Writes and fsyncs what is pending, here and now (at the end of a run).
+    void flush() {
+        pool_.join();
+        if (!pending_.empty()) write(pending_);
+        pending_.clear();
     }
 
 private:
+    bool write(const std::string& data) {
+        bool ok = detail::write_all(fd_, data.data(), data.size()) && ::fsync(fd_) == 0;
+        ++fsyncs_;
+        if (!ok) failed_ = true;
+        return ok;
+    }
+    void start_flush() {
+        flushing_ = true;
+        auto done = std::exchange(next_, std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max()));
+        asio::post(pool_, [this, data = std::exchange(pending_, std::string()), done]() {
+            write(data);
+            asio::post(ex_, [this, done] {
+                done->cancel();  // every record of this batch is durable
+                flushing_ = false;
+                if (!pending_.empty()) start_flush();
+            });
+        });
+    }
     void apply(const json::object& r) {
         auto s = [&](std::string_view k) { return r.contains(k) && r.at(k).is_string() ? std::string(r.at(k).as_string()) : std::string(); };
         auto t = [&] { return r.contains("t") && r.at("t").is_int64() ? r.at("t").as_int64() : std::int64_t(0); };
@@ -218,7 +253,6 @@ private:
             st.sha256 = s("sha256");
         } else if (e == "import_intent") {
             st.import_cid = s("cid");
-            st.import_file = s("file");
             st.import_t = t();
         } else if (e == "import_job") {
             st.import_job = s("id");
@@ -227,8 +261,14 @@ private:
         }
     }
     std::string path_;
+    asio::any_io_executor ex_;
     int fd_ = -1;
     std::map<std::string, progress_state> states_;
+    std::string pending_;
+    bool flushing_ = false, failed_ = false;
+    std::size_t fsyncs_ = 0;
+    std::shared_ptr<asio::steady_timer> next_;  ///< woken when the pending records are durable
+    asio::thread_pool pool_{1};
 };
 
 std::uint64_t fnv1a(std::string_view s) {
@@ -247,137 +287,116 @@ std::string sha256_of(const std::filesystem::path& p) {
     return ec ? std::string() : h.hex_digest();
 }
 
-struct batch_ctx {
-    journal& j;
-    detail::gates& gates;
-    const output& out;
-    std::filesystem::path dir;
-    std::size_t done = 0, failed = 0, unknown = 0, total = 0;
-};
-
-// When a POST announced by an intent at `t_ms` (wall time) began, on the
-// client's timer; an unknown time puts it an hour back (describe's window).
-clock_type::time_point intent_began(client& c, std::int64_t t_ms) {
-    auto since = t_ms > 0 ? std::chrono::milliseconds(std::max<std::int64_t>(0, wall_ms() - t_ms)) : std::chrono::milliseconds(std::chrono::hours(1));
-    return c.timer()->now() - since;
+// Where a plan entry resumes: what the journal says was done.
+migration_checkpoint checkpoint_of(const progress_state& st) {
+    using std::chrono::system_clock;
+    auto when = [](std::int64_t ms) -> std::optional<system_clock::time_point> {
+        if (ms <= 0) return system_clock::now() - std::chrono::hours(1);  // unknown: describe's whole window
+        return system_clock::time_point(std::chrono::milliseconds(ms));
+    };
+    migration_checkpoint cp;
+    bool have_file = !st.path.empty() && std::filesystem::exists(st.path) && sha256_of(st.path) == st.sha256;
+    if (!st.export_cid.empty()) {
+        cp.export_correlation_id = st.export_cid;
+        cp.export_intent = when(st.export_t);
+    }
+    cp.export_job = st.export_job;
+    if (have_file) cp.package = st.path;
+    if (!st.import_cid.empty()) {
+        cp.import_correlation_id = st.import_cid;
+        cp.import_intent = when(st.import_t);
+    }
+    cp.import_job = st.import_job;
+    return cp;
 }
 
-// One migration, resumed from whatever the journal holds.
-asio::awaitable<void> run_entry(batch_ctx& ctx, plan_entry& e, impex& src, impex& dst) {
-    co_await asio::this_coro::throw_if_cancelled(false);
-    auto& st = ctx.j.state(e.name);
-    // Only an outcome that is known is written: a job whose state could not
-    // be learned, an upload that may have made a job, or a cancelled step
-    // leave the journal as it is, so a rerun resumes (never imports twice).
-    auto finish = [&](error_code ec, const std::string& error) {
-        if (ec && !detail::outcome_is_final(ec)) {
-            if (ec != errc::cancelled) {
-                ++ctx.unknown;
-                ctx.out.info(e.name + ": OUTCOME UNKNOWN (rerun to resume): " + error);
-            }
-            return;
-        }
-        json::object rec{{"m", e.name}, {"e", "done"}, {"ok", !ec}};
-        if (ec) rec["error"] = error;
-        if (ec) rec["code"] = ec.message();
-        ctx.j.record(std::move(rec));
-        ec ? ++ctx.failed : ++ctx.done;
-        ctx.out.info(e.name + ": " + (ec ? "FAILED: " + error : std::string("done")));
-    };
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    poll_options poll{.retry_interval = e.exports.retry_interval, .deadline = e.exports.poll_deadline};
+// A journal record for a fleet step (intents carry their wall time).
+json::object record_of(const std::string& name, const checkpoint_event& ev, const progress_state& st) {
+    using kind = checkpoint_event::kind;
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    switch (ev.what) {
+    case kind::export_intent: return {{"m", name}, {"e", "export_intent"}, {"cid", ev.id}, {"t", now_ms}};
+    case kind::export_job: return {{"m", name}, {"e", "export_job"}, {"id", ev.id}};
+    case kind::downloaded: return {{"m", name}, {"e", "downloaded"}, {"path", ev.path.string()}, {"sha256", ev.sha256}};
+    case kind::import_intent: return {{"m", name}, {"e", "import_intent"}, {"file", st.path}, {"cid", ev.id}, {"t", now_ms}};
+    case kind::import_job: return {{"m", name}, {"e", "import_job"}, {"id", ev.id}};
+    }
+    return {};
+}
 
-    // ---- export (resumed by job id, or found by correlation id)
-    bool have_file = !st.path.empty() && std::filesystem::exists(st.path) && sha256_of(st.path) == st.sha256;
-    if (!have_file && st.import_job.empty()) {
-        std::string src_key = "export " + src.get_client().url().to_string();
-        if (!co_await ctx.gates.acquire(src_key)) co_return;
-        detail::gate_lease release{ctx.gates, src_key};
-        if (st.export_job.empty() && !st.export_cid.empty()) {
-            auto found = co_await detail::search_job(src.get_client(), "export", st.export_cid,
-                                                     intent_began(src.get_client(), st.export_t), std::nullopt, {});
-            if (found.verdict == detail::job_search::what::found)
-                ctx.j.record({{"m", e.name}, {"e", "export_job"}, {"id", found.job.id}});
+}  // namespace
+
+namespace {
+
+// One client per distinct tenant and credentials, over one shared transport:
+// an entry naming other credentials for the same tenant never borrows the
+// first one's.
+class client_cache {
+public:
+    client_cache(asio::io_context& io, const output& out)
+        : io_(io), out_(out), tr_(std::make_shared<transport>(io.get_executor(), transport_config{})) {}
+    impex& get(const connection_options& c) {
+        auto key = c.base_url + "|" + c.env + "|" + c.tenant + "|" + c.api_key_env + "|" + c.token_env + "|" + c.oauth_file;
+        auto& slot = apis_[key];
+        if (!slot) {
+            auto cfg = to_config(c);
+            cfg.shared_transport = tr_;
+            cfg.log = out_.log();
+            slot = std::make_unique<impex>(client(io_.get_executor(), cfg));
         }
-        if (st.export_job.empty()) {  // a new export (a stray earlier one only reads)
-            std::string cid = "cspark-batch-" + detail::uuid4(rng);
-            ctx.j.record({{"m", e.name}, {"e", "export_intent"}, {"cid", cid}, {"t", wall_ms()}});
-            auto req = e.exports;
-            req.correlation_id = cid;
-            auto [ec, job] = co_await src.exports.initiate(req, use_tuple);
-            if (ec) {
-                finish(ec, "export: " + ec.message() + " " + job.diag.to_string());
-                co_return;
-            }
-            ctx.j.record({{"m", e.name}, {"e", "export_job"}, {"id", job.id}});
-        }
-        auto [sec, done] = co_await src.exports.get_status(st.export_job, poll, true, use_tuple);
-        if (sec) {
-            finish(sec, "export job " + st.export_job + ": " + sec.message() + " " + done.diag.to_string());
-            co_return;
-        }
-        if (done.files.empty()) {
-            finish(errc::no_files, "export job " + st.export_job + " produced no file");
-            co_return;
-        }
-        download_options opt;
-        opt.directory = ctx.dir;
-        opt.file_name = e.name + "-" + st.export_job.substr(0, 8) + ".zip";
-        opt.overwrite = true;  // the batch's own package directory: a file there is ours, from an earlier run
-        auto [dec, file] = co_await src.exports.download(done.files[0], opt, use_tuple);
-        if (dec) {
-            finish(dec, "download: " + dec.message() + " " + file.diag.to_string());
-            co_return;
-        }
-        if (!file.verified) ctx.out.info(e.name + ": package not verified by the server (no file_hash); its ZIP structure and CRCs were checked");
-        ctx.j.record({{"m", e.name}, {"e", "downloaded"}, {"path", file.path.string()}, {"sha256", file.sha256}});
+        return *slot;
     }
 
-    // ---- import (resumed by job id, or found by correlation id: never twice)
-    std::string dst_key = "import " + dst.get_client().url().to_string();
-    if (!co_await ctx.gates.acquire(dst_key)) co_return;
-    detail::gate_lease release{ctx.gates, dst_key};
-    import_request ir;
-    ir.file = st.path;
-    ir.if_present = e.action;
-    ir.retry_interval = e.exports.retry_interval;
-    ir.poll_deadline = e.exports.poll_deadline;
-    if (e.destination.empty()) ir.destination = e.exports.services;  // every exported service to itself
-    else ir.destination = e.destination;
-    if (st.import_job.empty() && !st.import_cid.empty()) {
-        error_code mec;
-        std::string why;
-        auto sent = services_modify(ir.destination, mec, why);
-        auto found = co_await detail::search_job(dst.get_client(), "import", st.import_cid,
-                                                 intent_began(dst.get_client(), st.import_t), sent, poll);
-        if (found.verdict == detail::job_search::what::found) {
-            ctx.j.record({{"m", e.name}, {"e", "import_job"}, {"id", found.job.id}});
-        } else if (found.verdict == detail::job_search::what::unknown) {
-            finish(found.ec == errc::cancelled ? found.ec : error_code(errc::import_outcome_unknown),
-                   "import: an upload (correlation id " + st.import_cid + ") may have created a job that cannot be told apart: " +
-                       found.detail + (found.candidates.empty() ? "" : "; candidates: " + detail::joined(found.candidates)));
-            co_return;
+private:
+    asio::io_context& io_;
+    const output& out_;
+    std::shared_ptr<transport> tr_;
+    std::map<std::string, std::unique_ptr<impex>> apis_;
+};
+
+fleet_entry entry_of(const plan_entry& e, client_cache& apis, const progress_state& st, const std::filesystem::path& dir) {
+    fleet_entry f;
+    f.name = e.name;
+    f.source = &apis.get(e.source);
+    f.target = &apis.get(e.target);
+    f.request.exports = e.exports;
+    f.request.exports.directory = dir;
+    f.request.exports.durable = true;
+    f.request.exports.overwrite = true;  // the batch's own package directory: a file there is ours, from an earlier run
+    f.request.exports.file_prefix = e.name;
+    if (e.destination.empty()) f.request.destination = e.exports.services;  // every exported service to itself
+    else f.request.destination = e.destination;
+    f.request.if_present = e.action;
+    f.request.keep_files = true;  // removed here once the outcome is known (a rerun may need it)
+    f.resume = checkpoint_of(st);
+    return f;
+}
+
+struct tally {
+    std::size_t done = 0, failed = 0, unknown = 0;
+};
+
+// A migration ended: a known outcome is journaled (its package removed); an
+// unknown one is left open for the next run to resume.
+void finish(journal& j, const output& out, tally& t, const std::string& name, const migration_result& m) {
+    if (m.ec && !outcome_known(m.ec)) {
+        if (m.ec != errc::cancelled) {
+            ++t.unknown;
+            out.info(name + ": OUTCOME UNKNOWN (rerun to resume): " + m.diag.to_string());
         }
+        return;
     }
-    if (st.import_job.empty()) {
-        std::string cid = st.import_cid.empty() ? "cspark-batch-" + detail::uuid4(rng) : st.import_cid;
-        if (st.import_cid.empty()) ctx.j.record({{"m", e.name}, {"e", "import_intent"}, {"file", st.path}, {"cid", cid}, {"t", wall_ms()}});
-        ir.correlation_id = cid;
-        auto [iec, job] = co_await dst.imports.initiate(ir, use_tuple);
-        if (iec) {
-            finish(iec, "import: " + iec.message() + " " + job.diag.to_string());
-            co_return;
-        }
-        ctx.j.record({{"m", e.name}, {"e", "import_job"}, {"id", job.id}});
-    }
-    auto [pec, imported] = co_await dst.imports.get_status(st.import_job, poll, true, use_tuple);
-    if (pec) {
-        finish(pec, "import job " + st.import_job + ": " + pec.message() + " " + imported.diag.to_string());
-        co_return;
+    json::object rec{{"m", name}, {"e", "done"}, {"ok", !m.ec}};
+    if (m.ec) {
+        rec["error"] = m.ec.message() + " " + m.diag.to_string();
+        rec["code"] = m.ec.message();
     }
     std::error_code ignored;
-    std::filesystem::remove(st.path, ignored);
-    finish({}, {});
+    if (auto package = j.state(name).path; !package.empty()) std::filesystem::remove(package, ignored);
+    for (const auto& f : m.exported.files) std::filesystem::remove(f.path, ignored);
+    j.append(std::move(rec));
+    m.ec ? ++t.failed : ++t.done;
+    out.info(name + ": " + (m.ec ? "FAILED: " + m.ec.message() + " " + m.diag.to_string() : std::string("done")));
 }
 
 }  // namespace
@@ -400,25 +419,13 @@ int batch(const std::string& plan_path, const std::string& journal_path, std::si
     std::erase_if(plan, [&](const plan_entry& e) { return fnv1a(e.name) % shard_n != shard_k; });
 
     asio::io_context io(1);
-    auto tr = std::make_shared<transport>(io.get_executor(), transport_config{});
-    std::map<std::string, std::unique_ptr<impex>> apis;  // one client per tenant
-    auto api = [&](const connection_options& c) -> impex& {
-        auto cfg = to_config(c);
-        cfg.shared_transport = tr;
-        cfg.log = out.log();
-        // Everything that makes two clients differ: an entry naming other
-        // credentials for the same tenant must not borrow the first one's.
-        auto key = c.base_url + "|" + c.env + "|" + c.tenant + "|" + c.api_key_env + "|" + c.token_env + "|" + c.oauth_file;
-        auto& slot = apis[key];
-        if (!slot) slot = std::make_unique<impex>(client(io.get_executor(), cfg));
-        return *slot;
-    };
+    client_cache apis(io, out);
     std::unique_ptr<journal> j;
     try {
-        j = std::make_unique<journal>(journal_path);
+        j = std::make_unique<journal>(journal_path, io.get_executor());
         for (auto& e : plan) {
-            api(e.source);
-            api(e.target);
+            apis.get(e.source);
+            apis.get(e.target);
             e.exports.retry_interval = std::chrono::milliseconds(defaults.retry_interval_ms);
             e.exports.poll_deadline = poll_timeout;
         }
@@ -426,34 +433,39 @@ int batch(const std::string& plan_path, const std::string& journal_path, std::si
         out.error(e.diag().detail.empty() ? e.what() : e.diag().detail);
         return usage;
     }
-    detail::gates gates(io.get_executor());
     auto dir = std::filesystem::path(journal_path).parent_path() / (std::filesystem::path(journal_path).filename().string() + ".packages");
     std::filesystem::create_directories(dir);
-    batch_ctx ctx{*j, gates, out, dir};
-    ctx.total = plan.size();
 
-    std::vector<plan_entry*> todo;
+    // Replay: finished entries are skipped, the rest resume where the journal says.
+    std::vector<fleet_entry> entries;
     std::size_t skipped = 0;
     for (auto& e : plan) {
         auto& st = j->state(e.name);
-        if (st.done && *st.done) ++skipped;
-        else {
-            if (st.done) st = progress_state{};  // failed before: start again
-            todo.push_back(&e);
+        if (st.done && *st.done) {
+            ++skipped;
+            continue;
         }
+        if (st.done) st = progress_state{};  // failed before: start again
+        entries.push_back(entry_of(e, apis, st, dir));
     }
     if (skipped) out.info(std::to_string(skipped) + " migrations already done (journal): skipped");
-    std::size_t next = 0, running = 0;
-    bool all_done = todo.empty();
-    std::vector<std::shared_ptr<asio::cancellation_signal>> signals;
-    std::function<void()> launch_more;
-    launch_more = [&] {
-        while (running < std::max<std::size_t>(concurrency, 1) && next < todo.size()) {
-            auto* e = todo[next++];
-            ++running;
-            auto sig = std::make_shared<asio::cancellation_signal>();
-            signals.push_back(sig);
-            auto on_done = [&](std::exception_ptr ex) {
+    std::vector<std::string> names;
+    for (const auto& e : entries) names.push_back(e.name);
+
+    tally t;
+    fleet_options opts;
+    opts.concurrency = std::max<std::size_t>(concurrency, 1);
+    opts.checkpoint = [&](std::size_t i, const checkpoint_event& ev) -> asio::awaitable<void> {
+        auto rec = record_of(names[i], ev, j->state(names[i]));
+        co_await j->record(std::move(rec));  // durable before the step it announces
+    };
+    opts.finished = [&](std::size_t i, const migration_result& m) { finish(*j, out, t, names[i], m); };
+    bool all_done = entries.empty();
+    bool completed = run_interruptible(
+        io,
+        [&](asio::cancellation_slot slot) {
+            if (all_done) return;
+            auto done = [&](std::exception_ptr ex, std::vector<migration_result>) {
                 if (ex) {
                     try {
                         std::rethrow_exception(ex);
@@ -461,32 +473,26 @@ int batch(const std::string& plan_path, const std::string& journal_path, std::si
                         out.error(std::string("batch: ") + x.what());
                     }
                 }
-                --running;
-                launch_more();
-                if (running == 0 && next >= todo.size()) all_done = true;
+                all_done = true;
             };
-            asio::co_spawn(io, run_entry(ctx, *e, api(e->source), api(e->target)),
-                           asio::bind_cancellation_slot(sig->slot(), std::move(on_done)));
-        }
-    };
-    bool completed = run_interruptible(
-        io,
-        [&](asio::cancellation_slot slot) {
-            slot.assign([&](asio::cancellation_type t) {
-                for (auto& sig : signals) sig->emit(t);
-            });
-            launch_more();
+            asio::co_spawn(io, migrate_fleet(std::move(entries), opts), asio::bind_cancellation_slot(slot, std::move(done)));
         },
         [&] { return all_done; });
-    std::size_t done_total = skipped + ctx.done;
-    out.result(json::object{{"migrations", plan.size()}, {"done", done_total}, {"failed", ctx.failed},
-                            {"unknown", ctx.unknown}, {"skipped", skipped}, {"interrupted", !completed}});
+    j->flush();
+    if (j->failed()) {
+        out.error("batch: writing the journal '" + journal_path + "' failed: " + std::strerror(errno) + " (rerun to resume)");
+        return failed;
+    }
+    std::size_t done_total = skipped + t.done;
+    out.result(json::object{{"migrations", plan.size()}, {"done", done_total}, {"failed", t.failed},
+                            {"unknown", t.unknown}, {"skipped", skipped}, {"interrupted", !completed},
+                            {"journal_fsyncs", j->fsyncs()}});
     if (!out.json)
         std::printf("batch: %zu migrations, %zu done (%zu from the journal), %zu failed, %zu unknown%s\n", plan.size(),
-                    done_total, skipped, ctx.failed, ctx.unknown,
-                    completed ? (ctx.unknown ? " (rerun the same command to resume them)" : "") : ", interrupted");
+                    done_total, skipped, t.failed, t.unknown,
+                    completed ? (t.unknown ? " (rerun the same command to resume them)" : "") : ", interrupted");
     if (!completed) return interrupted;
-    return ctx.failed ? failed : ctx.unknown ? unknown : ok;
+    return t.failed ? failed : t.unknown ? unknown : ok;
 }
 
 int report(const std::vector<std::string>& journals, const output& out) {

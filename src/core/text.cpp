@@ -11,6 +11,12 @@
 
 namespace cspark::detail {
 
+std::string joined(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
 bool header_value_ok(std::string_view v) noexcept {
     for (char c : v) {
         auto u = static_cast<unsigned char>(c);

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cspark::detail {
 
@@ -15,6 +16,8 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 /// No control characters (CR, LF, NUL, ...) in a header value: they would
 /// split the header and inject others.
 bool header_value_ok(std::string_view v) noexcept;
+/// "a, b, c"
+std::string joined(const std::vector<std::string>& v);
 std::string to_lower(std::string_view s);
 bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept;
 std::string_view trim(std::string_view s) noexcept;

@@ -44,8 +44,11 @@ asio::awaitable<void> worker(std::shared_ptr<fleet_state> st) {
                     fleet_progress(i, ev);
                 };
             }
+            std::function<asio::awaitable<void>(const checkpoint_event&)> checkpoint;
+            if (st->options.checkpoint)
+                checkpoint = [fn = st->options.checkpoint, i](const checkpoint_event& ev) { return fn(i, ev); };
             m = co_await detail::run_migrate(e.source->get_client(), e.target->get_client(), std::move(req),
-                                             st->gates.get());
+                                             st->gates.get(), e.resume, std::move(checkpoint));
         }
         if (st->options.finished) st->options.finished(i, m);
         st->results[i] = std::move(m);

@@ -1,0 +1,329 @@
+#include "impex/driver.hpp"
+
+#include "impex/codec.hpp"
+#include "impex/policy.hpp"
+#include "impex/transfer.hpp"
+
+#include "core/text.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace cspark::detail {
+namespace asio = boost::asio;
+namespace json = boost::json;
+using act = flow_action::type;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+asio::awaitable<bool> cancelled_now() {
+    auto cs = co_await asio::this_coro::cancellation_state;
+    co_return cs.cancelled() != asio::cancellation_type::none;
+}
+
+// Sends and reads the answer as JSON; failures fill `diag`.
+asio::awaitable<outcome<json::value>> call_json(client& c, request req, diagnostics& diag) {
+    auto [ec, resp] = co_await c.async_send(req, use_tuple);
+    if (ec) {
+        diag = resp.diag;
+        co_return outcome<json::value>{ec, nullptr};
+    }
+    error_code jec;
+    json::value v = parse_json_body(resp, jec, diag);
+    if (jec) {
+        diag.method = std::string(to_string(req.method));
+        diag.url = mask_url(req.target);
+    }
+    co_return outcome<json::value>{jec, std::move(v)};
+}
+
+// A job document from a response: ok with the job, or failed.
+flow_event job_event(outcome<json::value> got, diagnostics diag, std::string_view kind, std::string_view what) {
+    flow_event ev;
+    ev.what = flow_event::type::failed;
+    ev.diag = std::move(diag);
+    if (got.ec) {
+        ev.ec = got.ec;
+        return ev;
+    }
+    std::string why;
+    if (!parse_job(got.value, kind, ev.job, why)) {
+        ev.ec = errc::unexpected_response;
+        ev.diag.detail = std::string(what) + ": " + why;
+        ev.diag.body_excerpt = excerpt(json::serialize(got.value), 512);
+        return ev;
+    }
+    ev.what = flow_event::type::ok;
+    return ev;
+}
+
+flow_event failed(error_code ec, std::string detail) {
+    flow_event ev;
+    ev.what = flow_event::type::failed;
+    ev.ec = ec;
+    ev.diag.detail = std::move(detail);
+    return ev;
+}
+
+flow_event ok() {
+    flow_event ev;
+    ev.what = flow_event::type::ok;
+    return ev;
+}
+
+progress_event progress_of(const flow_note& n) {
+    progress_event e;
+    e.job_kind = n.kind;
+    e.job_id = n.id;
+    e.status = n.status;
+    e.delay = n.delay;
+    e.message = n.message;
+    switch (n.what) {
+    case flow_note::type::job_created: e.what = progress_event::kind::job_created; break;
+    case flow_note::type::retry: e.what = progress_event::kind::retry; break;
+    case flow_note::type::finished: e.what = progress_event::kind::finished; break;
+    case flow_note::type::failed: e.what = progress_event::kind::failed; break;
+    default: e.what = progress_event::kind::status; break;
+    }
+    return e;
+}
+
+// One flow's I/O: the clients, the download being written, the slot held.
+class runner {
+public:
+    runner(flow_state& st, flow_io& io) : st_(st), io_(io) {}
+
+    client& for_kind(const std::string& kind) { return kind == "import" ? *io_.target : *io_.source; }
+    client& clock() { return io_.source ? *io_.source : *io_.target; }
+
+    // Observers see every note; a checkpoint is awaited before the next action.
+    asio::awaitable<void> report() {
+        auto notes = std::move(st_.notes);
+        st_.notes.clear();
+        for (const auto& n : notes) {
+            if (n.what == flow_note::type::job_created)
+                clock().log().log(log_level::info, n.kind + " job created <" + n.id + ">");
+            if (n.what == flow_note::type::retry) clock().log().log(log_level::warn, n.kind + ": " + n.message);
+            if (io_.progress && n.what != flow_note::type::intent && n.what != flow_note::type::downloaded)
+                io_.progress(progress_of(n));
+            if (io_.checkpoint) co_await io_.checkpoint(n);
+        }
+    }
+
+    void release(const std::string& kind) {
+        if (!kind.empty() && io_.slots) io_.slots->release(slot_key(kind));
+    }
+
+    asio::awaitable<flow_event> perform(const flow_action& a) {
+        if (session_ && !(a.what == act::download || a.what == act::keep_file)) session_.reset();  // discards its .part
+        switch (a.what) {
+        case act::acquire_slot: co_return co_await acquire(a.kind);
+        case act::post_export: co_return co_await post_export();
+        case act::post_import: co_return co_await post_import(a);
+        case act::describe: co_return co_await describe(a.kind);
+        case act::check_status: co_return co_await check(a.kind, a.id);
+        case act::sleep: co_return co_await sleep(a.delay);
+        case act::download: co_return co_await download(a);
+        case act::keep_file: co_return keep(a);
+        case act::cancel_export: co_return co_await cancel(a.id);
+        case act::discard: co_return discard();
+        case act::release_slot:
+        case act::finish: break;
+        }
+        co_return ok();
+    }
+
+private:
+    std::string slot_key(const std::string& kind) { return kind + " " + for_kind(kind).url().to_string(); }
+
+    asio::awaitable<flow_event> acquire(const std::string& kind) {
+        if (!io_.slots) co_return ok();
+        if (!co_await io_.slots->acquire(slot_key(kind))) co_return failed(errc::cancelled, "cancelled while waiting for the tenant's " + kind + " slot");
+        co_return ok();
+    }
+
+    asio::awaitable<flow_event> post_export() {
+        request req;
+        req.method = http_method::post;
+        req.target = "export";
+        req.body = io_.export_body;
+        req.content_type = "application/json";
+        diagnostics diag;
+        auto got = co_await call_json(*io_.source, req, diag);
+        co_return job_event(std::move(got), std::move(diag), "export", "export initiate");
+    }
+
+    asio::awaitable<flow_event> post_import(const flow_action& a) {
+        error_code ec;
+        std::string why;
+        auto entity = import_entity(*st_.services_modify, io_.action, io_.source_system, a.cid);
+        auto body = make_import_body(st_.packages.at(a.file), entity, io_.max_package_bytes, io_.progress, ec, why);
+        if (!body) co_return failed(ec, why);
+        request req;
+        req.method = http_method::post;
+        req.target = "import";
+        req.content_type = body->content_type;
+        req.source = body->source.get();
+        diagnostics diag;
+        auto got = co_await call_json(*io_.target, req, diag);
+        co_return job_event(std::move(got), std::move(diag), "import", "import initiate");
+    }
+
+    asio::awaitable<flow_event> describe(const std::string& kind) {
+        auto got = co_await describe_jobs(for_kind(kind), kind);
+        if (got.ec) co_return failed(got.ec, "describe failed");
+        auto ev = ok();
+        ev.describe = std::move(got.value);
+        co_return ev;
+    }
+
+    asio::awaitable<flow_event> check(const std::string& kind, const std::string& id) {
+        request req;
+        req.target = status_target(kind, id);
+        diagnostics diag;
+        auto got = co_await call_json(for_kind(kind), req, diag);
+        co_return job_event(std::move(got), std::move(diag), kind, "job status");
+    }
+
+    asio::awaitable<flow_event> sleep(milliseconds d) {
+        auto& c = clock();
+        auto [ec] = co_await c.timer()->async_sleep(c.get_executor(), d, use_tuple);
+        if (ec) co_return failed(errc::cancelled, "cancelled while waiting");
+        co_return ok();
+    }
+
+    asio::awaitable<flow_event> download(const flow_action& a) {
+        const auto& file = st_.files.at(a.file);
+        std::string why;
+        if (!is_download_link(file.url, why)) co_return failed(errc::unsupported_scheme, why);
+        if (!session_ || session_file_ != a.file) {
+            options_ = io_.download;
+            session_ = std::make_unique<download_session>(options_);
+            session_file_ = a.file;
+            error_code ec;
+            std::string name = a.file == 0 && !io_.file_name.empty() ? io_.file_name : a.name;
+            if (!session_->open(name, ec, why)) co_return failed(ec, why);
+            session_->want_md5(trim(file.file_hash).size() == 32);
+        }
+        request req;
+        req.target = file.url;
+        req.sink = session_.get();
+        req.idempotent = true;
+        auto [ec, resp] = co_await io_.source->async_send(req, use_tuple);
+        if (!ec) {
+            auto ev = ok();
+            ev.file.size = session_->written();
+            ev.file.sha256 = session_->sha256();
+            ev.md5 = session_->md5();
+            co_return ev;
+        }
+        flow_event ev;
+        ev.what = flow_event::type::failed;
+        ev.ec = ec;
+        ev.diag = resp.diag;
+        if (!session_->failure().empty()) ev.diag.detail = session_->failure();
+        ev.bytes_held = session_->written();
+        co_return ev;
+    }
+
+    flow_event keep(const flow_action& a) {
+        auto ev = ok();
+        error_code ec;
+        std::string why;
+        if (!session_->keep(a.verified, ev.file, ec, why)) {
+            session_.reset();
+            return failed(ec, why);
+        }
+        if (!a.verified && !ev.file.path.empty())
+            clock().log().log(log_level::warn, "'" + ev.file.path.string() +
+                                                   "' was not verified by the server (no file_hash): its ZIP structure and CRCs were checked");
+        session_.reset();
+        return ev;
+    }
+
+    asio::awaitable<flow_event> cancel(const std::string& id) {
+        auto got = co_await cancel_export(*io_.source, id);
+        clock().log().log(log_level::info, "cancelled export job " + id + ": " +
+                                               (got.ec ? got.ec.message() : got.value.status));
+        co_return ok();
+    }
+
+    flow_event discard() {
+        for (const auto& f : st_.downloaded) {
+            std::error_code ignored;
+            if (!f.path.empty()) std::filesystem::remove(f.path, ignored);
+        }
+        return ok();
+    }
+
+    flow_state& st_;
+    flow_io& io_;
+    download_options options_;
+    std::unique_ptr<download_session> session_;
+    std::size_t session_file_ = 0;
+};
+
+}  // namespace
+
+asio::awaitable<void> drive(flow_state& st, flow_io& io) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    runner r(st, io);
+    flow_event ev;
+    ev.now = r.clock().timer()->now();
+    for (;;) {
+        flow_action a = resume(st, ev);
+        co_await r.report();
+        r.release(a.release);
+        if (a.what == act::finish) co_return;
+        if (st.cancelling) {
+            co_await asio::this_coro::reset_cancellation_state();  // winding down: best effort
+        } else if (co_await cancelled_now()) {
+            ev = failed(errc::cancelled, "cancelled");
+            ev.what = flow_event::type::cancelled;
+            ev.now = r.clock().timer()->now();
+            continue;
+        }
+        ev = co_await r.perform(a);
+        ev.now = r.clock().timer()->now();
+        if (!st.cancelling && (ev.ec == errc::cancelled || co_await cancelled_now())) ev.what = flow_event::type::cancelled;
+    }
+}
+
+asio::awaitable<outcome<job_status>> check_once(client& c, std::string kind, std::string id_or_url) {
+    request req;
+    req.target = status_target(kind, id_or_url);
+    diagnostics diag;
+    auto got = co_await call_json(c, req, diag);
+    auto ev = job_event(std::move(got), std::move(diag), kind, "job status");
+    if (ev.what == flow_event::type::failed) ev.job.diag = ev.diag;
+    co_return outcome<job_status>{ev.ec, std::move(ev.job)};
+}
+
+asio::awaitable<outcome<json::value>> describe_jobs(client& c, std::string kind) {
+    diagnostics d;
+    request req;
+    req.target = kind + "/status";
+    auto got = co_await call_json(c, req, d);
+    if (got.ec) got.value = nullptr;
+    co_return got;
+}
+
+asio::awaitable<outcome<job_status>> cancel_export(client& c, std::string id) {
+    job_status j;
+    request req;
+    req.method = http_method::patch;
+    req.target = "export/" + id;
+    req.body = R"({"export_status":"cancelled"})";
+    req.content_type = "application/json";
+    auto got = co_await call_json(c, req, j.diag);
+    if (got.ec) co_return outcome<job_status>{got.ec, std::move(j)};
+    std::string why;
+    if (!parse_job(got.value, "export", j, why)) j.id = id;  // tolerant: the cancel went through
+    co_return outcome<job_status>{{}, std::move(j)};
+}
+
+}  // namespace cspark::detail
