@@ -1,0 +1,555 @@
+// The migration engine without sockets: feed events, check actions, in
+// virtual time. Every transition, cancellation in every stage, an error at
+// every step.
+#include "impex/engine.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace cspark;
+using namespace cspark::detail;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using act = flow_action::type;
+
+namespace {
+
+job_status job(std::string id, std::string status, job_state state = job_state::pending) {
+    job_status j;
+    j.id = std::move(id);
+    j.status = std::move(status);
+    j.state = state;
+    return j;
+}
+
+job_status finished_export(std::string id, std::vector<export_file> files) {
+    auto j = job(std::move(id), "closed", job_state::succeeded);
+    j.files = std::move(files);
+    j.outputs = json::parse(R"({"services":[{"service_uri_source":"f/s"}]})");
+    return j;
+}
+
+job_status finished_import(std::string id, const std::string& source = "f/s", const std::string& dest = "f/s") {
+    auto j = job(std::move(id), "closed", job_state::succeeded);
+    j.outputs = json::parse(R"({"services":[{"service_uri_source":")" + source + R"(","service_uri_destination":")" + dest +
+                            R"(","status":"added"}]})");
+    return j;
+}
+
+const std::string sha = std::string(64, 'a');
+
+// A flow and a clock; each call feeds one event and returns the next action.
+struct sim {
+    flow_state st;
+    clock_type::time_point now{};
+    flow_action last;
+
+    explicit sim(flow_plan plan, flow_start start = {}, flow_policy policy = {}) {
+        if (start.export_cid.empty()) start.export_cid = "cid-e";
+        if (start.import_cid.empty()) start.import_cid = "cid-i";
+        if (!start.services_modify)
+            start.services_modify = json::parse(R"([{"service_uri_source":"f/s","service_uri_destination":"f/s"}])").as_array();
+        policy.poll.interval = 1000ms;
+        policy.poll.jitter = 0;
+        st = make_flow(plan, policy, std::move(start));
+    }
+    flow_action feed(flow_event e) {
+        e.now = now;
+        last = resume(st, e);
+        return last;
+    }
+    flow_action begin() { return feed({}); }
+    flow_action ok() {
+        flow_event e;
+        e.what = flow_event::type::ok;
+        return feed(std::move(e));
+    }
+    flow_action ok(job_status j) {
+        flow_event e;
+        e.what = flow_event::type::ok;
+        e.job = std::move(j);
+        return feed(std::move(e));
+    }
+    flow_action fail(error_code ec, std::uint64_t held = 0) {
+        flow_event e;
+        e.what = flow_event::type::failed;
+        e.ec = ec;
+        e.bytes_held = held;
+        return feed(std::move(e));
+    }
+    flow_action cancel() {
+        flow_event e;
+        e.what = flow_event::type::cancelled;
+        e.ec = errc::cancelled;
+        return feed(std::move(e));
+    }
+    flow_action timer() {
+        now += last.delay;
+        return ok();
+    }
+    flow_action described(const std::string& doc) {
+        flow_event e;
+        e.what = flow_event::type::ok;
+        e.describe = json::parse(doc);
+        return feed(std::move(e));
+    }
+    flow_action downloaded(const std::string& sha256, std::uint64_t size = 10) {
+        flow_event e;
+        e.what = flow_event::type::ok;
+        e.file.sha256 = sha256;
+        e.file.size = size;
+        return feed(std::move(e));
+    }
+    flow_action kept(const std::string& path) {
+        flow_event e;
+        e.what = flow_event::type::ok;
+        e.file.path = path;
+        e.file.sha256 = sha;
+        return feed(std::move(e));
+    }
+    std::vector<flow_note::type> notes() const {
+        std::vector<flow_note::type> out;
+        for (const auto& n : st.notes) out.push_back(n.what);
+        return out;
+    }
+};
+
+flow_plan exp_plan() { return {.export_job = true, .download = true}; }
+flow_plan migrate_plan(bool slots = false) {
+    return {.export_job = true, .download = true, .import_job = true, .keep_files = false, .use_slots = slots};
+}
+export_file file_link(std::string url = "https://h/download/p.zip?token=t", std::string hash = sha) {
+    return export_file{std::move(url), std::move(hash)};
+}
+
+// Drives an export to its finished job (one pending check first).
+void to_export_done(sim& s, std::vector<export_file> files = {file_link()}) {
+    REQUIRE(s.last.what == act::post_export);
+    REQUIRE(s.ok(job("E1", "created")).what == act::check_status);
+    REQUIRE(s.ok(job("E1", "in_progress")).what == act::sleep);
+    CHECK(s.last.delay == 1000ms);
+    REQUIRE(s.timer().what == act::check_status);
+    s.ok(finished_export("E1", std::move(files)));
+}
+
+const char* describe_with(const std::string& cid, const std::string& id, const std::string& kind = "import") {
+    static std::string doc;
+    doc = R"({"in_progress_)" + kind + R"(s":[],"recent_)" + kind + R"(s":[{"id":")" + id + R"(","data":{"correlation_id":")" + cid +
+          R"(","created_timestamp":"2026-11-27T08:00:09.000Z","response_timestamp":"2026-11-27T08:00:10.000Z"}}]})";
+    return doc.c_str();
+}
+
+const char* describe_without(std::vector<std::string> ids) {
+    static std::string doc;
+    doc = R"({"in_progress_imports":[],"recent_imports":[)";
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        doc += std::string(i ? "," : "") + R"({"id":")" + ids[i] +
+               R"(","data":{"created_timestamp":"2026-11-27T08:00:09.500Z","response_timestamp":"2026-11-27T08:00:10.000Z"}})";
+    return (doc += "]}").c_str();
+}
+
+}  // namespace
+
+TEST_CASE("engine: exp from POST to a verified file, with notes for observers") {
+    sim s(exp_plan());
+    CHECK(s.begin().what == act::post_export);
+    CHECK(s.last.cid == "cid-e");
+    to_export_done(s);
+    REQUIRE(s.last.what == act::download);
+    CHECK(s.last.name == "p.zip");
+    REQUIRE(s.downloaded(sha).what == act::keep_file);
+    CHECK(s.last.verified);
+    CHECK(s.kept("/d/p.zip").what == act::finish);
+    CHECK_FALSE(s.st.ec);
+    CHECK(s.st.downloaded.size() == 1);
+    using n = flow_note::type;
+    CHECK(s.notes() == std::vector<n>{n::intent, n::job_created, n::status, n::status, n::downloaded, n::finished});
+}
+
+TEST_CASE("engine: migrate holds each tenant slot from POST to the job's end") {
+    sim s(migrate_plan(true));
+    REQUIRE(s.begin().what == act::acquire_slot);
+    CHECK(s.last.kind == "export");
+    REQUIRE(s.ok().what == act::post_export);
+    to_export_done(s);
+    REQUIRE(s.last.what == act::download);
+    CHECK(s.last.release == "export");  // the export slot is free once its job ended
+    s.downloaded(sha);
+    REQUIRE(s.kept("/d/p.zip").what == act::acquire_slot);
+    CHECK(s.last.kind == "import");
+    REQUIRE(s.ok().what == act::post_import);
+    CHECK(s.last.cid == "cid-i");
+    REQUIRE(s.ok(job("I1", "created")).what == act::check_status);
+    CHECK(s.last.kind == "import");
+    auto end = s.ok(finished_import("I1"));
+    CHECK(end.what == act::discard);  // transient packages go
+    CHECK(end.release == "import");
+    CHECK(s.ok().what == act::finish);
+    CHECK_FALSE(s.st.ec);
+    REQUIRE(s.st.imports.size() == 1);
+    CHECK(s.st.imports[0].services.at(0).status == "added");
+}
+
+TEST_CASE("engine: the services to import default to those the export reports") {
+    sim s(migrate_plan());
+    s.st.start.services_modify.reset();
+    s.begin();
+    to_export_done(s);
+    s.downloaded(sha);
+    s.kept("/d/p.zip");
+    REQUIRE(s.st.services_modify);
+    CHECK(s.st.services_modify->size() == 1);
+    CHECK(s.st.services_modify->at(0).at("service_uri_destination") == "f/s");
+}
+
+TEST_CASE("engine: 409 is waited out within the deadline, then it is the error") {
+    flow_policy p;
+    p.poll.deadline = 2000ms;
+    sim s(exp_plan(), {}, p);
+    s.begin();
+    REQUIRE(s.fail(errc::conflict).what == act::sleep);
+    CHECK(s.last.delay == 500ms);
+    REQUIRE(s.timer().what == act::post_export);
+    REQUIRE(s.fail(errc::conflict).what == act::sleep);
+    REQUIRE(s.timer().what == act::post_export);
+    CHECK(s.st.posts == 1);  // waiting is not a resend
+    s.fail(errc::conflict);
+    s.timer();
+    s.fail(errc::conflict);
+    s.timer();
+    CHECK(s.fail(errc::conflict).what == act::finish);
+    CHECK(s.st.ec == errc::conflict);
+}
+
+TEST_CASE("engine: a lost import POST") {
+    sim s({.import_job = true}, {.packages = {"/p.zip"}});
+    REQUIRE(s.begin().what == act::post_import);
+    REQUIRE(s.fail(errc::gateway_timeout).what == act::describe);
+    SUBCASE("found by correlation id: that job, no second POST") {
+        REQUIRE(s.described(describe_with("cid-i", "I9")).what == act::check_status);
+        CHECK(s.last.id == "I9");
+        CHECK(s.ok(finished_import("I9")).what == act::finish);
+        CHECK_FALSE(s.st.ec);
+        CHECK(s.st.posts == 1);
+    }
+    SUBCASE("describe shows ids and none is ours: sent again after a wait, at most three times") {
+        REQUIRE(s.described(describe_with("other", "I9")).what == act::sleep);
+        CHECK(s.last.delay == 500ms);
+        REQUIRE(s.timer().what == act::post_import);
+        s.fail(errc::gateway_timeout);
+        REQUIRE(s.described(describe_with("other", "I9")).what == act::sleep);
+        CHECK(s.last.delay == 1000ms);
+        REQUIRE(s.timer().what == act::post_import);
+        s.fail(errc::gateway_timeout);
+        CHECK(s.described(describe_with("other", "I9")).what == act::finish);
+        CHECK(s.st.ec == errc::gateway_timeout);  // none was made: a plain failure
+    }
+    SUBCASE("describe fails: the outcome is unknown, nothing resent") {
+        CHECK(s.fail(errc::service_unavailable).what == act::finish);
+        CHECK(s.st.ec == errc::import_outcome_unknown);
+        CHECK(s.st.posts == 1);
+    }
+    SUBCASE("no correlation ids: one candidate whose outputs match is ours") {
+        REQUIRE(s.described(describe_without({"I7"})).what == act::check_status);
+        CHECK(s.last.id == "I7");
+        REQUIRE(s.ok(finished_import("I7")).what == act::check_status);  // adopted, then awaited as ours
+        CHECK(s.ok(finished_import("I7")).what == act::finish);
+        CHECK_FALSE(s.st.ec);
+        CHECK(s.st.posts == 1);
+    }
+    SUBCASE("no correlation ids: two candidates match, unknown with both named") {
+        s.described(describe_without({"I7", "I8"}));
+        REQUIRE(s.ok(finished_import("I7")).what == act::check_status);
+        CHECK(s.ok(finished_import("I8")).what == act::finish);
+        CHECK(s.st.ec == errc::import_outcome_unknown);
+        CHECK(s.st.diag.detail.find("I7, I8") != std::string::npos);
+    }
+    SUBCASE("no correlation ids: a failed candidate imported nothing, another's outputs differ: sent again") {
+        s.described(describe_without({"I7", "I8"}));
+        auto failed = job("I7", "failed", job_state::failed);
+        s.ok(failed);
+        CHECK(s.ok(finished_import("I8", "other/x", "other/x")).what == act::sleep);
+        CHECK(s.timer().what == act::post_import);
+    }
+    SUBCASE("no correlation ids: a candidate that cannot be checked makes it unknown") {
+        s.described(describe_without({"I7"}));
+        CHECK(s.fail(errc::forbidden).what == act::finish);
+        CHECK(s.st.ec == errc::import_outcome_unknown);
+    }
+    SUBCASE("a refusal the server did not act on is final at once") {
+        sim t({.import_job = true}, {.packages = {"/p.zip"}});
+        t.begin();
+        CHECK(t.fail(errc::bad_request).what == act::finish);
+        CHECK(t.st.ec == errc::bad_request);
+    }
+}
+
+TEST_CASE("engine: a lost export POST is adopted when found, else sent again at once") {
+    sim s(exp_plan());
+    s.begin();
+    REQUIRE(s.fail(errc::connection_closed).what == act::describe);
+    SUBCASE("found") {
+        REQUIRE(s.described(describe_with("cid-e", "E5", "export")).what == act::check_status);
+        CHECK(s.last.id == "E5");
+    }
+    SUBCASE("not found") {
+        REQUIRE(s.described(R"({"in_progress_exports":[]})").what == act::sleep);
+        CHECK(s.last.delay == 0ms);
+        CHECK(s.timer().what == act::post_export);
+    }
+    SUBCASE("describe fails") {
+        REQUIRE(s.fail(errc::bad_gateway).what == act::sleep);
+        CHECK(s.timer().what == act::post_export);
+    }
+}
+
+TEST_CASE("engine: polling a job") {
+    flow_policy p;
+    p.poll.deadline = 3000ms;
+    sim s({}, {.import_id = "I1"}, p);
+    REQUIRE(s.begin().what == act::check_status);
+    SUBCASE("transient failures are asked again; success ends it") {
+        REQUIRE(s.fail(errc::service_unavailable).what == act::sleep);
+        REQUIRE(s.timer().what == act::check_status);
+        REQUIRE(s.fail(errc::connection_closed).what == act::sleep);
+        s.timer();
+        CHECK(s.ok(finished_import("I1")).what == act::finish);
+        CHECK_FALSE(s.st.ec);
+    }
+    SUBCASE("transient failures until the deadline: job_state_unknown naming the job") {
+        for (int i = 0; i < 10 && s.last.what != act::finish; ++i) {
+            if (s.last.what == act::check_status) s.fail(errc::service_unavailable);
+            else s.timer();
+        }
+        CHECK(s.st.ec == errc::job_state_unknown);
+        CHECK(s.st.diag.detail.find("cspark-impex status I1 --kind import") != std::string::npos);
+    }
+    SUBCASE("a refused check ends it at once, unknown") {
+        CHECK(s.fail(errc::unauthorized).what == act::finish);
+        CHECK(s.st.ec == errc::job_state_unknown);
+    }
+    SUBCASE("still running at the deadline: poll_timeout") {
+        for (int i = 0; i < 10 && s.last.what != act::finish; ++i) {
+            if (s.last.what == act::check_status) s.ok(job("I1", "in_progress"));
+            else s.timer();
+        }
+        CHECK(s.st.ec == errc::poll_timeout);
+        CHECK(s.now - clock_type::time_point{} == 3000ms);  // the last wait is cut to the deadline
+    }
+    SUBCASE("failed and cancelled jobs end it with their codes") {
+        auto f = job("I1", "failed", job_state::failed);
+        CHECK(s.ok(f).what == act::finish);
+        CHECK(s.st.ec == errc::job_failed);
+    }
+    SUBCASE("cancelled job") {
+        s.ok(job("I1", "cancelled", job_state::cancelled));
+        CHECK(s.st.ec == errc::job_cancelled);
+    }
+}
+
+TEST_CASE("engine: an export given up on is cancelled on the server") {
+    flow_policy p;
+    p.poll.deadline = 1500ms;
+    sim s(exp_plan(), {}, p);
+    s.begin();
+    s.ok(job("E1", "created"));
+    s.ok(job("E1", "in_progress"));
+    s.timer();
+    s.ok(job("E1", "in_progress"));
+    s.timer();
+    REQUIRE(s.ok(job("E1", "in_progress")).what == act::cancel_export);
+    CHECK(s.last.id == "E1");
+    CHECK(s.ok().what == act::finish);
+    CHECK(s.st.ec == errc::poll_timeout);
+}
+
+TEST_CASE("engine: downloads") {
+    sim s(exp_plan());
+    s.begin();
+    SUBCASE("a dropped transfer resumes, a bounded number of times") {
+        to_export_done(s);
+        for (int i = 0; i < 5; ++i) REQUIRE(s.fail(errc::connection_closed, 100).what == act::download);
+        REQUIRE(s.fail(errc::connection_closed, 100).what == act::discard);  // the .part goes
+        CHECK(s.ok().what == act::finish);
+        CHECK(s.st.ec == errc::connection_closed);
+    }
+    SUBCASE("a hash mismatch discards the file") {
+        to_export_done(s);
+        REQUIRE(s.downloaded(std::string(64, 'b')).what == act::discard);
+        CHECK(s.ok().what == act::finish);
+        CHECK(s.st.ec == errc::hash_mismatch);
+    }
+    SUBCASE("an MD5 file_hash is compared with the MD5") {
+        to_export_done(s, {file_link("https://h/p.zip", std::string(32, 'c'))});
+        flow_event e;
+        e.what = flow_event::type::ok;
+        e.file.sha256 = sha;
+        e.md5 = std::string(32, 'c');
+        REQUIRE(s.feed(e).what == act::keep_file);
+        CHECK(s.last.verified);
+    }
+    SUBCASE("no file_hash: kept unverified (the driver checks it as a ZIP)") {
+        to_export_done(s, {file_link("https://h/p.zip", "")});
+        REQUIRE(s.downloaded(sha).what == act::keep_file);
+        CHECK_FALSE(s.last.verified);
+    }
+    SUBCASE("two links with one name get two names; a failure on the second removes the first") {
+        to_export_done(s, {file_link("https://h/a/same.zip"), file_link("https://h/b/same.zip")});
+        CHECK(s.last.name == "same.zip");
+        s.downloaded(sha);
+        REQUIRE(s.kept("/d/same.zip").what == act::download);
+        CHECK(s.last.name == "same-1.zip");
+        REQUIRE(s.fail(errc::not_found).what == act::discard);
+        CHECK(s.ok().what == act::finish);
+        CHECK(s.st.ec == errc::not_found);
+    }
+    SUBCASE("an export without files is no_files") {
+        to_export_done(s, {});
+        CHECK(s.last.what == act::finish);
+        CHECK(s.st.ec == errc::no_files);
+    }
+    SUBCASE("keeping the file fails (exists, not a ZIP): that is the error") {
+        to_export_done(s);
+        s.downloaded(sha);
+        CHECK(s.fail(errc::file_exists).what == act::discard);
+        s.ok();
+        CHECK(s.st.ec == errc::file_exists);
+    }
+}
+
+TEST_CASE("engine: cancellation in every stage") {
+    struct expect {
+        act first;            // what the engine asks for after the cancellation
+        bool cancels_export;  // a cancel_export comes on the way out
+    };
+    auto run_to = [](sim& s, int stage) {
+        s.begin();  // acquire_slot(export)
+        if (stage == 0) return;
+        s.ok();  // post_export
+        if (stage == 1) return;
+        s.ok(job("E1", "created"));  // check_status
+        if (stage == 2) return;
+        s.ok(job("E1", "in_progress"));  // sleep
+        if (stage == 3) return;
+        s.timer();
+        s.ok(finished_export("E1", {file_link()}));  // download
+        if (stage == 4) return;
+        s.downloaded(sha);  // keep_file
+        if (stage == 5) return;
+        s.kept("/d/p.zip");  // acquire_slot(import)
+        if (stage == 6) return;
+        s.ok();  // post_import
+        if (stage == 7) return;
+        s.fail(errc::gateway_timeout);  // describe
+        if (stage == 8) return;
+        s.described(describe_without({"I7"}));  // check_status (confirm)
+        if (stage == 9) return;
+        s.ok(finished_import("I7"));  // check_status (its poll)
+    };
+    const std::vector<std::pair<const char*, expect>> stages{
+        {"export slot", {act::finish, false}},      {"export POST", {act::describe, false}},
+        {"export poll", {act::cancel_export, true}}, {"export wait", {act::cancel_export, true}},
+        {"download", {act::discard, false}},        {"keep", {act::discard, false}},
+        // Packages stay when cancelled during the import: a rerun may need them.
+        {"import slot", {act::finish, false}},      {"import POST", {act::finish, false}},
+        {"import lookup", {act::finish, false}},    {"import confirm", {act::finish, false}},
+        {"import poll", {act::finish, false}},
+    };
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+        CAPTURE(stages[i].first);
+        sim s(migrate_plan(true));
+        run_to(s, static_cast<int>(i));
+        auto a = s.cancel();
+        CHECK(a.what == stages[i].second.first);
+        bool cancelled_export = a.what == act::cancel_export;
+        for (int n = 0; n < 6 && a.what != act::finish; ++n) {
+            a = a.what == act::describe ? s.described(describe_with("cid-e", "E1", "export")) : s.ok();
+            cancelled_export = cancelled_export || a.what == act::cancel_export;
+        }
+        CHECK(a.what == act::finish);
+        CHECK(s.st.ec == errc::cancelled);
+        if (i == 1) CHECK(cancelled_export);  // found by its correlation id, then cancelled
+        else CHECK(cancelled_export == stages[i].second.cancels_export);
+        CHECK(s.st.holding.empty());  // the slot went back
+    }
+}
+
+TEST_CASE("engine: an error at every step of a migration ends it with that error") {
+    // Non-retryable failures at each action of the happy path.
+    for (int step = 0; step < 8; ++step) {
+        CAPTURE(step);
+        sim s(migrate_plan());
+        s.begin();
+        std::vector<std::function<void()>> path{
+            [&] { s.ok(job("E1", "created")); },
+            [&] { s.ok(job("E1", "in_progress")); },
+            [&] { s.timer(); },
+            [&] { s.ok(finished_export("E1", {file_link()})); },
+            [&] { s.downloaded(sha); },
+            [&] { s.kept("/d/p.zip"); },
+            [&] { s.ok(job("I1", "created")); },
+        };
+        for (int k = 0; k < step; ++k) path[k]();
+        auto kind = s.last.what;
+        if (kind == act::sleep) continue;  // a wait does not fail
+        auto a = s.fail(errc::forbidden);
+        for (int n = 0; n < 4 && a.what != act::finish; ++n) a = s.ok();
+        CHECK(a.what == act::finish);
+        CHECK(s.st.ec);
+        if (kind == act::check_status) CHECK(s.st.ec == errc::job_state_unknown);
+        else CHECK(s.st.ec == errc::forbidden);
+    }
+}
+
+TEST_CASE("engine: resumes from a checkpoint") {
+    SUBCASE("an import job by id: polled, nothing sent") {
+        sim s(migrate_plan(), {.import_id = "I1"});
+        CHECK(s.begin().what == act::check_status);
+        CHECK(s.last.id == "I1");
+    }
+    SUBCASE("an export job by id") {
+        sim s(migrate_plan(), {.export_id = "E1"});
+        CHECK(s.begin().what == act::check_status);
+        CHECK(s.last.kind == "export");
+    }
+    SUBCASE("an export intent: looked up first") {
+        sim s(migrate_plan(), {.export_cid = "cid-old", .export_intent_age = 60000ms});
+        REQUIRE(s.begin().what == act::describe);
+        REQUIRE(s.described(R"({"recent_exports":[]})").what == act::post_export);
+    }
+    SUBCASE("an import intent with its package: looked up, found, never sent") {
+        flow_plan plan = migrate_plan();
+        plan.export_job = plan.download = false;
+        sim s(plan, {.import_cid = "cid-i", .import_intent_age = 60000ms, .packages = {"/p.zip"}});
+        REQUIRE(s.begin().what == act::describe);
+        REQUIRE(s.described(describe_with("cid-i", "I3")).what == act::check_status);
+        CHECK(s.last.id == "I3");
+        CHECK(s.st.posts == 0);
+    }
+    SUBCASE("an import intent, no job made: sent now with the same correlation id") {
+        flow_plan plan = migrate_plan();
+        plan.export_job = plan.download = false;
+        sim s(plan, {.import_cid = "cid-i", .import_intent_age = 60000ms, .packages = {"/p.zip"}});
+        s.begin();
+        REQUIRE(s.described(describe_with("other", "I3")).what == act::post_import);
+        CHECK(s.last.cid == "cid-i");
+    }
+    SUBCASE("a verified package: imported without exporting") {
+        flow_plan plan = migrate_plan();
+        plan.export_job = plan.download = false;
+        sim s(plan, {.packages = {"/p.zip"}});
+        CHECK(s.begin().what == act::post_import);
+    }
+}
+
+TEST_CASE("engine: initiate verbs stop once the job exists") {
+    sim s({.export_job = true, .stop_at_created = true, .wait_out_conflicts = false});
+    s.begin();
+    CHECK(s.ok(job("E1", "created")).what == act::finish);
+    CHECK(s.st.export_job.id == "E1");
+    sim t({.export_job = true, .stop_at_created = true, .wait_out_conflicts = false});
+    t.begin();
+    CHECK(t.fail(errc::conflict).what == act::finish);  // the verb reports 409 as it is
+    CHECK(t.st.ec == errc::conflict);
+}
