@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -55,6 +56,7 @@ struct http_server::state : std::enable_shared_from_this<state> {
     // connections share (this set, the counters) is behind `mu`.
     std::mutex mu;
     std::unordered_set<detail::any_stream*> live;
+    std::unordered_set<std::shared_ptr<asio::steady_timer>> waits;  ///< fault delays: stop() ends them
     server_stats stats;
     std::atomic<bool> stopped{false};
 
@@ -65,6 +67,20 @@ struct http_server::state : std::enable_shared_from_this<state> {
     asio::awaitable<void> session(tcp::socket sock);
     asio::awaitable<bool> respond(detail::any_stream& s, response_plan& plan, bool head_only, bool keep_alive,
                                   std::vector<char>& chunk);
+
+    // Waits until `due` (a fault's delay or throttle); stop() cuts it short, so
+    // a stopped server leaves no timer behind.
+    asio::awaitable<void> pause(asio::any_io_executor ex, std::chrono::steady_clock::time_point due) {
+        auto t = std::make_shared<asio::steady_timer>(ex, due);
+        {
+            std::lock_guard lock(mu);
+            if (stopped) co_return;
+            waits.insert(t);
+        }
+        co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
+        std::lock_guard lock(mu);
+        waits.erase(t);
+    }
 };
 
 namespace {
@@ -117,6 +133,8 @@ void http_server::stop() {
     s.acceptor.close(ignored);
     std::lock_guard lock(s.mu);
     for (auto* stream : s.live) stream->tcp().socket().close(ignored);
+    for (const auto& t : s.waits) asio::post(t->get_executor(), [t] { t->cancel(); });  // on the timer's own strand
+    s.waits.clear();
 }
 
 void http_server::close_connections() {
@@ -284,10 +302,7 @@ asio::awaitable<void> http_server::state::session(tcp::socket sock) {
 
 asio::awaitable<bool> http_server::state::respond(detail::any_stream& s, response_plan& plan, bool head_only,
                                                   bool keep_alive, std::vector<char>& chunk) {
-    if (plan.delay.count() > 0) {
-        asio::steady_timer t(s.get_executor(), plan.delay);
-        co_await t.async_wait(use_tuple);
-    }
+    if (plan.delay.count() > 0) co_await pause(s.get_executor(), std::chrono::steady_clock::now() + plan.delay);
     if (plan.reset) {
         abort_connection(s);
         co_return false;
@@ -357,10 +372,8 @@ asio::awaitable<bool> http_server::state::respond(detail::any_stream& s, respons
         sent += n;
         if (plan.bytes_per_second > 0) {
             auto due = started + std::chrono::microseconds(sent * 1000000 / plan.bytes_per_second);
-            if (due > std::chrono::steady_clock::now()) {
-                asio::steady_timer t(s.get_executor(), due);
-                co_await t.async_wait(use_tuple);
-            }
+            if (due > std::chrono::steady_clock::now()) co_await pause(s.get_executor(), due);
+            if (stopped) co_return false;
         }
     }
     co_return true;

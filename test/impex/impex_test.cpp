@@ -333,6 +333,11 @@ TEST_CASE("cancelling exp mid-poll cancels the server job; mid-download removes 
         sig.emit(asio::cancellation_type::terminal);
         run_until(t.f.io, [&] { return done; });
         REQUIRE(failure);
+        try {
+            std::rethrow_exception(failure);
+        } catch (const spark_error& e) {
+            CHECK(e.code() == errc::cancelled);
+        }
         CHECK(std::filesystem::is_empty(req.directory));
     }
 }

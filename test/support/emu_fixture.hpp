@@ -48,6 +48,12 @@ struct emu_fixture {
     }
     ~emu_fixture() {
         emu->stop();
+        // A test must not leave work behind: every operation it started has
+        // completed (or was cancelled) by now, so the io_context runs dry.
+        io.restart();
+        for (int i = 0; i < 1000 && io.poll() > 0; ++i) {
+        }
+        CHECK_MESSAGE(io.stopped(), "the test left work on its io_context (a pending operation or timer)");
         std::error_code ignored;
         std::filesystem::remove_all(scratch, ignored);
     }
