@@ -12,23 +12,29 @@
 
 namespace cspark::test {
 
-// Real time for the emulator (jobs of 30 ms), quick polls for the client.
+// Virtual time shared by the emulator and the clients: a client's wait (a
+// poll interval, a retry backoff) moves the clock, so the emulator's jobs
+// finish during it and no test waits in real time. A test that needs real
+// time (cancelling mid-transfer) passes a real clock in its config.
 struct impex_fixture {
+    std::shared_ptr<timer_service> clock;
     emu_fixture f;
-    explicit impex_fixture(emulator_config cfg = fast(), fleet_spec fleet = small_fleet()) : f(with_real_clock(cfg), fleet) {}
+    explicit impex_fixture(emulator_config cfg = fast(), fleet_spec fleet = small_fleet())
+        : clock(cfg.clock ? cfg.clock : std::make_shared<manual_timer_service>(true)), f(with_clock(cfg, clock), fleet) {}
     static emulator_config fast() {
         emulator_config c;
         c.job_duration = std::chrono::milliseconds(30);
         return c;
     }
-    static emulator_config with_real_clock(emulator_config c) {
-        c.clock = system_timer_service();
+    static emulator_config with_clock(emulator_config c, std::shared_ptr<timer_service> clock) {
+        c.clock = std::move(clock);
         return c;
     }
     client_config config(const std::string& tenant, int retries = 2) {
         auto c = f.config(tenant);
         c.max_retries = retries;
         c.retry_interval = std::chrono::milliseconds(5);
+        c.timer = clock;
         return c;
     }
     std::unique_ptr<impex> make(const std::string& tenant, int retries = 2) {
