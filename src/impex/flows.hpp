@@ -48,7 +48,7 @@ boost::asio::awaitable<outcome<import_result>> run_imp(client& c, import_request
 /// start, or from a checkpoint. With `g`, each job holds its tenant's slot;
 /// `checkpoint` is awaited at each step (intents before their POST).
 boost::asio::awaitable<migration_result> run_migrate(
-    client& src, client& dst, migrate_request req, gates* g, const migration_checkpoint& from = {},
-    std::function<boost::asio::awaitable<void>(const checkpoint_event&)> checkpoint = {});
+    client& src, client& dst, migrate_request req, gates* g, const migration_checkpoint& from,
+    std::function<boost::asio::awaitable<void>(const checkpoint_event&)> checkpoint);
 
 }  // namespace cspark::detail

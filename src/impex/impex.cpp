@@ -366,7 +366,11 @@ asio::awaitable<import_result> impex::imp(import_request req) {
 }
 
 asio::awaitable<migration_result> impex::migrate(impex& target, migrate_request req) {
-    co_return co_await detail::run_migrate(client_, target.client_, std::move(req), nullptr);
+    // Named locals, not default-argument temporaries, in a co_await call (g++ 12, shared/toolchain.md).
+    migration_checkpoint from_start;
+    std::function<asio::awaitable<void>(const checkpoint_event&)> no_journal;
+    auto m = co_await detail::run_migrate(client_, target.client_, std::move(req), nullptr, from_start, std::move(no_journal));
+    co_return m;
 }
 
 }  // namespace cspark
