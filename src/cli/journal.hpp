@@ -1,0 +1,135 @@
+// The batch journal: JSON lines replayed at start; records that arrive while
+// an fsync is in flight share the next one (at most one in flight, on a
+// worker thread); an intent's record is awaited until durable, before its POST.
+#pragma once
+
+#include "cli/plan.hpp"
+#include "core/text.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unistd.h>
+
+namespace cspark::cli {
+
+// What the journal says about one migration.
+struct progress_state {
+    std::string export_cid, export_job, path, sha256, import_cid, import_file, import_job;
+    std::int64_t export_t = 0, import_t = 0;  ///< wall time of the intent (ms since the epoch; 0 = unknown)
+    std::optional<bool> done;
+};
+
+
+class journal {
+    using json_object = boost::json::object;
+public:
+    journal(const std::string& path, boost::asio::any_io_executor ex) : path_(path), ex_(std::move(ex)) {
+        std::ifstream in(path);
+        for (std::string line; std::getline(in, line);) {
+            error_code ec;
+            auto v = boost::json::parse(line, ec);
+            if (ec || !v.is_object()) continue;  // a torn last line from a crash
+            apply(v.get_object());
+        }
+        fd_ = ::open(path.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
+        if (fd_ < 0) plan_error(path, "the journal cannot be opened for writing: " + std::string(std::strerror(errno)));
+        next_ = std::make_shared<boost::asio::steady_timer>(ex_, boost::asio::steady_timer::time_point::max());
+    }
+    ~journal() {
+        pool_.join();
+        if (fd_ >= 0) ::close(fd_);
+    }
+    progress_state& state(const std::string& name) { return states_[name]; }
+    bool failed() const noexcept { return failed_; }
+    std::size_t fsyncs() const noexcept { return fsyncs_; }
+
+    /// Appends a record; completes once it is durable.
+    boost::asio::awaitable<void> record(boost::json::object rec) {
+        auto batch = next_;
+        append(std::move(rec));
+        co_await batch->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));  // woken when its fsync is done
+    }
+    /// Appends a record made durable by the next fsync (or flush()).
+    void append(boost::json::object rec) {
+        pending_ += boost::json::serialize(rec) + "\n";
+        apply(rec);
+        if (!flushing_) start_flush();
+    }
+    /// Writes and fsyncs what is pending, here and now (at the end of a run).
+    void flush() {
+        pool_.join();
+        if (!pending_.empty()) write(pending_);
+        pending_.clear();
+    }
+
+private:
+    bool write(const std::string& data) {
+        bool ok = detail::write_all(fd_, data.data(), data.size()) && ::fsync(fd_) == 0;
+        ++fsyncs_;
+        if (!ok) failed_ = true;
+        return ok;
+    }
+    void start_flush() {
+        flushing_ = true;
+        auto done = std::exchange(next_, std::make_shared<boost::asio::steady_timer>(ex_, boost::asio::steady_timer::time_point::max()));
+        boost::asio::post(pool_, [this, data = std::exchange(pending_, std::string()), done]() {
+            write(data);
+            boost::asio::post(ex_, [this, done] {
+                done->cancel();  // every record of this batch is durable
+                flushing_ = false;
+                if (!pending_.empty()) start_flush();
+            });
+        });
+    }
+    void apply(const boost::json::object& r) {
+        auto s = [&](std::string_view k) { return r.contains(k) && r.at(k).is_string() ? std::string(r.at(k).as_string()) : std::string(); };
+        auto t = [&] { return r.contains("t") && r.at("t").is_int64() ? r.at("t").as_int64() : std::int64_t(0); };
+        auto& st = states_[s("m")];
+        auto e = s("e");
+        if (e == "export_intent") {
+            st = progress_state{};
+            st.export_cid = s("cid");
+            st.export_t = t();
+        } else if (e == "export_job") {
+            st.export_job = s("id");
+        } else if (e == "downloaded") {
+            st.path = s("path");
+            st.sha256 = s("sha256");
+        } else if (e == "import_intent") {
+            st.import_cid = s("cid");
+            st.import_t = t();
+        } else if (e == "import_job") {
+            st.import_job = s("id");
+        } else if (e == "done") {
+            st.done = r.contains("ok") && r.at("ok").is_bool() && r.at("ok").as_bool();
+        }
+    }
+    std::string path_;
+    boost::asio::any_io_executor ex_;
+    int fd_ = -1;
+    std::map<std::string, progress_state> states_;
+    std::string pending_;
+    bool flushing_ = false, failed_ = false;
+    std::size_t fsyncs_ = 0;
+    std::shared_ptr<boost::asio::steady_timer> next_;  ///< woken when the pending records are durable
+    boost::asio::thread_pool pool_{1};
+};
+
+
+}  // namespace cspark::cli

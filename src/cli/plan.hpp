@@ -1,0 +1,27 @@
+// cspark-impex batch plans: migrations with source, target, export and
+// destination, validated entry by entry (errors name the entry and field;
+// secrets are refused: plans name variables and files, never values).
+#pragma once
+
+#include "cli/cli.hpp"
+
+#include <string>
+#include <vector>
+
+namespace cspark::cli {
+
+struct plan_entry {
+    std::string name;
+    connection_options source, target;
+    export_request exports;
+    std::vector<service_mapping> destination;
+    if_present action = if_present::add_version;
+};
+
+/// Throws spark_error(invalid_argument) naming the file, entry and field.
+[[noreturn]] void plan_error(const std::string& where, const std::string& what);
+
+/// Loads and checks a plan; connection knobs (timeouts, retries, TLS) from `defaults`.
+std::vector<plan_entry> load_plan(const std::string& path, const connection_options& defaults);
+
+}  // namespace cspark::cli

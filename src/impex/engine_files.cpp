@@ -1,0 +1,186 @@
+// The migration engine's file steps: downloads (names, resumes, hashes) and
+// the imports of the packages.
+#include "impex/engine_steps.hpp"
+
+#include "impex/policy.hpp"
+
+#include "core/text.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace cspark::detail::steps {
+namespace json = boost::json;
+
+// ------------------------------------------------------------ downloads
+
+
+flow_action download(flow_state& st) {
+    st.at = stage::download;
+    st.wrote_files = true;
+    auto a = make(act::download, "export", st.export_job.id);
+    a.file = st.file;
+    a.name = st.file_names[st.file];
+    return a;
+}
+
+flow_action next_download(flow_state& st, const flow_event& ev) {
+    if (st.file < st.files.size()) {
+        st.resumes = 0;
+        return download(st);
+    }
+    for (const auto& f : st.downloaded) st.packages.push_back(f.path);
+    if (st.plan.import_job) return begin_imports(st, ev);
+    note(st, flow_note::type::finished, "export", st.export_job.id, st.export_job.status);
+    return end_with(st, {}, {}, "export", st.export_job.id);
+}
+
+// The file names of an export: one per link, never two alike.
+void name_files(flow_state& st) {
+    st.names.clear();
+    for (std::size_t i = 0; i < st.files.size(); ++i) {
+        std::string fallback = (st.export_job.id.empty() ? std::string("package") : st.export_job.id) + "-" + std::to_string(i) + ".zip";
+        std::string name = st.plan.file_prefix.empty()
+                               ? file_name_from_url(st.files[i].url, fallback)
+                               : st.plan.file_prefix + "-" + st.export_job.id.substr(0, 8) + ".zip";
+        st.file_names.push_back(unique_name(name, st.names));
+    }
+}
+
+flow_action begin_downloads(flow_state& st, const flow_event& ev) {
+    st.file = 0;
+    st.downloaded.clear();
+    if (st.plan.export_job) st.files = st.export_job.files;
+    if (st.files.empty()) {
+        diagnostics d;
+        d.detail = "export job " + st.export_job.id + " finished '" + st.export_job.status + "' without files";
+        return end_with(st, errc::no_files, d, "export", st.export_job.id);
+    }
+    st.file_names.clear();
+    name_files(st);
+    return next_download(st, ev);
+}
+
+flow_action after_download(flow_state& st, const flow_event& ev) {
+    if (ev.what != ev_type::ok) {
+        bool dropped = ev.ec == errc::connection_closed || ev.ec == errc::idle_timeout || ev.ec == errc::request_timeout;
+        if (dropped && st.resumes < st.policy.max_resumes) {
+            ++st.resumes;
+            note_retry(st, "export", milliseconds(0), "resuming the download at byte " + std::to_string(ev.bytes_held));
+            return download(st);
+        }
+        return end_with(st, ev.ec, ev.diag, "export", st.export_job.id);
+    }
+    auto expected = to_lower(trim(st.files[st.file].file_hash));
+    bool hex = !expected.empty() && expected.find_first_not_of("0123456789abcdef") == std::string::npos;
+    bool md5 = hex && expected.size() == 32, comparable = hex && (expected.size() == 32 || expected.size() == 64);
+    if (comparable) {
+        const auto& actual = md5 ? ev.md5 : ev.file.sha256;
+        if (actual != expected) {
+            diagnostics d = ev.diag;
+            d.detail = "file_hash mismatch for " + mask_url(st.files[st.file].url) + ": expected " + expected + ", got " +
+                       actual + "; the download was removed";
+            return end_with(st, errc::hash_mismatch, d, "export", st.export_job.id);
+        }
+    }
+    st.at = stage::keep;
+    auto a = make(act::keep_file, "export", st.export_job.id);
+    a.file = st.file;
+    a.name = st.file_names[st.file];
+    a.verified = comparable;
+    return a;
+}
+
+flow_action after_keep(flow_state& st, const flow_event& ev) {
+    if (ev.what != ev_type::ok) return end_with(st, ev.ec, ev.diag, "export", st.export_job.id);
+    st.downloaded.push_back(ev.file);
+    auto n = make_note(flow_note::type::downloaded, "export", st.export_job.id);
+    n.path = ev.file.path;
+    n.sha256 = ev.file.sha256;
+    st.notes.push_back(std::move(n));
+    ++st.file;
+    return next_download(st, ev);
+}
+
+flow_action after_export_poll(flow_state& st, const flow_event& ev) {
+    flow_action next;
+    auto ended = poll_on(st, ev, next);
+    if (!ended) return next;
+    st.export_job = st.poll.job;
+    if (st.export_job.id.empty()) st.export_job.id = st.poll.id;
+    if (ended->ec) return end_with(st, ended->ec, ended->diag, "export", st.poll.id);
+    if (st.plan.stop_at_created) return end_with(st, {}, {}, "export", st.poll.id);
+    if (!st.plan.download) {
+        note(st, flow_note::type::finished, "export", st.export_job.id, st.export_job.status);
+        return end_with(st, {}, {}, "export", st.poll.id);
+    }
+    auto a = begin_downloads(st, ev);
+    return st.holding == "export" ? releasing(st, std::move(a)) : a;  // the tenant's export slot is free
+}
+
+// ------------------------------------------------------------ imports
+
+flow_action begin_imports(flow_state& st, const flow_event& ev) {
+    st.package = 0;
+    st.at = stage::import_slot;
+    if (st.start.import_intent_age && !st.start.import_cid.empty() && !st.services_modify) st.services_modify = st.start.services_modify;
+    if (!st.services_modify) st.services_modify = default_mappings(st.export_job);
+    if (st.services_modify->empty()) {
+        diagnostics d;
+        d.detail = "no destination: the export names no services; give at least one {source, target} mapping";
+        return end_with(st, errc::invalid_argument, d, "import", {});
+    }
+    if (st.packages.empty()) {
+        diagnostics d;
+        d.detail = "no package to import";
+        return end_with(st, errc::invalid_argument, d, "import", {});
+    }
+    if (st.start.import_intent_age && !st.start.import_cid.empty()) {
+        // An earlier run announced this import: look for its job before sending.
+        st.posts = 0;
+        st.at = stage::import_lookup;
+        return make(act::describe, "import");
+    }
+    return begin_step(st, ev, false);
+}
+
+void summarize(const json::value& outputs, import_result& r) {
+    if (!outputs.is_object()) return;
+    auto read = [&](std::string_view key, std::vector<import_outcome>& into) {
+        const auto* list = outputs.get_object().if_contains(key);
+        if (!list || !list->is_array()) return;
+        for (const auto& item : list->get_array())
+            if (item.is_object()) {
+                const auto& o = item.get_object();
+                auto str = [&](std::string_view k) {
+                    const auto* p = o.if_contains(k);
+                    return p && p->is_string() ? std::string(p->get_string()) : std::string();
+                };
+                into.push_back({str("service_uri_source"), str("service_uri_destination"), str("status")});
+            }
+    };
+    read("services", r.services);
+    read("service_versions", r.versions);
+}
+
+flow_action after_import_poll(flow_state& st, const flow_event& ev) {
+    flow_action next;
+    auto ended = poll_on(st, ev, next);
+    if (!ended) return next;
+    import_result r;
+    r.job = st.poll.job;
+    if (r.job.id.empty()) r.job.id = st.poll.id;
+    st.import_job = r.job;
+    summarize(r.job.outputs, r);
+    r.diag = ended->diag;
+    st.imports.push_back(std::move(r));
+    if (ended->ec) return end_with(st, ended->ec, ended->diag, "import", st.poll.id);
+    if (st.plan.stop_at_created) return end_with(st, {}, {}, "import", st.poll.id);
+    note(st, flow_note::type::finished, "import", st.poll.id, st.poll.job.status);
+    if (++st.package < st.packages.size()) {
+        auto a = begin_step(st, ev, false);
+        return st.holding == "import" && a.what != act::acquire_slot ? a : releasing(st, std::move(a));
+    }
+    return end_with(st, {}, {}, "import", st.poll.id);
+}
+
+}  // namespace cspark::detail::steps

@@ -1,0 +1,240 @@
+// The migration engine's job steps: POSTs (with the 409 wait-out and the
+// look-up of a job a lost answer may have made), confirming candidates, and
+// the poll of one job.
+#include "impex/engine_steps.hpp"
+
+#include "impex/policy.hpp"
+
+#include "core/text.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace cspark::detail::steps {
+namespace json = boost::json;
+
+// ------------------------------------------------------------ polling a job
+
+flow_action poll_begin(flow_state& st, std::string kind, std::string id, clock_type::time_point now, bool once) {
+    st.poll = poll_state{};
+    st.poll.kind = std::move(kind);
+    st.poll.id = std::move(id);
+    st.poll.started = now;
+    st.poll.once = once;
+    st.rng.seed(std::hash<std::string>{}(st.poll.id));
+    return make(act::check_status, st.poll.kind, st.poll.id);
+}
+
+poll_end state_unknown(const poll_state& p) {
+    poll_end e{errc::job_state_unknown, p.last_diag};
+    e.diag.detail = "could not learn the state of " + p.kind + " job " + p.id + " (last check: " + p.last_failure.message() +
+                    (p.last_diag.detail.empty() ? "" : "; " + p.last_diag.detail) +
+                    "); it may still finish: check it with 'cspark-impex status " + p.id + " --kind " + p.kind + "'";
+    return e;
+}
+
+std::optional<poll_end> judge(flow_state& st) {
+    auto& p = st.poll;
+    switch (p.job.state) {
+    case job_state::succeeded: return poll_end{};
+    case job_state::failed: {
+        poll_end e{errc::job_failed, p.job.diag};
+        e.diag.detail = p.kind + " job " + p.job.id + " ended '" + p.job.status + "' with errors: " +
+                        excerpt(json::serialize(p.job.errors), 2048);
+        return e;
+    }
+    case job_state::cancelled: {
+        poll_end e{errc::job_cancelled, p.job.diag};
+        e.diag.detail = p.kind + " job " + p.job.id + " was cancelled";
+        return e;
+    }
+    case job_state::pending: break;
+    }
+    if (p.once) return poll_end{};
+    return std::nullopt;
+}
+
+// After a check or the wait between checks: the next action, or the end.
+// A check that fails in a way that may pass is asked again on the schedule:
+// a failure to learn a job's state is not a failed job.
+std::optional<poll_end> poll_on(flow_state& st, const flow_event& ev, flow_action& next) {
+    auto& p = st.poll;
+    if (st.last == act::sleep) {
+        next = make(act::check_status, p.kind, p.id);
+        return std::nullopt;
+    }
+    ++p.checks;
+    if (ev.what == ev_type::ok) {
+        p.job = ev.job;
+        p.last_failure = {};
+        if (p.job.status != p.last_status) {
+            p.last_status = p.job.status;
+            note(st, flow_note::type::status, p.kind, p.job.id, p.job.status);
+        }
+        if (auto end = judge(st)) return end;
+    } else {
+        p.last_failure = ev.ec;
+        p.last_diag = ev.diag;
+        if (p.once) return poll_end{};  // a job found by lookup: its id is what counts
+        if (!status_check_may_pass(ev.ec)) return state_unknown(p);
+    }
+    auto elapsed = std::chrono::duration_cast<milliseconds>(ev.now - p.started);
+    auto step = next_poll(st.policy.poll, p.checks, elapsed, std::uniform_real_distribution<double>(0, 1)(st.rng));
+    if (step.what == poll_step::action::give_up) {
+        if (p.last_failure) return state_unknown(p);
+        poll_end e{errc::poll_timeout, p.job.diag};
+        e.diag.detail = p.kind + " job " + p.id + " still '" + p.job.status + "' after " + std::to_string(p.checks) +
+                        " checks in " + std::to_string(elapsed.count()) + " ms (" + std::string(step.reason) +
+                        "); it may still finish: check it with 'cspark-impex status " + p.id + " --kind " + p.kind + "'";
+        return e;
+    }
+    next = sleep_for(step.delay);
+    return std::nullopt;
+}
+
+// ------------------------------------------------------------ POSTs
+
+flow_action post(flow_state& st, const flow_event& ev) {
+    bool exp = exporting(st);
+    st.at = exp ? stage::export_post : stage::import_post;
+    st.slept = false;
+    st.post_began = ev.now;
+    ++st.posts;
+    auto a = make(exp ? act::post_export : act::post_import, kind_of(st));
+    a.cid = cid_of(st);
+    if (!exp) {
+        a.file = st.package;
+        if (st.package > 0 && !a.cid.empty()) a.cid += "-" + std::to_string(st.package + 1);
+    }
+    if (!a.cid.empty()) note(st, flow_note::type::intent, a.kind, {}, a.cid);
+    return a;
+}
+
+// A step begins: take the tenant's slot (fleets), then POST.
+flow_action begin_step(flow_state& st, const flow_event& ev, bool exp) {
+    st.posts = 0;
+    st.conflict_since.reset();
+    st.at = exp ? stage::export_slot : stage::import_slot;
+    if (st.plan.use_slots && st.holding.empty()) return make(act::acquire_slot, exp ? "export" : "import");
+    return post(st, ev);
+}
+
+flow_action after_slot(flow_state& st, const flow_event& ev) {
+    st.holding = kind_of(st);
+    return post(st, ev);
+}
+
+flow_action created(flow_state& st, const flow_event& ev, job_status job) {
+    bool exp = exporting(st);
+    note(st, flow_note::type::job_created, kind_of(st), job.id, job.status);
+    (exp ? st.export_job : st.import_job) = job;
+    st.at = exp ? stage::export_poll : stage::import_poll;
+    if (st.plan.stop_at_created) {
+        if (!job.status.empty()) return end_with(st, {}, {}, kind_of(st), job.id);
+        return poll_begin(st, kind_of(st), job.id, ev.now, true);  // found by lookup: one look at it
+    }
+    return poll_begin(st, kind_of(st), job.id, ev.now);
+}
+
+// A POST failed: wait out a running job (409), look for a job a lost answer
+// may have made, or end.
+flow_action post_failed(flow_state& st, const flow_event& ev) {
+    const std::string kind = kind_of(st);
+    if (ev.ec == errc::conflict && st.plan.wait_out_conflicts) {
+        if (!st.conflict_since) st.conflict_since = ev.now;
+        auto waited = std::chrono::duration_cast<milliseconds>(ev.now - *st.conflict_since);
+        auto delay = std::min(st.policy.conflict_step * st.posts, st.policy.conflict_cap);
+        auto deadline = st.policy.poll.deadline;
+        if (deadline.count() > 0 && waited + delay > deadline) return end_with(st, ev.ec, ev.diag, kind, {});
+        note_retry(st, kind, delay, "another " + kind + " job of the tenant is running");
+        st.slept = true;
+        --st.posts;  // waiting out another job is not a resend
+        return sleep_for(delay);
+    }
+    if (cid_of(st).empty() || !maybe_reached(ev.ec, ev.diag)) return end_with(st, ev.ec, ev.diag, kind, {});
+    st.post_ec = ev.ec;
+    st.post_diag = ev.diag;
+    st.at = exporting(st) ? stage::export_lookup : stage::import_lookup;
+    return make(act::describe, kind);
+}
+
+// No job was made by the lost POST: send it again, a bounded number of times.
+flow_action resend(flow_state& st) {
+    const std::string kind = kind_of(st);
+    if (st.posts >= st.policy.max_posts) return end_with(st, st.post_ec, st.post_diag, kind, {});
+    auto delay = exporting(st) ? milliseconds(0) : st.policy.resend_step * st.posts;
+    note_retry(st, kind, delay, kind + " request failed (" + st.post_ec.message() + ") and no job was made: sending again");
+    st.at = exporting(st) ? stage::export_post : stage::import_post;
+    st.slept = true;
+    return sleep_for(delay);
+}
+
+flow_action after_post(flow_state& st, const flow_event& ev) {
+    if (st.slept) return post(st, ev);  // the wait before sending again is over
+    if (ev.what == ev_type::ok) return created(st, ev, ev.job);
+    return post_failed(st, ev);
+}
+
+// ------------------------------------------------------------ lookups
+
+flow_action unknown_import(flow_state& st, const std::string& why) {
+    diagnostics d = st.post_diag;
+    d.detail += std::string(d.detail.empty() ? "" : "; ") +
+                (st.posts ? "the upload failed (" + st.post_ec.message() + ") and may have created an import job"
+                          : std::string("an earlier upload may have created an import job")) +
+                ": " + why + "; it was not sent again (correlation id " + cid_of(st) + ")";
+    return end_with(st, errc::import_outcome_unknown, d, "import", {});
+}
+
+flow_action after_lookup(flow_state& st, const flow_event& ev) {
+    bool exp = exporting(st);
+    if (st.slept) return post(st, ev);
+    if (ev.what != ev_type::ok) {
+        if (exp) return st.posts ? resend(st) : begin_step(st, ev, true);  // an export only reads
+        return unknown_import(st, "the tenant's import jobs could not be listed (" + ev.ec.message() + ")");
+    }
+    auto age = exp ? st.start.export_intent_age : st.start.import_intent_age;
+    auto since = st.posts == 0 && age ? *age
+                 : st.post_began      ? std::chrono::duration_cast<milliseconds>(ev.now - *st.post_began)
+                                      : milliseconds(0);
+    auto look = identify_job(read_describe(ev.describe, kind_of(st)), cid_of(st), since, st.policy.lookup_margin);
+    if (look.what == job_lookup::verdict::found) {
+        job_status j;
+        j.id = look.id;
+        j.kind = kind_of(st);
+        return created(st, ev, std::move(j));
+    }
+    if (look.what == job_lookup::verdict::confirm && !exp) {
+        st.candidates = look.candidates;
+        st.matches.clear();
+        st.undecided.clear();
+        st.candidate = 0;
+        st.at = stage::import_confirm;
+        return poll_begin(st, "import", st.candidates[0], ev.now);
+    }
+    if (st.posts == 0) return begin_step(st, ev, exp);  // resumed from an intent: nothing was made
+    return resend(st);
+}
+
+// Confirming candidates: one is ours when it ends with outputs that are
+// exactly the mappings sent; a failed one imported nothing.
+flow_action after_confirm(flow_state& st, const flow_event& ev) {
+    flow_action next;
+    auto ended = poll_on(st, ev, next);
+    if (!ended) return next;
+    const auto& id = st.candidates[st.candidate];
+    if (!ended->ec && st.services_modify && outputs_match(st.poll.job.outputs, *st.services_modify)) st.matches.push_back(id);
+    else if (ended->ec && ended->ec != errc::job_failed && ended->ec != errc::job_cancelled) st.undecided.push_back(id);
+    if (++st.candidate < st.candidates.size()) return poll_begin(st, "import", st.candidates[st.candidate], ev.now);
+    if (st.matches.size() == 1 && st.undecided.empty()) {
+        job_status j;
+        j.id = st.matches[0];
+        j.kind = "import";
+        return created(st, ev, std::move(j));
+    }
+    if (st.matches.empty() && st.undecided.empty()) return st.posts ? resend(st) : begin_step(st, ev, false);
+    return unknown_import(st, std::to_string(st.matches.size()) + " finished job(s) match the mappings sent (" +
+                                  joined(st.matches) + ") and " + std::to_string(st.undecided.size()) +
+                                  " could not be checked (" + joined(st.undecided) + "); candidates: " + joined(st.candidates));
+}
+
+}  // namespace cspark::detail::steps
