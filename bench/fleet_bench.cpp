@@ -13,9 +13,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <chrono>
 #include <csignal>
+#include <fcntl.h>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -59,7 +61,59 @@ std::string name(const char* prefix, std::size_t i, std::size_t n) {
     return std::string(prefix) + std::string(width - num.size(), '0') + num;
 }
 
-int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms) {
+// `cspark-impex batch` over the same migrations (with the same concurrency and
+// poll interval), against the same emulator: wall seconds, CPU seconds and the
+// journal's fsyncs, from its --json summary.
+struct batch_run {
+    double wall = 0, cpu = 0;
+    std::size_t done = 0, fsyncs = 0;
+};
+
+batch_run run_batch(const bench::emulator_child& emu, std::size_t first, std::size_t n, long job_ms,
+                    const std::filesystem::path& dir) {
+    json::array list;
+    for (std::size_t i = first; i < n; ++i) {
+        auto s = name("tenant-", i, n), t = name("target-", i, n);
+        ::setenv(("K_" + s).c_str(), emu.keys.at(s).c_str(), 1);
+        ::setenv(("K_" + t).c_str(), emu.keys.at(t).c_str(), 1);
+        list.push_back(json::object{{"name", "m-" + std::to_string(i)},
+                                    {"source", json::object{{"base_url", emu.url + "/" + s}, {"api_key_env", "K_" + s}}},
+                                    {"target", json::object{{"base_url", emu.url + "/" + t}, {"api_key_env", "K_" + t}}},
+                                    {"export", json::object{{"services", json::array{"folder-1/service-1"}}}}});
+    }
+    std::filesystem::create_directories(dir);
+    auto plan = (dir / "plan.json").string(), journal = (dir / "run.jsonl").string(), out = (dir / "out.json").string();
+    std::ofstream(plan) << json::serialize(json::object{{"migrations", list}});
+    std::string conc = std::to_string(n - first + 1), interval = std::to_string(job_ms / 4);
+    auto t0 = steady::now();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        int fd = ::open(out.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+        ::dup2(fd, 1);
+        ::execl(CSPARK_CLI_BIN, CSPARK_CLI_BIN, "--json", "--quiet", "batch", plan.c_str(), "--journal", journal.c_str(),
+                "--concurrency", conc.c_str(), "--retry-interval", interval.c_str(), "--max-retries", "4",
+                static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    int status = 0;
+    rusage ru{};
+    ::wait4(pid, &status, 0, &ru);
+    batch_run r;
+    r.wall = std::chrono::duration<double>(steady::now() - t0).count();
+    r.cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+            static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    std::ifstream in(out);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    boost::system::error_code ec;
+    auto doc = json::parse(text, ec);
+    if (!ec && doc.is_object()) {
+        r.done = doc.at("done").to_number<std::size_t>();
+        r.fsyncs = doc.at("journal_fsyncs").to_number<std::size_t>();
+    }
+    return r;
+}
+
+int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms, bool with_batch) {
     auto emu = start_emulator(n, package_bytes, job_ms);
     asio::io_context io(1);
     auto tr = std::make_shared<cspark::transport>(io.get_executor(), cspark::transport_config{});
@@ -117,6 +171,8 @@ int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms) {
         if (r.ec && ok == 0) std::cerr << "first failure: " << r.ec.message() << " " << r.diag.to_string() << "\n";
     }
     double emu_cpu = bench::cpu_seconds_of(emu.pid);
+    batch_run b;
+    if (with_batch) b = run_batch(emu, 1, n, job_ms, dir / "batch");
     bench::stop_emulator(emu);
     std::error_code ignored;
     std::filesystem::remove_all(dir, ignored);
@@ -130,8 +186,12 @@ int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms) {
     std::printf("%7zu %9.1f %8.3f %9.3f %9.3f %7.2f %8.2f %8.2f %9.1f %10.1f %6s\n", m, package_bytes / 1048576.0,
                 transfer_one * 1000, critical, wall, wall / critical, cpu, emu_cpu, bench::peak_rss_kib(0) / 1024.0, bytes / 1048576.0,
                 ok == m ? "ok" : (std::to_string(m - ok) + " failed").c_str());
+    if (with_batch)
+        std::printf("batch:  %zu migrations in %.3f s (%.2fx the in-process fleet's %.3f s), CPU %.2f s, %zu done, "
+                    "%zu journal fsyncs\n",
+                    m, b.wall, b.wall / wall, wall, b.cpu, b.done, b.fsyncs);
     std::fflush(stdout);
-    return ok == m ? 0 : 1;
+    return ok == m && (!with_batch || b.done == m) ? 0 : 1;
 }
 
 }  // namespace
@@ -140,17 +200,35 @@ int main(int argc, char** argv) {
     std::size_t n = 0;
     double package_mib = 1;
     long job_ms = 200;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    bool with_batch = false;
+    const char* usage = "usage: fleet-bench [--n N] [--package-mib MiB] [--job-ms MS] [--batch]\n"
+                        "  without --n: N = 100, 1000, 5000 (1 MiB) and 20 x 1 MiB vs 20 x 50 MiB, each in its own process\n"
+                        "  --batch: also run `cspark-impex batch` over the same migrations and compare\n";
+    for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--n") n = std::stoul(argv[i + 1]);
-        else if (a == "--package-mib") package_mib = std::stod(argv[i + 1]);
-        else if (a == "--job-ms") job_ms = std::stol(argv[i + 1]);
-        else {
-            std::cerr << "usage: fleet-bench [--n N --package-mib MiB --job-ms MS]\n";
+        bool has_value = i + 1 < argc;
+        try {
+            if (a == "--help" || a == "-h") {
+                std::cout << usage;
+                return 0;
+            } else if (a == "--batch") {
+                with_batch = true;
+            } else if (a == "--n" && has_value) {
+                n = std::stoul(argv[++i]);
+            } else if (a == "--package-mib" && has_value) {
+                package_mib = std::stod(argv[++i]);
+            } else if (a == "--job-ms" && has_value) {
+                job_ms = std::stol(argv[++i]);
+            } else {
+                std::cerr << "fleet-bench: unknown or incomplete argument '" << a << "'\n" << usage;
+                return 2;
+            }
+        } catch (const std::exception&) {
+            std::cerr << "fleet-bench: '" << argv[i] << "' is not a number\n" << usage;
             return 2;
         }
     }
-    if (n > 0) return run_one(n + 1, static_cast<std::uint64_t>(package_mib * 1048576), job_ms);
+    if (n > 0) return run_one(n + 1, static_cast<std::uint64_t>(package_mib * 1048576), job_ms, with_batch);
 
     std::printf("fleet benchmark: one client thread, emulator in a child process, jobs of %ld ms\n", job_ms);
     std::printf("%7s %9s %8s %9s %9s %7s %8s %8s %9s %10s %6s\n", "N", "pkg MiB", "xfer ms", "crit s", "wall s", "ratio",

@@ -140,9 +140,11 @@ public:
 private:
     std::string slot_key(const std::string& kind) { return kind + " " + for_kind(kind).url().to_string(); }
 
-    asio::awaitable<flow_event> acquire(const std::string& kind) {
+    asio::awaitable<flow_event> acquire(std::string kind) {
         if (!io_.slots) co_return ok();
-        if (!co_await io_.slots->acquire(slot_key(kind))) co_return failed(errc::cancelled, "cancelled while waiting for the tenant's " + kind + " slot");
+        std::string key = slot_key(kind);
+        bool got = co_await io_.slots->acquire(key);
+        if (!got) co_return failed(errc::cancelled, "cancelled while waiting for the tenant's " + kind + " slot");
         co_return ok();
     }
 
