@@ -131,7 +131,7 @@ int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms, bool with_b
     auto entry = [&](std::size_t i) {
         cspark::fleet_entry e{.name = std::to_string(i), .source = src[i].get(), .target = dst[i].get()};
         e.request.exports.services = {"folder-1/service-1"};
-        e.request.exports.retry_interval = std::chrono::milliseconds(job_ms / 4);
+        e.request.exports.poll.retry_interval = std::chrono::milliseconds(job_ms / 4);
         e.request.exports.directory = dir;
         return e;
     };

@@ -18,7 +18,7 @@ boost::asio::awaitable<void> promote(cspark::impex& uat, cspark::impex& prod) {
     // exp: initiate -> poll -> download every file, verified against file_hash.
     cspark::export_request req{.services = {"my-folder/my-service[0.4.2]"},
                                .file_filter = cspark::file_filter::migrate,
-                               .max_retries = 40, .retry_interval = 3s};
+                               .poll = {.max_retries = 40, .retry_interval = 3s}};
     cspark::export_result e = co_await uat.exp(req);
     // imp: streamed multipart upload -> poll -> summary.
     cspark::import_request ir{.file = e.files.at(0).path,

@@ -8,6 +8,7 @@
 
 #include <cspark/config.hpp>
 #include <cspark/http.hpp>
+#include <cspark/token.hpp>
 #include <cspark/transport.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -34,7 +35,9 @@ public:
     /// Resolves the configuration (see resolve_config); throws spark_error.
     client(boost::asio::any_io_executor ex, client_config cfg);
 
-    /// Sends `req` and completes with void(error_code, response).
+    /// Sends `req` and completes with void(error_code, response); with the
+    /// default token, `co_await` returns the response or throws spark_error
+    /// carrying response.diag.
     ///
     /// Errors: transport errors (connect_failed, tls_verify_failed, *_timeout,
     /// connection_closed, ...), the errc of a non-2xx status (response.status and
@@ -52,7 +55,7 @@ public:
     /// With g++ 12, write the request into a named local before co_await:
     /// `co_await c.async_send(request{...})` double-frees the temporary (a
     /// compiler bug; clang is fine).
-    template <class Token = boost::asio::deferred_t>
+    template <class Token = default_token>
     auto async_send(const request& req, Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, response)>(
             [impl = impl_](auto handler, const request& r) { launch(impl, r, std::move(handler)); }, token, req);

@@ -201,8 +201,8 @@ int batch(const std::string& plan_path, const std::string& journal_path, std::si
         for (auto& e : plan) {
             apis.get(e.source);
             apis.get(e.target);
-            e.exports.retry_interval = std::chrono::milliseconds(defaults.retry_interval_ms);
-            e.exports.poll_deadline = poll_timeout;
+            e.exports.poll.retry_interval = std::chrono::milliseconds(defaults.retry_interval_ms);
+            e.exports.poll.deadline = poll_timeout;
         }
     } catch (const spark_error& e) {
         out.error(e.diag().detail.empty() ? e.what() : e.diag().detail);

@@ -76,8 +76,8 @@ export_request to_request(const export_options& e, const connection_options& c) 
     r.version_filter = e.version_filter == "all" ? version_filter::all : version_filter::latest;
     r.source_system = e.source_system;
     r.correlation_id = e.correlation_id;
-    r.retry_interval = std::chrono::milliseconds(c.retry_interval_ms);  // status checks: bounded by the deadline
-    r.poll_deadline = duration_of(e.poll_timeout);
+    r.poll.retry_interval = std::chrono::milliseconds(c.retry_interval_ms);  // status checks: bounded by the deadline
+    r.poll.deadline = duration_of(e.poll_timeout);
     r.directory = e.directory;
     r.overwrite = e.overwrite;
     return r;
@@ -292,8 +292,8 @@ int main(int argc, char** argv) {
         if (imp_cmd->parsed()) {
             auto spark = make(conn);
             import_request ir{.file = file, .destination = mappings, .if_present = to_if_present(if_present_s)};
-            ir.retry_interval = std::chrono::milliseconds(conn.retry_interval_ms);
-            ir.poll_deadline = duration_of(exp_opts.poll_timeout);
+            ir.poll.retry_interval = std::chrono::milliseconds(conn.retry_interval_ms);
+            ir.poll.deadline = duration_of(exp_opts.poll_timeout);
             ir.max_package_bytes = max_package_mb * 1024 * 1024;
             ir.progress = out.progress("import");
             return drive<import_result>(io, spark->imp(ir), out, [&](import_result& r) {
@@ -340,8 +340,8 @@ int main(int argc, char** argv) {
             asio::awaitable<job_status> op = cancel_cmd->parsed()
                 ? verb<job_status>([&](auto token) { return spark->exports.cancel(job_id, token); })
                 : (kind == "import"
-                       ? verb<job_status>([&](auto token) { return spark->imports.get_status(job_id, po, wait, token); })
-                       : verb<job_status>([&](auto token) { return spark->exports.get_status(job_id, po, wait, token); }));
+                       ? verb<job_status>([&](auto token) { return wait ? spark->imports.wait(job_id, po, token) : spark->imports.get_status(job_id, token); })
+                       : verb<job_status>([&](auto token) { return wait ? spark->exports.wait(job_id, po, token) : spark->exports.get_status(job_id, token); }));
             return drive<job_status>(io, std::move(op), out, [&](job_status& j) {
                 if (!out.json) std::printf("%s %s: %s\n", j.kind.c_str(), j.id.c_str(), j.status.c_str());
                 out.result(to_json(j));

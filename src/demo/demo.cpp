@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
                                       .target = targets[i].get()};
                 e.request.exports.folders = {"folder-1"};
                 e.request.exports.version_filter = cspark::version_filter::all;
-                e.request.exports.retry_interval = std::chrono::milliseconds(std::max<long>(job_ms / 2, 20));
+                e.request.exports.poll.retry_interval = std::chrono::milliseconds(std::max<long>(job_ms / 2, 20));
                 e.request.exports.directory = workdir / "packages";
                 entries.push_back(std::move(e));
             }
@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
             targets.push_back(make(to_url, to_env, nullptr));
             cspark::fleet_entry e{.name = from_url + " -> " + to_url, .source = sources[0].get(), .target = targets[0].get()};
             e.request.exports.services = export_services;
-            e.request.exports.retry_interval = 3s;
+            e.request.exports.poll.retry_interval = 3s;
             e.request.exports.directory = workdir / "packages";
             entries.push_back(std::move(e));
         }

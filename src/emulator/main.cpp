@@ -100,6 +100,15 @@ int main(int argc, char** argv) {
         }
         emu.set_faults(faults);
         emu.start();
+        // Signals are caught before the address is announced: a supervisor that
+        // stops us as soon as it reads the line gets a clean exit, not a kill.
+        asio::signal_set signals(io, SIGINT, SIGTERM);
+        signals.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            std::cerr << "cspark-emulator: stopping" << std::endl;
+            emu.stop();
+            io.stop();
+        });
         std::cout << "cspark-emulator listening on " << emu.url() << std::endl;
         for (const auto& c : emu.credentials()) {
             std::cout << "tenant " << c.tenant << " " << emu.base_url(c.tenant);
@@ -110,13 +119,6 @@ int main(int argc, char** argv) {
         }
         std::cout.flush();
 
-        asio::signal_set signals(io, SIGINT, SIGTERM);
-        signals.async_wait([&](const boost::system::error_code& ec, int) {
-            if (ec) return;
-            std::cerr << "cspark-emulator: stopping" << std::endl;
-            emu.stop();
-            io.stop();
-        });
         std::vector<std::thread> threads;
         for (std::size_t i = 1; i < cfg.threads; ++i) threads.emplace_back([&] { io.run(); });
         io.run();

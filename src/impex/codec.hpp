@@ -12,6 +12,14 @@
 #include <string>
 #include <string_view>
 
+namespace cspark {
+
+/// The services_modify list an import sends for `d`. Errors: invalid_argument
+/// naming the bad URI.
+std::optional<boost::json::array> services_modify(const destinations& d, error_code& ec, std::string& why);
+
+}  // namespace cspark
+
 namespace cspark::detail {
 
 /// The JSON body of POST export; false with `why` for a bad request.

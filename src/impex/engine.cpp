@@ -1,6 +1,7 @@
 // The migration engine: start, cancellation, the way out, and the dispatch
 // of each event to the handler of the stage it answers.
 #include "impex/engine_steps.hpp"
+#include "impex/codec.hpp"
 
 #include "impex/policy.hpp"
 

@@ -54,17 +54,14 @@ std::string new_correlation_id() {
     return "cspark-impex-" + uuid4(rng);
 }
 
-flow_policy policy_of(const std::optional<int>& retries, const std::optional<std::chrono::milliseconds>& interval,
-                      std::chrono::milliseconds deadline, std::chrono::milliseconds max_interval = std::chrono::seconds(10)) {
+flow_policy policy_of(const poll_options& po) {
     flow_policy p;
-    p.poll.max_attempts = retries.value_or(0);
-    p.poll.interval = interval.value_or(std::chrono::milliseconds(1000));
-    p.poll.max_interval = max_interval;
-    p.poll.deadline = deadline;
+    p.poll.max_attempts = po.max_retries.value_or(0);
+    p.poll.interval = po.retry_interval.value_or(std::chrono::milliseconds(1000));
+    p.poll.max_interval = po.max_interval;
+    p.poll.deadline = po.deadline;
     return p;
 }
-
-flow_policy policy_of(const poll_options& po) { return policy_of(po.max_retries, po.retry_interval, po.deadline, po.max_interval); }
 
 // The outcome of a flow that ran one job of `kind`.
 outcome<job_status> job_of(flow_state& st, const std::string& kind) {
@@ -94,7 +91,7 @@ asio::awaitable<outcome<job_status>> initiate_export(client& c, export_request r
         co_return outcome<job_status>{errc::invalid_argument, std::move(j)};
     }
     flow_plan plan{.export_job = true, .stop_at_created = true, .wait_out_conflicts = false};
-    auto st = make_flow(plan, policy_of(r.max_retries, r.retry_interval, r.poll_deadline), {.export_cid = r.correlation_id});
+    auto st = make_flow(plan, policy_of(r.poll), {.export_cid = r.correlation_id});
     co_await drive(st, io);
     co_return job_of(st, "export");
 }
@@ -118,7 +115,7 @@ asio::awaitable<outcome<job_status>> initiate_import(client& c, import_request r
     flow_start start{.import_cid = r.correlation_id.empty() ? new_correlation_id() : r.correlation_id,
                      .packages = {r.file},
                      .services_modify = std::move(*mods)};
-    auto st = make_flow(plan, policy_of(r.max_retries, r.retry_interval, r.poll_deadline), std::move(start));
+    auto st = make_flow(plan, policy_of(r.poll), std::move(start));
     co_await drive(st, io);
     co_return job_of(st, "import");
 }
@@ -208,7 +205,7 @@ asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
         co_return outcome<export_result>{errc::invalid_argument, std::move(out)};
     }
     flow_plan plan{.export_job = true, .download = true, .file_prefix = r.file_prefix};
-    auto st = make_flow(plan, policy_of(r.max_retries, r.retry_interval, r.poll_deadline), {.export_cid = cid});
+    auto st = make_flow(plan, policy_of(r.poll), {.export_cid = cid});
     co_await drive(st, io);
     out.job = st.export_job;
     out.diag = st.diag;
@@ -234,7 +231,7 @@ asio::awaitable<outcome<import_result>> run_imp(client& c, import_request r) {
     flow_start start{.import_cid = r.correlation_id.empty() ? new_correlation_id() : r.correlation_id,
                      .packages = {r.file},
                      .services_modify = std::move(*mods)};
-    auto st = make_flow({.import_job = true}, policy_of(r.max_retries, r.retry_interval, r.poll_deadline), std::move(start));
+    auto st = make_flow({.import_job = true}, policy_of(r.poll), std::move(start));
     co_await drive(st, io);
     import_result out = st.imports.empty() ? import_result{} : std::move(st.imports.back());
     if (st.imports.empty()) out.job = st.import_job;
@@ -304,7 +301,7 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
         }
         start.services_modify = std::move(*mods);
     }
-    auto st = make_flow(plan, policy_of(r.max_retries, r.retry_interval, r.poll_deadline), std::move(start));
+    auto st = make_flow(plan, policy_of(r.poll), std::move(start));
     co_await drive(st, io);
     m.exported.job = st.export_job;
     m.exported.files = std::move(st.downloaded);
@@ -325,10 +322,10 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
 
 impex::impex(client c) : client_(std::move(c)) {}
 
-void job_verbs::do_status(const std::string& id, poll_options p, bool wait,
+void job_verbs::do_status(const std::string& id, const poll_options* p,
                           asio::any_completion_handler<void(error_code, job_status)> h) {
     auto& c = owner_->client_;
-    if (wait) detail::launch<job_status>(c.get_executor(), detail::wait_for(c, kind_, id, p), std::move(h));
+    if (p) detail::launch<job_status>(c.get_executor(), detail::wait_for(c, kind_, id, *p), std::move(h));
     else detail::launch<job_status>(c.get_executor(), detail::check_once(c, kind_, id), std::move(h));
 }
 void job_verbs::do_describe(asio::any_completion_handler<void(error_code, json::value)> h) {

@@ -38,7 +38,7 @@ export_result export_one(impex_fixture& t, impex& src, const std::string& dir) {
 
 import_request import_of(const std::filesystem::path& file) {
     import_request ir{.file = file, .destination = std::string("folder-1/service-1")};
-    ir.retry_interval = std::chrono::milliseconds(10);
+    ir.poll.retry_interval = std::chrono::milliseconds(10);
     return ir;
 }
 
@@ -94,7 +94,7 @@ TEST_CASE("a job whose state stays unknown is job_state_unknown naming the job, 
         t.f.emu->set_faults(json::parse(R"({"rules":[{"route":"import.status","kind":"status","status":403}]})"));
     }
     auto ir = import_of(e.files[0].path);
-    ir.poll_deadline = std::chrono::milliseconds(300);
+    ir.poll.deadline = std::chrono::milliseconds(300);
     auto r_got = attempt<import_result>(t.f.io, [&] { return dst->imp(ir); });
     auto ec = r_got.first;
     auto r = std::move(r_got.second);
@@ -106,7 +106,7 @@ TEST_CASE("a job whose state stays unknown is job_state_unknown naming the job, 
     CHECK(r.diag.http_status != 0);
     // The job itself succeeded: the same job is what a check by id finds.
     t.f.emu->set_faults(json::parse(R"({"rules":[]})"));
-    auto st_got = t.run<job_status>([&](auto h) { dst->imports.get_status(id, {.retry_interval = std::chrono::milliseconds(10)}, true, h); });
+    auto st_got = t.run<job_status>([&](auto h) { dst->imports.wait(id, {.retry_interval = std::chrono::milliseconds(10)}, h); });
     auto sec = st_got.first;
     auto st = std::move(st_got.second);
     CHECK_FALSE(sec);
@@ -203,7 +203,7 @@ TEST_CASE("an export the flow gives up on is cancelled on the server") {
     t.f.emu->set_faults(json::parse(R"({"rules":[{"route":"export.create","kind":"job_never_finishes"}]})"));
     export_request er = quick({.services = {"folder-1/service-1"}});
     er.directory = t.dir("giveup");
-    er.poll_deadline = std::chrono::milliseconds(200);
+    er.poll.deadline = std::chrono::milliseconds(200);
     auto r_got = attempt<export_result>(t.f.io, [&] { return src->exp(er); });
     auto ec = r_got.first;
     auto r = std::move(r_got.second);
@@ -340,4 +340,46 @@ TEST_CASE("uploads: over the limit fails before sending; a server's early answer
     CHECK(sec == errc::server_error);
     CHECK(sr.diag.api_code == "EXCEEDED_FILE_SIZE");
     CHECK(t.jobs("import") == 0);
+}
+
+TEST_CASE("the default token: co_await returns the value or throws spark_error with the diagnostics") {
+    impex_fixture t;
+    auto spark = t.make("tenant-0001");
+    run_coro(t.f.io, [&]() -> asio::awaitable<void> {
+        try {
+            co_await spark->exports.get_status("no-such-job");
+            FAIL("no error");
+        } catch (const spark_error& e) {
+            CHECK(e.code() == errc::server_error);
+            CHECK(e.diag().api_code == "INVALID_JOB_ID");
+            CHECK_FALSE(e.diag().request_id.empty());
+        }
+        request req;
+        req.target = "export/missing/status";
+        try {
+            co_await spark->get_client().async_send(req);
+            FAIL("no error");
+        } catch (const spark_error& e) {
+            CHECK(e.diag().http_status == 500);
+        }
+        auto describe = co_await spark->exports.describe();
+        CHECK(describe.is_object());
+    });
+    // Other tokens keep (error_code, T).
+    auto got = t.run<job_status>([&](auto h) { spark->exports.get_status("no-such-job", h); });
+    CHECK(got.first == errc::server_error);
+    CHECK(got.second.diag.api_code == "INVALID_JOB_ID");
+}
+
+TEST_CASE("impex is movable: the verbs follow the object") {
+    impex_fixture t;
+    auto first = t.make("tenant-0001");
+    impex moved(std::move(*first));
+    auto job = t.finished_export(moved);
+    CHECK(job.state == job_state::succeeded);
+    std::vector<impex> many;
+    many.push_back(std::move(moved));
+    many.reserve(8);  // reallocation moves them again
+    auto again = t.finished_export(many[0]);
+    CHECK(again.state == job_state::succeeded);
 }

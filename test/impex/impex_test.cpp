@@ -5,6 +5,8 @@
 
 #include <cspark/impex.hpp>
 
+#include "impex/codec.hpp"
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 
@@ -127,11 +129,11 @@ TEST_CASE("the low-level verbs: initiate, get_status once and until done, downlo
     });
     auto created = created_;  // clang 14 cannot capture structured bindings
     REQUIRE_FALSE(ec);
-    auto [ec1, once] = t.run<job_status>([&](auto h) { spark->exports.get_status(created.id, {}, false, h); });
+    auto [ec1, once] = t.run<job_status>([&](auto h) { spark->exports.get_status(created.id, h); });
     REQUIRE_FALSE(ec1);
     CHECK(once.state == job_state::pending);
     auto [ec2, done_] = t.run<job_status>([&](auto h) {
-        spark->exports.get_status(created.status_url, {.retry_interval = std::chrono::milliseconds(10)}, true, h);
+        spark->exports.wait(created.status_url, {.retry_interval = std::chrono::milliseconds(10)}, h);
     });
     auto done = done_;  // clang 14 cannot capture structured bindings
     REQUIRE_FALSE(ec2);
@@ -155,7 +157,7 @@ TEST_CASE("the low-level verbs: initiate, get_status once and until done, downlo
     auto [ec6, cancelled] = t.run<job_status>([&](auto h) { spark->exports.cancel(second.id, h); });
     REQUIRE_FALSE(ec6);
     CHECK(cancelled.status == "cancelled");
-    auto [ec7, after] = t.run<job_status>([&](auto h) { spark->exports.get_status(second.id, {}, true, h); });
+    auto [ec7, after] = t.run<job_status>([&](auto h) { spark->exports.wait(second.id, {}, h); });
     CHECK(ec7 == errc::job_cancelled);  // at once, not after all retries
 }
 
@@ -178,7 +180,7 @@ TEST_CASE("imp: every destination form") {
     for (std::size_t i = 0; i < forms.size(); ++i) {
         CAPTURE(i);
         import_request ir{.file = e.files[0].path, .destination = forms[i], .if_present = if_present::add_version};
-        ir.retry_interval = std::chrono::milliseconds(10);
+        ir.poll.retry_interval = std::chrono::milliseconds(10);
         ir.progress = [&](const progress_event& ev) {
             if (ev.what == progress_event::kind::bytes) uploaded = ev.bytes, upload_total = ev.total;
         };
@@ -210,7 +212,7 @@ TEST_CASE("a failed job ends polling at once with its errors; a stuck one hits t
     auto spark = t.make("tenant-0001");
     t.f.emu->set_faults(json::parse(R"({"rules":[{"route":"export.create","kind":"job_fail","nth":[1]},
                                                   {"route":"export.create","kind":"job_never_finishes","nth":[2]}]})"));
-    export_request req = quick({.services = {"folder-1/service-1"}, .max_retries = 50});
+    export_request req = quick({.services = {"folder-1/service-1"}, .poll = {.max_retries = 50}});
     req.directory = t.dir("fail");
     try {
         run_coro(t.f.io, [&]() -> asio::awaitable<void> { co_await spark->exp(req); });
@@ -219,7 +221,7 @@ TEST_CASE("a failed job ends polling at once with its errors; a stuck one hits t
         CHECK(e.code() == errc::job_failed);
         CHECK(e.diag().detail.find("EXPORT_FAILED") != std::string::npos);
     }
-    export_request stuck = quick({.services = {"folder-1/service-1"}, .max_retries = 4});
+    export_request stuck = quick({.services = {"folder-1/service-1"}, .poll = {.max_retries = 4}});
     stuck.directory = t.dir("fail");
     try {
         run_coro(t.f.io, [&]() -> asio::awaitable<void> { co_await spark->exp(stuck); });
@@ -372,7 +374,7 @@ TEST_CASE("an import whose response is lost is found by correlation id, never se
     t.f.emu->set_faults(json::parse(R"({"rules":[{"route":"import.create","kind":"reset","nth":[1]},
                                                   {"route":"import.status","kind":"reset","nth":[1,2,3]}]})"));
     import_request ir{.file = e.files.at(0).path, .destination = std::string("folder-1/service-1")};
-    ir.retry_interval = std::chrono::milliseconds(10);
+    ir.poll.retry_interval = std::chrono::milliseconds(10);
     import_result r;
     run_coro(t.f.io, [&]() -> asio::awaitable<void> { r = co_await dst->imp(ir); });
     CHECK(r.job.state == job_state::succeeded);

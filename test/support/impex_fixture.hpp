@@ -61,7 +61,7 @@ struct impex_fixture {
         REQUIRE_FALSE(ec);
         std::string id = created.id;
         auto [ec2, done] = run<job_status>([&](auto h) {
-            spark.exports.get_status(id, {.retry_interval = std::chrono::milliseconds(10)}, true, h);
+            spark.exports.wait(id, {.retry_interval = std::chrono::milliseconds(10)}, h);
         });
         REQUIRE_FALSE(ec2);
         return done;
@@ -86,7 +86,7 @@ struct impex_fixture {
 };
 
 inline export_request quick(export_request r) {
-    r.retry_interval = std::chrono::milliseconds(10);
+    r.poll.retry_interval = std::chrono::milliseconds(10);
     return r;
 }
 
