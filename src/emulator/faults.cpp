@@ -8,9 +8,21 @@ namespace cspark::emu {
 namespace json = boost::json;
 
 namespace {
-const std::set<std::string> kinds{"status", "reset", "reset_mid_body", "slow_body", "delay",
-                                  "job_fail", "job_never_finishes", "job_no_files", "expire_link",
-                                  "job_no_hash", "job_same_file_names", "range_wrong_bytes", "link_scheme"};
+constexpr std::pair<fault_kind, std::string_view> kind_names[] = {
+    {fault_kind::status, "status"},
+    {fault_kind::reset, "reset"},
+    {fault_kind::reset_mid_body, "reset_mid_body"},
+    {fault_kind::slow_body, "slow_body"},
+    {fault_kind::delay, "delay"},
+    {fault_kind::job_fail, "job_fail"},
+    {fault_kind::job_never_finishes, "job_never_finishes"},
+    {fault_kind::job_no_files, "job_no_files"},
+    {fault_kind::expire_link, "expire_link"},
+    {fault_kind::job_no_hash, "job_no_hash"},
+    {fault_kind::job_same_file_names, "job_same_file_names"},
+    {fault_kind::range_wrong_bytes, "range_wrong_bytes"},
+    {fault_kind::link_scheme, "link_scheme"},
+};
 const std::set<std::string> routes{"any", "token", "export.create", "export.status", "export.cancel",
                                    "export.describe", "import.create", "import.status", "import.describe",
                                    "download"};
@@ -19,6 +31,18 @@ const std::set<std::string> routes{"any", "token", "export.create", "export.stat
     throw std::invalid_argument("faults: rules[" + std::to_string(i) + "]: " + what);
 }
 }  // namespace
+
+std::string_view to_string(fault_kind k) noexcept {
+    for (const auto& [kind, name] : kind_names)
+        if (kind == k) return name;
+    return "status";
+}
+
+std::optional<fault_kind> fault_kind_of(std::string_view name) noexcept {
+    for (const auto& [kind, n] : kind_names)
+        if (n == name) return kind;
+    return std::nullopt;
+}
 
 void fault_set::load(const json::value& doc) {
     if (!doc.is_object()) throw std::invalid_argument("faults: expected an object {\"seed\", \"rules\"}");
@@ -49,11 +73,14 @@ void fault_set::load(const json::value& doc) {
         };
         get_str("route", f.route);
         get_str("tenant", f.tenant);
-        get_str("kind", f.kind);
-        if (!kinds.count(f.kind)) {
+        std::string kind;
+        get_str("kind", kind);
+        if (auto k = fault_kind_of(kind)) {
+            f.kind = *k;
+        } else {
             std::string all;
-            for (const auto& k : kinds) all += (all.empty() ? "" : ", ") + k;
-            bad(i, "kind '" + f.kind + "' is not one of " + all);
+            for (const auto& [_, name] : kind_names) all += (all.empty() ? "" : ", ") + std::string(name);
+            bad(i, "kind '" + kind + "' is not one of " + all);
         }
         if (!routes.count(f.route)) bad(i, "route '" + f.route + "' is unknown");
         get_num("status", f.status);
@@ -91,7 +118,7 @@ void fault_set::load(const json::value& doc) {
 json::value fault_set::to_json() const {
     json::array out;
     for (const auto& f : rules_) {
-        json::object o{{"route", f.route}, {"kind", f.kind}, {"status", f.status}, {"probability", f.probability},
+        json::object o{{"route", f.route}, {"kind", to_string(f.kind)}, {"status", f.status}, {"probability", f.probability},
                        {"seen", f.seen}, {"fired", f.fired}};
         if (!f.tenant.empty()) o["tenant"] = f.tenant;
         if (f.retry_after >= 0) o["retry_after"] = f.retry_after;

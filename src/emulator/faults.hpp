@@ -9,21 +9,38 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cspark::emu {
+
+/// What a rule does.
+enum class fault_kind {
+    status,               ///< answer this HTTP status (before any action, unless after_action)
+    reset,                ///< reset the connection after the action: the answer is lost
+    reset_mid_body,       ///< reset after `after_bytes` of the body
+    slow_body,            ///< throttle the body to `bytes_per_second`
+    delay,                ///< wait `delay` before the status line
+    job_fail,             ///< the job ends with errors
+    job_never_finishes,   ///< the job stays in progress
+    job_no_files,         ///< an export closes without files
+    expire_link,          ///< the download link has expired
+    job_no_hash,          ///< the export lists its file without file_hash
+    job_same_file_names,  ///< two links ending in one file name
+    range_wrong_bytes,    ///< a Range request is answered from byte 0
+    link_scheme,          ///< the export's link is file:///...
+};
+
+std::string_view to_string(fault_kind k) noexcept;
+/// nullopt for an unknown name.
+std::optional<fault_kind> fault_kind_of(std::string_view name) noexcept;
 
 /// Routes: token, export.create, export.status, export.cancel, export.describe,
 /// import.create, import.status, import.describe, download, or "any".
 struct fault_rule {
     std::string route = "any";
     std::string tenant;          ///< "" = every tenant
-    std::string kind;            ///< status | reset | reset_mid_body | slow_body | delay |
-                                 ///< job_fail | job_never_finishes | job_no_files | expire_link |
-                                 ///< job_no_hash (export lists its file without file_hash) |
-                                 ///< job_same_file_names (two links ending in one file name) |
-                                 ///< range_wrong_bytes (a Range request gets the file's first bytes) |
-                                 ///< link_scheme (the export's link is file:///...)
+    fault_kind kind = fault_kind::status;
     int status = 503;            ///< for kind = status
     bool after_action = false;   ///< status: the route acts first, then this status replaces its
                                  ///< answer (a gateway timing out on a request the server did)

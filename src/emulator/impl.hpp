@@ -1,0 +1,302 @@
+// Internal: the emulator's state and the declarations its route files share
+// (routes.cpp: the route table and the small routes; jobs.cpp: export and
+// import jobs; emulator.cpp: the public class).
+#pragma once
+
+#include <cspark/emulator.hpp>
+
+#include "core/multipart.hpp"
+#include "core/text.hpp"
+#include "emulator/faults.hpp"
+#include "emulator/model.hpp"
+#include "server/http_server.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include "emulator/replies.hpp"
+#include "emulator/upload.hpp"
+
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <random>
+
+namespace cspark {
+namespace json = boost::json;  // an internal header: the emulator's files share these names
+namespace asio = boost::asio;
+namespace emu {
+
+enum class job_kind { export_job, import_job };
+
+struct job {
+    std::string id;
+    job_kind kind = job_kind::export_job;
+    std::string tenant;
+    clock_type::time_point created, due;
+    std::optional<clock_type::time_point> finished;
+    bool cancelled = false, fail = false, never_finishes = false, no_files = false, settled = false;
+    bool no_hash = false, same_file_names = false, file_link = false;
+    json::value source_system = nullptr, correlation_id = nullptr;
+    std::string request_id;
+    json::value errors = nullptr;
+    // export
+    std::filesystem::path file;
+    std::string file_name, file_hash, download_token;
+    std::uint64_t file_size = 0;
+    json::value services = json::array(), service_versions = json::array();
+    // import
+    emu::package_contents pkg;
+    std::vector<emu::mapping> mappings;
+    std::string action;
+};
+
+
+}  // namespace emu
+
+using emu::api_error;
+using emu::job;
+using emu::job_kind;
+using emu::json_reply;
+using emu::error_reply;
+using emu::unauthorized;
+using emu::split_path;
+using emu::parse_form;
+using emu::upload_sink;
+
+struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::impl> {
+    boost::asio::any_io_executor ex;
+    emulator_config cfg;
+    std::shared_ptr<timer_service> clock;
+    clock_type::time_point epoch;
+    std::chrono::system_clock::time_point wall_epoch = std::chrono::system_clock::now();
+    std::filesystem::path data_dir;
+    bool own_data_dir = false;
+    std::map<std::string, emu::tenant> tenants;
+    std::map<std::string, job> jobs;
+    std::vector<std::string> job_order;
+    std::map<std::string, std::pair<std::string, clock_type::time_point>> tokens;  // token -> tenant, expiry
+    emu::fault_set faults;
+    std::mt19937_64 rng{std::random_device{}()};
+    std::unique_ptr<server::http_server> srv;
+    std::string cert_pem;
+    std::uint64_t requests = 0;
+    std::uint64_t upload_seq = 0;
+    // Upload files are reused, not deleted: creating and deleting thousands
+    // of files costs ext4 more CPU than everything else the emulator does.
+    std::vector<std::filesystem::path> free_uploads;
+    void release_upload(std::filesystem::path p) {
+        std::lock_guard lock(mu);
+        free_uploads.push_back(std::move(p));
+    }
+    std::FILE* log = nullptr;
+    mutable std::mutex mu;  // handlers may run on several io threads
+
+    ~impl() override {
+        if (log && log != stderr) std::fclose(log);
+        if (own_data_dir) {
+            std::error_code ignored;
+            std::filesystem::remove_all(data_dir, ignored);
+        }
+    }
+
+    clock_type::time_point now() const { return clock->now(); }
+    std::int64_t ms_since_epoch(clock_type::time_point t) const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(t - epoch).count();
+    }
+    std::string timestamp(clock_type::time_point t) const {
+        return detail::utc_timestamp(wall_epoch + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - epoch));
+    }
+
+    // ---- jobs
+    bool terminal(const job& j, clock_type::time_point t) const {
+        return j.cancelled || (!j.never_finishes && t >= j.due);
+    }
+
+    void settle(job& j, clock_type::time_point t) {
+        if (j.settled || j.cancelled || j.never_finishes || t < j.due) return;
+        j.settled = true;
+        j.finished = j.due;
+        if (j.fail) {
+            j.errors = boost::json::array{boost::json::object{{"type", "processing_error"},
+                                                {"code", j.kind == job_kind::export_job ? "EXPORT_FAILED" : "IMPORT_FAILED"},
+                                                {"message", "the job failed (injected fault)"}}};
+            return;
+        }
+        if (j.kind == job_kind::import_job) {
+            auto& t_ = tenants.at(j.tenant);
+            auto r = emu::apply_import(t_, j.pkg, j.mappings, j.action);
+            j.services = std::move(r.services);
+            j.service_versions = std::move(r.service_versions);
+            j.errors = std::move(r.errors);
+        }
+    }
+
+    std::string status_of(job& j, clock_type::time_point t) {
+        settle(j, t);
+        if (j.cancelled) return "cancelled";
+        if (j.never_finishes || t < j.due) {
+            return t < j.created + (j.due - j.created) / 5 ? "created" : "in_progress";
+        }
+        if (!j.errors.is_null() && cfg.failed_status) return "failed";
+        if (cfg.report_completed && t < j.due + (j.due - j.created) / 2 + std::chrono::milliseconds(1)) return "completed";
+        return "closed";
+    }
+
+    std::string base_of(const server::request_head& h) const {
+        return std::string(h.tls ? "https://" : "http://") + (h.host.empty() ? "127.0.0.1" : h.host);
+    }
+
+    boost::json::object status_json(job& j, const server::request_head& h) {
+        auto t = now();
+        std::string status = status_of(j, t);
+        bool exp = j.kind == job_kind::export_job;
+        std::string kind = exp ? "export" : "import";
+        auto end = j.finished ? *j.finished : (j.cancelled ? t : std::min(t, j.due));
+        boost::json::object outputs;
+        bool done_ok = j.settled && j.errors.is_null();
+        if (exp) {
+            boost::json::array files;
+            if (done_ok && !j.no_files) {
+                std::string link = (j.file_link ? std::string("file://") : base_of(h)) + "/download/" + j.id + "/" +
+                                   j.file_name + "?token=" + j.download_token;
+                boost::json::object file{{"file", link}};
+                if (!j.no_hash) file["file_hash"] = j.file_hash;
+                files.push_back(file);
+                if (j.same_file_names) {  // the same package under another path ending in the same name
+                    file["file"] = base_of(h) + "/download/" + j.id + "/copy/" + j.file_name + "?token=" + j.download_token;
+                    files.push_back(std::move(file));
+                }
+            }
+            outputs["files"] = std::move(files);
+            outputs["services"] = done_ok ? j.services : boost::json::array();
+            outputs["service_versions"] = done_ok ? j.service_versions : boost::json::array();
+        } else {
+            outputs["services"] = j.settled ? j.services : boost::json::array();
+            outputs["service_versions"] = j.settled ? j.service_versions : boost::json::array();
+        }
+        return boost::json::object{{"object", kind},
+                            {"id", j.id},
+                            {"status", status},
+                            {"status_url", base_of(h) + "/" + j.tenant + "/api/v4/" + kind + "/" + j.id + "/status"},
+                            {"response_timestamp", timestamp(t)},
+                            {"process_time", std::chrono::duration_cast<std::chrono::milliseconds>(end - j.created).count()},
+                            {"outputs", std::move(outputs)},
+                            {"errors", j.errors},
+                            {"warnings", boost::json::array()},
+                            {"source_system", j.source_system},
+                            {"correlation_id", j.correlation_id}};
+    }
+
+    std::size_t running(const std::string& tenant, job_kind k) {
+        std::size_t n = 0;
+        auto t = now();
+        for (auto& [_, j] : jobs)
+            if (j.tenant == tenant && j.kind == k && !terminal(j, t)) ++n;
+        return n;
+    }
+
+    job& new_job(job_kind k, const std::string& tenant, const server::request_head& h,
+                 const std::vector<const emu::fault_rule*>& fired) {
+        job j;
+        j.id = detail::uuid4(rng);
+        j.kind = k;
+        j.tenant = tenant;
+        j.created = now();
+        j.due = j.created + cfg.job_duration;
+        j.request_id = std::string(h.header("x-request-id"));
+        for (auto* f : fired) {
+            if (f->kind == emu::fault_kind::job_fail) j.fail = true;
+            if (f->kind == emu::fault_kind::job_never_finishes) j.never_finishes = true;
+            if (f->kind == emu::fault_kind::job_no_files) j.no_files = true;
+            if (f->kind == emu::fault_kind::job_no_hash) j.no_hash = true;
+            if (f->kind == emu::fault_kind::job_same_file_names) j.same_file_names = true;
+            if (f->kind == emu::fault_kind::link_scheme) j.file_link = true;
+        }
+        job_order.push_back(j.id);
+        return jobs.emplace(j.id, std::move(j)).first->second;
+    }
+
+    // ---- auth
+    enum class auth_result { ok, denied, missing_header };
+    auth_result authenticate(const server::request_head& h, const emu::tenant& t, std::string& missing) {
+        if (cfg.strict) {
+            for (auto name : {"x-tenant-name", "x-request-id", "x-spark-ua"})
+                if (h.header(name).empty()) {
+                    missing = name;
+                    return auth_result::missing_header;
+                }
+        }
+        auto authz = h.header("authorization");
+        if (detail::starts_with_icase(authz, "bearer ")) {
+            std::string tok(detail::trim(authz.substr(7)));
+            if (!t.bearer_token.empty() && tok == t.bearer_token) return auth_result::ok;
+            auto it = tokens.find(tok);
+            if (it != tokens.end() && it->second.first == t.name && now() < it->second.second) return auth_result::ok;
+            return auth_result::denied;
+        }
+        auto key = h.header("x-synthetic-key");
+        if (!key.empty() && key == t.api_key && h.header("x-tenant-name") == t.name) return auth_result::ok;
+        return auth_result::denied;
+    }
+
+    // ---- server::handler
+    server::body_plan plan_body(const server::request_head& h) override {
+        auto parts = split_path(h.path());
+        if (h.method == "POST" && parts.size() == 4 && parts[1] == "api" && parts[2] == "v4" && parts[3] == "import") {
+            auto boundary = detail::multipart_boundary(h.header("content-type"));
+            if (boundary) {
+                std::filesystem::path tmp;
+                {
+                    std::lock_guard lock(mu);
+                    if (free_uploads.empty()) {
+                        tmp = data_dir / "uploads" / ("upload-" + std::to_string(++upload_seq) + ".zip");
+                    } else {
+                        tmp = std::move(free_uploads.back());
+                        free_uploads.pop_back();
+                    }
+                }
+                std::weak_ptr<impl> weak = shared_from_this();
+                auto release = [weak](std::filesystem::path p) {
+                    if (auto self = weak.lock()) self->release_upload(std::move(p));
+                };
+                return {cfg.max_upload_bytes + 1024 * 1024,
+                        std::make_shared<upload_sink>(*boundary, tmp, cfg.max_upload_bytes, release)};
+            }
+        }
+        return {1024 * 1024, nullptr};
+    }
+
+    server::response_plan handle(const server::request_head& h, std::string& body,
+                                 const server::body_status& st) override;
+    server::response_plan route(const server::request_head& h, std::string& body, const server::body_status& st,
+                                std::string& route_name, std::string& tenant_name);
+
+    void log_request(const server::request_head& h, int status, const std::string& tenant) {
+        if (!log) return;
+        boost::json::object o{{"ts", detail::utc_timestamp()},
+                       {"method", h.method},
+                       {"path", std::string(h.path())},
+                       {"status", status},
+                       {"tenant", tenant},
+                       {"request_id", std::string(h.header("x-request-id"))}};
+        std::string line = boost::json::serialize(o) + "\n";
+        std::fwrite(line.data(), 1, line.size(), log);
+        std::fflush(log);
+    }
+
+    // ---- routes
+    server::response_plan token(const server::request_head& h, const std::string& tenant_name, const std::string& body);
+    server::response_plan export_create(const server::request_head& h, emu::tenant& t, const std::string& body,
+                                        const std::vector<const emu::fault_rule*>& fired);
+    server::response_plan import_create(const server::request_head& h, emu::tenant& t, std::string& body,
+                                        const server::body_status& st, const std::vector<const emu::fault_rule*>& fired);
+    server::response_plan describe(emu::tenant& t, job_kind k);
+    server::response_plan download(const server::request_head& h, const std::string& job_id,
+                                   const std::vector<const emu::fault_rule*>& fired, std::string& tenant_name);
+    server::response_plan admin(const server::request_head& h, const std::vector<std::string>& parts,
+                                const std::string& body);
+    boost::json::value state_json();
+};
+
+
+}  // namespace cspark
