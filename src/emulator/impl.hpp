@@ -270,6 +270,10 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
                                  const server::body_status& st) override;
     server::response_plan route(const server::request_head& h, std::string& body, const server::body_status& st,
                                 std::string& route_name, std::string& tenant_name);
+    server::response_plan tenant_route(const server::request_head& h, std::string& body, const server::body_status& st,
+                                       std::string_view route, const std::string& tenant_name, const std::string& job_id,
+                                       const std::vector<const emu::fault_rule*>& fired);
+    server::response_plan cancel_export(const server::request_head& h, job& j, const std::string& body);
 
     void log_request(const server::request_head& h, int status, const std::string& tenant) {
         if (!log) return;

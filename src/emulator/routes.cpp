@@ -1,6 +1,8 @@
 // The emulator's route table and its small routes (token, download, admin).
 #include "emulator/impl.hpp"
 
+#include <sstream>
+
 namespace cspark {
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -17,117 +19,150 @@ server::response_plan emulator::impl::handle(const server::request_head& h, std:
     return plan;
 }
 
+namespace {
+
+enum class route_id { token, download, export_create, export_describe, export_cancel, export_status, import_create,
+                      import_describe, import_status };
+
+// One route: its name (fault rules and the request log use it), the methods
+// it allows, and its path: literal segments, {tenant}, {job}, or * (anything).
+struct route_def {
+    route_id id;
+    std::string_view name;
+    std::string_view allow;
+    std::vector<std::string_view> path;
+};
+
+const std::vector<route_def>& route_table() {
+    static const std::vector<route_def> table{
+        {route_id::token, "token", "POST", {"auth", "realms", "{tenant}", "protocol", "openid-connect", "token"}},
+        {route_id::download, "download", "GET, HEAD", {"download", "{job}", "*"}},
+        {route_id::download, "download", "GET, HEAD", {"download", "{job}", "copy", "*"}},
+        {route_id::export_create, "export.create", "POST", {"{tenant}", "api", "v4", "export"}},
+        {route_id::export_describe, "export.describe", "GET", {"{tenant}", "api", "v4", "export", "status"}},
+        {route_id::export_cancel, "export.cancel", "PATCH", {"{tenant}", "api", "v4", "export", "{job}"}},
+        {route_id::export_status, "export.status", "GET", {"{tenant}", "api", "v4", "export", "{job}", "status"}},
+        {route_id::import_create, "import.create", "POST", {"{tenant}", "api", "v4", "import"}},
+        {route_id::import_describe, "import.describe", "GET", {"{tenant}", "api", "v4", "import", "status"}},
+        {route_id::import_status, "import.status", "GET", {"{tenant}", "api", "v4", "import", "{job}", "status"}},
+    };
+    return table;
+}
+
+struct route_match {
+    const route_def* def = nullptr;
+    std::string tenant, job;
+};
+
+// The first route whose path fits (describe comes before a job id in the table).
+route_match match_route(const std::vector<std::string>& parts) {
+    for (const auto& r : route_table()) {
+        if (r.path.size() != parts.size()) continue;
+        route_match m{&r, {}, {}};
+        bool fits = true;
+        for (std::size_t i = 0; i < parts.size() && fits; ++i) {
+            if (r.path[i] == "{tenant}") m.tenant = parts[i];
+            else if (r.path[i] == "{job}") m.job = parts[i];
+            else fits = r.path[i] == "*" || r.path[i] == parts[i];
+        }
+        if (fits) return m;
+    }
+    return {};
+}
+
+server::response_plan injected(int status, double retry_after, const std::string& what) {
+    header_list extra;
+    if (status == 429 && retry_after >= 0) {
+        std::ostringstream ra;
+        ra << retry_after;
+        extra.emplace_back("x-retry-after", ra.str());
+    }
+    return json_reply(status, json::object{{"type", "fault"}, {"code", "INJECTED_FAULT"},
+                                           {"message", "injected " + std::to_string(status) + " " + what}},
+                      std::move(extra));
+}
+
+// Faults that shape the answer after the route acted.
+void shape(server::response_plan& plan, const std::vector<const emu::fault_rule*>& fired, const std::string& route) {
+    using emu::fault_kind;
+    for (auto* f : fired) {
+        if (f->kind == fault_kind::status && f->after_action) plan = injected(f->status, -1, "after " + route);
+        if (f->kind == fault_kind::reset) plan.reset = true;  // after any action: the response is lost
+        if (f->kind == fault_kind::reset_mid_body) plan.reset_after = f->after_bytes;
+        if (f->kind == fault_kind::slow_body) plan.bytes_per_second = std::max<std::uint64_t>(f->bytes_per_second, 1);
+        if (f->kind == fault_kind::delay) plan.delay = f->delay;
+    }
+}
+
+}  // namespace
+
 server::response_plan emulator::impl::route(const server::request_head& h, std::string& body,
                                             const server::body_status& st, std::string& route_name,
                                             std::string& tenant_name) {
     auto parts = split_path(h.path());
-    const std::string& m = h.method;
-    auto method_not_allowed = [](std::string allow) {
-        auto p = error_reply(405, "METHOD_NOT_ALLOWED", "use " + allow, "invalid_request");
-        p.headers.emplace_back("Allow", allow);
-        return p;
-    };
     if (!parts.empty() && parts[0] == "_emulator") return admin(h, parts, body);
-
-    // Which route is it? (name, tenant, allowed method)
-    std::string allow;
-    std::string job_id;
-    if (parts.size() == 6 && parts[0] == "auth" && parts[1] == "realms" && parts[3] == "protocol" &&
-        parts[4] == "openid-connect" && parts[5] == "token") {
-        route_name = "token", allow = "POST", tenant_name = parts[2];
-    } else if ((parts.size() == 3 || (parts.size() == 4 && parts[2] == "copy")) && parts[0] == "download") {
-        route_name = "download", allow = "GET, HEAD", job_id = parts[1];
-    } else if (parts.size() >= 4 && parts[1] == "api" && parts[2] == "v4" && (parts[3] == "export" || parts[3] == "import")) {
-        tenant_name = parts[0];
-        std::string kind = parts[3];
-        if (parts.size() == 4) {
-            route_name = kind + ".create", allow = "POST";
-        } else if (parts.size() == 5 && parts[4] == "status") {
-            route_name = kind + ".describe", allow = "GET";
-        } else if (parts.size() == 6 && parts[5] == "status") {
-            route_name = kind + ".status", allow = "GET", job_id = parts[4];
-        } else if (parts.size() == 5 && kind == "export") {
-            route_name = "export.cancel", allow = "PATCH", job_id = parts[4];
-        }
+    auto m = match_route(parts);
+    if (!m.def) return error_reply(404, "ROUTE_NOT_FOUND", "no route for " + h.method + " " + std::string(h.path()), "not_found");
+    route_name = std::string(m.def->name);
+    tenant_name = m.tenant;
+    std::string_view allow = m.def->allow;
+    bool head_ok = allow.find("HEAD") != std::string_view::npos && h.method == "HEAD";
+    if (allow.find(h.method) == std::string_view::npos && !head_ok) {
+        auto p = error_reply(405, "METHOD_NOT_ALLOWED", "use " + std::string(allow), "invalid_request");
+        p.headers.emplace_back("Allow", std::string(allow));
+        return p;
     }
-    if (route_name.empty())
-        return error_reply(404, "ROUTE_NOT_FOUND", "no route for " + m + " " + std::string(h.path()), "not_found");
-    bool head_ok = allow.find("HEAD") != std::string::npos && m == "HEAD";
-    if (allow.find(m) == std::string::npos && !head_ok) return method_not_allowed(allow);
-
     auto fired = faults.fire(route_name, tenant_name);
     server::response_plan plan;
-    bool refused = false;
-    for (auto* f : fired) {
+    bool refused = false;  // a status fault answers before any action
+    for (auto* f : fired)
         if (f->kind == emu::fault_kind::status && !f->after_action) {
-            header_list extra;
-            if (f->status == 429 && f->retry_after >= 0) {
-                std::ostringstream ra;
-                ra << f->retry_after;
-                extra.emplace_back("x-retry-after", ra.str());
-            }
-            plan = json_reply(f->status, json::object{{"type", "fault"}, {"code", "INJECTED_FAULT"},
-                                                      {"message", "injected " + std::to_string(f->status) + " on " + route_name}},
-                              std::move(extra));
-            refused = true;  // refused before any action
+            plan = injected(f->status, f->retry_after, "on " + route_name);
+            refused = true;
         }
-    }
-
     if (!refused) {
-        if (route_name == "token") {
-            plan = token(h, tenant_name, body);
-        } else if (route_name == "download") {
-            plan = download(h, job_id, fired, tenant_name);
-        } else {
-            auto t = tenants.find(tenant_name);
-            std::string missing;
-            auto auth = t == tenants.end() ? auth_result::denied : authenticate(h, t->second, missing);
-            if (auth == auth_result::missing_header) {
-                plan = error_reply(400, "MISSING_HEADER", "header '" + missing + "' is required (strict mode)");
-            } else if (auth == auth_result::denied) {
-                plan = unauthorized();
-            } else if (route_name == "export.create") {
-                plan = export_create(h, t->second, body, fired);
-            } else if (route_name == "import.create") {
-                plan = import_create(h, t->second, body, st, fired);
-            } else if (route_name == "export.describe" || route_name == "import.describe") {
-                plan = describe(t->second, route_name == "export.describe" ? job_kind::export_job : job_kind::import_job);
-            } else {
-                auto j = jobs.find(job_id);
-                bool want_export = route_name != "import.status";
-                if (j == jobs.end() || j->second.tenant != tenant_name ||
-                    (j->second.kind == job_kind::export_job) != want_export) {
-                    plan = error_reply(500, "INVALID_JOB_ID", "Please Provide valid job id");
-                } else if (route_name == "export.cancel") {
-                    error_code jec;
-                    json::value req = json::parse(body, jec);
-                    const json::value* s = (!jec && req.is_object()) ? req.get_object().if_contains("export_status") : nullptr;
-                    if (!s || !s->is_string() || s->get_string() != "cancelled") {
-                        plan = error_reply(400, "INVALID_REQUEST", "body must be {\"export_status\":\"cancelled\"}");
-                    } else {
-                        if (!terminal(j->second, now())) {
-                            j->second.cancelled = true;
-                            j->second.finished = now();
-                        }
-                        plan = json_reply(200, status_json(j->second, h));
-                    }
-                } else {
-                    plan = json_reply(200, status_json(j->second, h));
-                }
-            }
-        }
+        if (m.def->id == route_id::token) plan = token(h, tenant_name, body);
+        else if (m.def->id == route_id::download) plan = download(h, m.job, fired, tenant_name);
+        else plan = tenant_route(h, body, st, m.def->name, tenant_name, m.job, fired);
     }
-
-    for (auto* f : fired) {
-        if (f->kind == emu::fault_kind::status && f->after_action)  // acted on, but a gateway answers for the server
-            plan = json_reply(f->status, json::object{{"type", "fault"}, {"code", "INJECTED_FAULT"},
-                                                      {"message", "injected " + std::to_string(f->status) + " after " + route_name}});
-        if (f->kind == emu::fault_kind::reset) plan.reset = true;  // after any action: the response is lost
-        if (f->kind == emu::fault_kind::reset_mid_body) plan.reset_after = f->after_bytes;
-        if (f->kind == emu::fault_kind::slow_body) plan.bytes_per_second = std::max<std::uint64_t>(f->bytes_per_second, 1);
-        if (f->kind == emu::fault_kind::delay) plan.delay = f->delay;
-    }
+    shape(plan, fired, route_name);
     return plan;
+}
+
+// The routes of a tenant's API: credentials first, then the route.
+server::response_plan emulator::impl::tenant_route(const server::request_head& h, std::string& body,
+                                                   const server::body_status& st, std::string_view route,
+                                                   const std::string& tenant_name, const std::string& job_id,
+                                                   const std::vector<const emu::fault_rule*>& fired) {
+    auto t = tenants.find(tenant_name);
+    std::string missing;
+    auto auth = t == tenants.end() ? auth_result::denied : authenticate(h, t->second, missing);
+    if (auth == auth_result::missing_header)
+        return error_reply(400, "MISSING_HEADER", "header '" + missing + "' is required (strict mode)");
+    if (auth == auth_result::denied) return unauthorized();
+    if (route == "export.create") return export_create(h, t->second, body, fired);
+    if (route == "import.create") return import_create(h, t->second, body, st, fired);
+    if (route == "export.describe") return describe(t->second, job_kind::export_job);
+    if (route == "import.describe") return describe(t->second, job_kind::import_job);
+    auto j = jobs.find(job_id);
+    bool want_export = route != "import.status";
+    if (j == jobs.end() || j->second.tenant != tenant_name || (j->second.kind == job_kind::export_job) != want_export)
+        return error_reply(500, "INVALID_JOB_ID", "Please Provide valid job id");
+    if (route == "export.cancel") return cancel_export(h, j->second, body);
+    return json_reply(200, status_json(j->second, h));
+}
+
+server::response_plan emulator::impl::cancel_export(const server::request_head& h, job& j, const std::string& body) {
+    error_code jec;
+    json::value req = json::parse(body, jec);
+    const json::value* s = (!jec && req.is_object()) ? req.get_object().if_contains("export_status") : nullptr;
+    if (!s || !s->is_string() || s->get_string() != "cancelled")
+        return error_reply(400, "INVALID_REQUEST", "body must be {\"export_status\":\"cancelled\"}");
+    if (!terminal(j, now())) {
+        j.cancelled = true;
+        j.finished = now();
+    }
+    return json_reply(200, status_json(j, h));
 }
 
 // ------------------------------------------------------------------ routes
