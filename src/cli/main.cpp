@@ -122,18 +122,245 @@ int drive(asio::io_context& io, asio::awaitable<T> op, const output& out, const 
     return on_ok(*value);
 }
 
-// Wraps a completion-token verb as an awaitable that throws spark_error.
-template <class T, class Verb>
-asio::awaitable<T> verb(Verb v) {
-    auto result = co_await v(asio::as_tuple(asio::use_awaitable));
-    error_code ec = std::get<0>(result);
-    T value = std::move(std::get<1>(result));
-    if (ec) {
-        diagnostics d;
-        if constexpr (std::is_same_v<T, job_status>) d = value.diag;
-        throw spark_error(ec, d);
+// Everything the command line says.
+struct cli_args {
+    output out;
+    connection_options conn, from, to;
+    export_options exp;
+    std::string file, if_present = "add_version", job_id, kind = "export", extract, max_size = "1024MB";
+    std::vector<std::string> destinations;
+    bool wait = false, keep = false;
+    std::uint64_t max_package_mb = 200;
+    std::string plan, journal, shard;
+    std::size_t concurrency = 64;
+    std::vector<std::string> report;
+    extract_options xo;
+};
+
+struct commands {
+    CLI::App *exp, *imp, *mig, *status, *cancel, *describe, *batch, *inspect;
+};
+
+void add_if_present(CLI::App* cmd, std::string& value) {
+    cmd->add_option("--if-present", value, "abort | replace | add_version")
+        ->check(CLI::IsMember({"abort", "replace", "add_version"}))->capture_default_str();
+}
+
+// export, import, migrate: the commands that move packages.
+void define_transfers(CLI::App& app, cli_args& a, commands& c) {
+    c.exp = app.add_subcommand("export", "Export services into verified ZIP packages");
+    add_connection(c.exp, a.conn);
+    add_export(c.exp, a.exp);
+    c.exp->add_option("-o,--output", a.exp.directory, "Directory for the packages")->capture_default_str();
+    c.exp->add_flag("--overwrite", a.exp.overwrite, "Replace packages already in the output directory");
+    add_poll_timeout(c.exp, a.exp.poll_timeout);
+
+    c.imp = app.add_subcommand("import", "Import a package into a tenant");
+    add_connection(c.imp, a.conn);
+    c.imp->add_option("--file", a.file, "Package (ZIP) to upload")->required()->check(CLI::ExistingFile);
+    c.imp->add_option("--destination", a.destinations, "SRC[=DST][@major|minor|patch], repeatable")->required();
+    add_if_present(c.imp, a.if_present);
+    add_poll_timeout(c.imp, a.exp.poll_timeout);
+    c.imp->add_option("--max-package-mb", a.max_package_mb,
+                      "Refuse packages larger than this before uploading (Spark's default limit; 0 = no check)")->capture_default_str();
+
+    c.mig = app.add_subcommand("migrate", "Export from one tenant and import into another");
+    add_connection(c.mig, a.from, "from");
+    add_connection(c.mig, a.to, "to");
+    add_export(c.mig, a.exp);
+    c.mig->add_option("--destination", a.destinations, "SRC[=DST][@upgrade] (default: every service to itself)");
+    add_if_present(c.mig, a.if_present);
+    c.mig->add_option("-o,--output", a.exp.directory, "Where the package is kept with --keep");
+    c.mig->add_flag("--keep", a.keep, "Keep the exported package");
+    c.mig->add_flag("--overwrite", a.exp.overwrite, "With --keep: replace a package already in the output directory");
+    add_poll_timeout(c.mig, a.exp.poll_timeout);
+}
+
+// status, cancel, describe: looking at jobs.
+void define_jobs(CLI::App& app, cli_args& a, commands& c) {
+    c.status = app.add_subcommand("status", "Show a job's status (or wait for it with --wait)");
+    add_connection(c.status, a.conn);
+    c.status->add_option("job", a.job_id, "Job id or status URL")->required();
+    c.status->add_option("--kind", a.kind, "export | import")->check(CLI::IsMember({"export", "import"}))->capture_default_str();
+    c.status->add_flag("--wait", a.wait, "Poll until the job ends");
+    add_poll_timeout(c.status, a.exp.poll_timeout);
+
+    c.cancel = app.add_subcommand("cancel", "Cancel an export job");
+    add_connection(c.cancel, a.conn);
+    c.cancel->add_option("job", a.job_id, "Export job id")->required();
+
+    c.describe = app.add_subcommand("describe", "Jobs in progress and finished in the last hour");
+    add_connection(c.describe, a.conn);
+    c.describe->add_option("--kind", a.kind, "export | import")->check(CLI::IsMember({"export", "import"}))->capture_default_str();
+}
+
+// batch and inspect.
+void define_batch_and_inspect(CLI::App& app, cli_args& a, commands& c) {
+    c.batch = app.add_subcommand("batch", "Migrations from a plan with a resumable journal");
+    c.batch->add_option("plan", a.plan, "Plan (JSON): migrations with source, target, export, destination")->check(CLI::ExistingFile);
+    c.batch->add_option("--journal", a.journal, "Journal (JSON lines): rerun the same command to resume");
+    c.batch->add_option("--concurrency", a.concurrency, "Migrations in flight")->capture_default_str();
+    c.batch->add_option("--shard", a.shard, "K/N: take this process's share of the plan");
+    c.batch->add_option("--report", a.report, "Merge these journals into one summary (no plan needed)");
+    c.batch->add_option("--timeout", a.conn.timeout_ms, "Request timeout in ms")->capture_default_str();
+    c.batch->add_option("--max-retries", a.conn.max_retries,
+                        "Retries of one HTTP request after a transient failure; how long a job is awaited is --poll-timeout")
+        ->capture_default_str();
+    c.batch->add_option("--retry-interval", a.conn.retry_interval_ms, "First wait in ms before a retry or the next status check")
+        ->capture_default_str();
+    add_poll_timeout(c.batch, a.exp.poll_timeout);
+    c.batch->add_option("--ca-file", a.conn.ca_file, "Extra trusted CA (PEM)")->check(CLI::ExistingFile);
+    c.batch->add_flag("--insecure", a.conn.insecure, "Skip TLS verification (testing only)");
+
+    c.inspect = app.add_subcommand("inspect", "List a package's services, entries and CRCs; --extract safely");
+    c.inspect->add_option("file", a.file, "Package (ZIP)")->required();
+    c.inspect->add_option("--extract", a.extract,
+                          "Extract below this directory: every entry is checked first (escaping names, links, duplicates, "
+                          "file/directory clashes, sizes, existing files); a failure leaves nothing new behind");
+    c.inspect->add_flag("--overwrite", a.xo.overwrite, "With --extract: replace files that already exist");
+    c.inspect->add_option("--max-size", a.max_size, "With --extract: most bytes the package may expand to, e.g. 512MB, 2GB")
+        ->check([](const std::string& v) { return parse_size(v) ? std::string() : "'" + v + "' is not a size such as 500KB, 512MB or 2GB"; })
+        ->capture_default_str();
+    c.inspect->add_option("--max-ratio", a.xo.max_ratio, "With --extract: most an entry over 1 MiB may expand (uncompressed/compressed)")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+}
+
+std::unique_ptr<impex> make_impex(asio::io_context& io, const connection_options& o, const output& out) {
+    auto cfg = to_config(o);
+    cfg.log = out.log();
+    if (o.insecure) out.info("warning: TLS verification is off (--insecure)");
+    return std::make_unique<impex>(client(io.get_executor(), cfg));
+}
+
+void warn_unverified(const output& out, const downloaded_file& f) {
+    if (!f.verified)
+        out.error("warning: " + (f.path.empty() ? std::string("the package") : f.path.string()) +
+                  " was not verified by the server (no file_hash); its ZIP structure and CRCs were checked");
+}
+
+int run_export(asio::io_context& io, cli_args& a) {
+    const auto& out = a.out;
+    auto spark = make_impex(io, a.conn, out);
+    auto req = to_request(a.exp, a.conn);
+    req.progress = out.progress("export");
+    return drive<export_result>(io, spark->exp(req), out, [&](export_result& r) {
+        json::array files;
+        for (const auto& f : r.files) {
+            warn_unverified(out, f);
+            if (!out.json)
+                std::printf("%s  %llu bytes  sha256 %s%s\n", f.path.string().c_str(), static_cast<unsigned long long>(f.size),
+                            f.sha256.c_str(), f.verified ? " (verified)" : "");
+            files.push_back(to_json(f));
+        }
+        out.result(json::object{{"job", to_json(r.job)}, {"files", files}});
+        return int(ok);
+    });
+}
+
+void print_services(const output& out, const import_result& r) {
+    if (!out.json)
+        for (const auto& s : r.services) std::printf("%s -> %s: %s\n", s.source.c_str(), s.destination.c_str(), s.status.c_str());
+}
+
+int run_import(asio::io_context& io, cli_args& a, const std::vector<service_mapping>& mappings) {
+    const auto& out = a.out;
+    auto spark = make_impex(io, a.conn, out);
+    import_request ir{.file = a.file, .destination = mappings, .if_present = to_if_present(a.if_present)};
+    ir.poll.retry_interval = std::chrono::milliseconds(a.conn.retry_interval_ms);
+    ir.poll.deadline = duration_of(a.exp.poll_timeout);
+    ir.max_package_bytes = a.max_package_mb * 1024 * 1024;
+    ir.progress = out.progress("import");
+    return drive<import_result>(io, spark->imp(ir), out, [&](import_result& r) {
+        print_services(out, r);
+        out.result(to_json(r));
+        return int(ok);
+    });
+}
+
+int run_migrate(asio::io_context& io, cli_args& a, const std::vector<service_mapping>& mappings) {
+    const auto& out = a.out;
+    auto source = make_impex(io, a.from, out);
+    auto target = make_impex(io, a.to, out);
+    migrate_request mr{.exports = to_request(a.exp, a.from), .if_present = to_if_present(a.if_present), .keep_files = a.keep};
+    if (!mappings.empty()) mr.destination = mappings;
+    if (!a.keep) mr.exports.directory = std::filesystem::temp_directory_path();
+    mr.exports.progress = out.progress("migrate");
+    return drive<migration_result>(io, source->migrate(*target, mr), out, [&](migration_result& m) {
+        if (m.ec) {
+            out.error(m.ec.message() + ": " + m.diag.to_string());
+            out.result(error_json(m.ec, m.diag));
+            return exit_code_for(m.ec);
+        }
+        for (const auto& f : m.exported.files) warn_unverified(out, f);
+        json::array imports;
+        for (const auto& r : m.imported) {
+            print_services(out, r);
+            imports.push_back(to_json(r));
+        }
+        out.result(json::object{{"export", to_json(m.exported.job)}, {"imports", imports}, {"elapsed_ms", m.elapsed.count()}});
+        return int(ok);
+    });
+}
+
+// status, status --wait, cancel: one job.
+int run_job(asio::io_context& io, cli_args& a, bool cancel) {
+    const auto& out = a.out;
+    auto spark = make_impex(io, a.conn, out);
+    poll_options po{.retry_interval = std::chrono::milliseconds(a.conn.retry_interval_ms), .deadline = duration_of(a.exp.poll_timeout)};
+    job_verbs& verbs = a.kind == "import" ? static_cast<job_verbs&>(spark->imports) : spark->exports;
+    asio::awaitable<job_status> op = cancel ? spark->exports.cancel(a.job_id) : a.wait ? verbs.wait(a.job_id, po) : verbs.get_status(a.job_id);
+    return drive<job_status>(io, std::move(op), out, [&](job_status& j) {
+        if (!out.json) std::printf("%s %s: %s\n", j.kind.c_str(), j.id.c_str(), j.status.c_str());
+        out.result(to_json(j));
+        return int(ok);
+    });
+}
+
+int run_describe(asio::io_context& io, cli_args& a) {
+    const auto& out = a.out;
+    auto spark = make_impex(io, a.conn, out);
+    job_verbs& verbs = a.kind == "import" ? static_cast<job_verbs&>(spark->imports) : spark->exports;
+    return drive<json::value>(io, verbs.describe(), out, [&](json::value& v) {
+        if (out.json) out.result(v);
+        else std::printf("%s\n", json::serialize(v).c_str());
+        return int(ok);
+    });
+}
+
+int run_batch(cli_args& a) {
+    if (!a.report.empty()) return report(a.report, a.out);
+    if (a.plan.empty() || a.journal.empty()) {
+        a.out.error("batch needs a plan and --journal (or --report JOURNAL...)");
+        return usage;
     }
-    co_return value;
+    return batch(a.plan, a.journal, a.concurrency, a.shard, a.conn, duration_of(a.exp.poll_timeout), a.out);
+}
+
+// The commands that talk to a tenant, once the destinations parse.
+int run_online(const commands& c, cli_args& a) {
+    std::vector<service_mapping> mappings;
+    for (const auto& d : a.destinations) {
+        std::string why;
+        auto m = parse_destination(d, why);
+        if (!m) {
+            a.out.error(why);
+            return usage;
+        }
+        mappings.push_back(*m);
+    }
+    asio::io_context io(1);
+    try {
+        if (c.exp->parsed()) return run_export(io, a);
+        if (c.imp->parsed()) return run_import(io, a, mappings);
+        if (c.mig->parsed()) return run_migrate(io, a, mappings);
+        if (c.status->parsed() || c.cancel->parsed()) return run_job(io, a, c.cancel->parsed());
+        if (c.describe->parsed()) return run_describe(io, a);
+    } catch (const spark_error& e) {  // bad configuration: nothing was sent
+        a.out.error(e.what());
+        a.out.result(error_json(e.code(), e.diag()));
+        return usage;
+    }
+    return usage;
 }
 
 }  // namespace
@@ -141,229 +368,25 @@ asio::awaitable<T> verb(Verb v) {
 int main(int argc, char** argv) {
     CLI::App app{"cspark-impex: move Coherent Spark services between tenants (ImpEx API)"};
     app.require_subcommand(1);
-    output out;
-    out.tty = ::isatty(2);
-    app.add_flag("--json", out.json, "Print one JSON result document on stdout");
-    app.add_flag("--quiet", out.quiet, "Only errors");
-    app.add_flag("--verbose", out.verbose, "Log every request");
-
-    connection_options conn, from, to;
-    export_options exp_opts;
-    std::string file, if_present_s = "add_version", job_id, kind = "export", extract;
-    std::vector<std::string> destinations_s;
-    bool wait = false, keep = false;
-
-    auto* exp_cmd = app.add_subcommand("export", "Export services into verified ZIP packages");
-    add_connection(exp_cmd, conn);
-    add_export(exp_cmd, exp_opts);
-    exp_cmd->add_option("-o,--output", exp_opts.directory, "Directory for the packages")->capture_default_str();
-    exp_cmd->add_flag("--overwrite", exp_opts.overwrite, "Replace packages already in the output directory");
-    add_poll_timeout(exp_cmd, exp_opts.poll_timeout);
-
-    auto* imp_cmd = app.add_subcommand("import", "Import a package into a tenant");
-    add_connection(imp_cmd, conn);
-    imp_cmd->add_option("--file", file, "Package (ZIP) to upload")->required()->check(CLI::ExistingFile);
-    imp_cmd->add_option("--destination", destinations_s, "SRC[=DST][@major|minor|patch], repeatable")->required();
-    imp_cmd->add_option("--if-present", if_present_s, "abort | replace | add_version")
-        ->check(CLI::IsMember({"abort", "replace", "add_version"}))->capture_default_str();
-    add_poll_timeout(imp_cmd, exp_opts.poll_timeout);
-    std::uint64_t max_package_mb = 200;
-    imp_cmd->add_option("--max-package-mb", max_package_mb,
-                        "Refuse packages larger than this before uploading (Spark's default limit; 0 = no check)")->capture_default_str();
-
-    auto* mig_cmd = app.add_subcommand("migrate", "Export from one tenant and import into another");
-    add_connection(mig_cmd, from, "from");
-    add_connection(mig_cmd, to, "to");
-    add_export(mig_cmd, exp_opts);
-    mig_cmd->add_option("--destination", destinations_s, "SRC[=DST][@upgrade] (default: every service to itself)");
-    mig_cmd->add_option("--if-present", if_present_s, "abort | replace | add_version")
-        ->check(CLI::IsMember({"abort", "replace", "add_version"}))->capture_default_str();
-    mig_cmd->add_option("-o,--output", exp_opts.directory, "Where the package is kept with --keep");
-    mig_cmd->add_flag("--keep", keep, "Keep the exported package");
-    mig_cmd->add_flag("--overwrite", exp_opts.overwrite, "With --keep: replace a package already in the output directory");
-    add_poll_timeout(mig_cmd, exp_opts.poll_timeout);
-
-    auto* st_cmd = app.add_subcommand("status", "Show a job's status (or wait for it with --wait)");
-    add_connection(st_cmd, conn);
-    st_cmd->add_option("job", job_id, "Job id or status URL")->required();
-    st_cmd->add_option("--kind", kind, "export | import")->check(CLI::IsMember({"export", "import"}))->capture_default_str();
-    st_cmd->add_flag("--wait", wait, "Poll until the job ends");
-    add_poll_timeout(st_cmd, exp_opts.poll_timeout);
-
-    auto* cancel_cmd = app.add_subcommand("cancel", "Cancel an export job");
-    add_connection(cancel_cmd, conn);
-    cancel_cmd->add_option("job", job_id, "Export job id")->required();
-
-    auto* desc_cmd = app.add_subcommand("describe", "Jobs in progress and finished in the last hour");
-    add_connection(desc_cmd, conn);
-    desc_cmd->add_option("--kind", kind, "export | import")->check(CLI::IsMember({"export", "import"}))->capture_default_str();
-
-    auto* batch_cmd = app.add_subcommand("batch", "Migrations from a plan with a resumable journal");
-    std::string plan, journal_path, shard;
-    std::size_t concurrency = 64;
-    std::vector<std::string> report_journals;
-    batch_cmd->add_option("plan", plan, "Plan (JSON): migrations with source, target, export, destination")->check(CLI::ExistingFile);
-    batch_cmd->add_option("--journal", journal_path, "Journal (JSON lines): rerun the same command to resume");
-    batch_cmd->add_option("--concurrency", concurrency, "Migrations in flight")->capture_default_str();
-    batch_cmd->add_option("--shard", shard, "K/N: take this process's share of the plan");
-    batch_cmd->add_option("--report", report_journals, "Merge these journals into one summary (no plan needed)");
-    batch_cmd->add_option("--timeout", conn.timeout_ms, "Request timeout in ms")->capture_default_str();
-    batch_cmd->add_option("--max-retries", conn.max_retries,
-                          "Retries of one HTTP request after a transient failure; how long a job is awaited is --poll-timeout")
-        ->capture_default_str();
-    batch_cmd->add_option("--retry-interval", conn.retry_interval_ms,
-                          "First wait in ms before a retry or the next status check")->capture_default_str();
-    add_poll_timeout(batch_cmd, exp_opts.poll_timeout);
-    batch_cmd->add_option("--ca-file", conn.ca_file, "Extra trusted CA (PEM)")->check(CLI::ExistingFile);
-    batch_cmd->add_flag("--insecure", conn.insecure, "Skip TLS verification (testing only)");
-
-    auto* insp_cmd = app.add_subcommand("inspect", "List a package's services, entries and CRCs; --extract safely");
-    insp_cmd->add_option("file", file, "Package (ZIP)")->required();
-    insp_cmd->add_option("--extract", extract,
-                         "Extract below this directory: every entry is checked first (escaping names, links, duplicates, "
-                         "file/directory clashes, sizes, existing files); a failure leaves nothing new behind");
-    extract_options xo;
-    std::string max_size = "1024MB";
-    insp_cmd->add_flag("--overwrite", xo.overwrite, "With --extract: replace files that already exist");
-    insp_cmd->add_option("--max-size", max_size, "With --extract: most bytes the package may expand to, e.g. 512MB, 2GB")
-        ->check([](const std::string& v) { return parse_size(v) ? std::string() : "'" + v + "' is not a size such as 500KB, 512MB or 2GB"; })
-        ->capture_default_str();
-    insp_cmd->add_option("--max-ratio", xo.max_ratio, "With --extract: most an entry over 1 MiB may expand (uncompressed/compressed)")
-        ->check(CLI::PositiveNumber)->capture_default_str();
-
+    cli_args a;
+    a.out.tty = ::isatty(2);
+    app.add_flag("--json", a.out.json, "Print one JSON result document on stdout");
+    app.add_flag("--quiet", a.out.quiet, "Only errors");
+    app.add_flag("--verbose", a.out.verbose, "Log every request");
+    commands c{};
+    define_transfers(app, a, c);
+    define_jobs(app, a, c);
+    define_batch_and_inspect(app, a, c);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
         return rc == 0 ? 0 : usage;
     }
-
-    if (insp_cmd->parsed()) {
-        xo.max_bytes = *parse_size(max_size);
-        return inspect(file, extract, xo, out);
+    if (c.inspect->parsed()) {
+        a.xo.max_bytes = *parse_size(a.max_size);
+        return inspect(a.file, a.extract, a.xo, a.out);
     }
-    if (batch_cmd->parsed()) {
-        if (!report_journals.empty()) return report(report_journals, out);
-        if (plan.empty() || journal_path.empty()) {
-            out.error("batch needs a plan and --journal (or --report JOURNAL...)");
-            return usage;
-        }
-        return batch(plan, journal_path, concurrency, shard, conn, duration_of(exp_opts.poll_timeout), out);
-    }
-
-    asio::io_context io(1);
-    try {
-        std::vector<service_mapping> mappings;
-        for (const auto& d : destinations_s) {
-            std::string why;
-            auto m = parse_destination(d, why);
-            if (!m) {
-                out.error(why);
-                return usage;
-            }
-            mappings.push_back(*m);
-        }
-        auto make = [&](const connection_options& o) {
-            auto cfg = to_config(o);
-            cfg.log = out.log();
-            if (o.insecure) out.info("warning: TLS verification is off (--insecure)");
-            return std::make_unique<impex>(client(io.get_executor(), cfg));
-        };
-
-        if (exp_cmd->parsed()) {
-            auto spark = make(conn);
-            auto req = to_request(exp_opts, conn);
-            req.progress = out.progress("export");
-            return drive<export_result>(io, spark->exp(req), out, [&](export_result& r) {
-                json::array files;
-                for (const auto& f : r.files) {
-                    if (!f.verified)
-                        out.error("warning: " + f.path.string() + " was not verified by the server (no file_hash); "
-                                  "its ZIP structure and CRCs were checked");
-                    if (!out.json)
-                        std::printf("%s  %llu bytes  sha256 %s%s\n", f.path.string().c_str(),
-                                    static_cast<unsigned long long>(f.size), f.sha256.c_str(), f.verified ? " (verified)" : "");
-                    files.push_back(to_json(f));
-                }
-                out.result(json::object{{"job", to_json(r.job)}, {"files", files}});
-                return int(ok);
-            });
-        }
-        if (imp_cmd->parsed()) {
-            auto spark = make(conn);
-            import_request ir{.file = file, .destination = mappings, .if_present = to_if_present(if_present_s)};
-            ir.poll.retry_interval = std::chrono::milliseconds(conn.retry_interval_ms);
-            ir.poll.deadline = duration_of(exp_opts.poll_timeout);
-            ir.max_package_bytes = max_package_mb * 1024 * 1024;
-            ir.progress = out.progress("import");
-            return drive<import_result>(io, spark->imp(ir), out, [&](import_result& r) {
-                if (!out.json)
-                    for (const auto& s : r.services)
-                        std::printf("%s -> %s: %s\n", s.source.c_str(), s.destination.c_str(), s.status.c_str());
-                out.result(to_json(r));
-                return int(ok);
-            });
-        }
-        if (mig_cmd->parsed()) {
-            auto source = make(from);
-            auto target = make(to);
-            migrate_request mr{.exports = to_request(exp_opts, from), .if_present = to_if_present(if_present_s), .keep_files = keep};
-            if (!mappings.empty()) mr.destination = mappings;
-            if (!keep) mr.exports.directory = std::filesystem::temp_directory_path();
-            mr.exports.progress = out.progress("migrate");
-            return drive<migration_result>(io, source->migrate(*target, mr), out, [&](migration_result& m) {
-                if (m.ec) {
-                    out.error(m.ec.message() + ": " + m.diag.to_string());
-                    out.result(error_json(m.ec, m.diag));
-                    return exit_code_for(m.ec);
-                }
-                for (const auto& f : m.exported.files)
-                    if (!f.verified)
-                        out.error("warning: the package was not verified by the server (no file_hash); its ZIP structure "
-                                  "and CRCs were checked");
-                json::array imports;
-                for (const auto& r : m.imported) {
-                    if (!out.json)
-                        for (const auto& s : r.services)
-                            std::printf("%s -> %s: %s\n", s.source.c_str(), s.destination.c_str(), s.status.c_str());
-                    imports.push_back(to_json(r));
-                }
-                out.result(json::object{{"export", to_json(m.exported.job)}, {"imports", imports},
-                                        {"elapsed_ms", m.elapsed.count()}});
-                return int(ok);
-            });
-        }
-        if (st_cmd->parsed() || cancel_cmd->parsed()) {
-            auto spark = make(conn);
-            poll_options po{.retry_interval = std::chrono::milliseconds(conn.retry_interval_ms),
-                            .deadline = duration_of(exp_opts.poll_timeout)};
-            asio::awaitable<job_status> op = cancel_cmd->parsed()
-                ? verb<job_status>([&](auto token) { return spark->exports.cancel(job_id, token); })
-                : (kind == "import"
-                       ? verb<job_status>([&](auto token) { return wait ? spark->imports.wait(job_id, po, token) : spark->imports.get_status(job_id, token); })
-                       : verb<job_status>([&](auto token) { return wait ? spark->exports.wait(job_id, po, token) : spark->exports.get_status(job_id, token); }));
-            return drive<job_status>(io, std::move(op), out, [&](job_status& j) {
-                if (!out.json) std::printf("%s %s: %s\n", j.kind.c_str(), j.id.c_str(), j.status.c_str());
-                out.result(to_json(j));
-                return int(ok);
-            });
-        }
-        if (desc_cmd->parsed()) {
-            auto spark = make(conn);
-            auto op = kind == "import" ? verb<json::value>([&](auto token) { return spark->imports.describe(token); })
-                                       : verb<json::value>([&](auto token) { return spark->exports.describe(token); });
-            return drive<json::value>(io, std::move(op), out, [&](json::value& v) {
-                if (out.json)
-                    out.result(v);
-                else
-                    std::printf("%s\n", json::serialize(v).c_str());
-                return int(ok);
-            });
-        }
-    } catch (const spark_error& e) {
-        out.error(e.what());
-        out.result(error_json(e.code(), e.diag()));
-        return usage;
-    }
-    return usage;
+    if (c.batch->parsed()) return run_batch(a);
+    return run_online(c, a);
 }
