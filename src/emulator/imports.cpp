@@ -1,0 +1,186 @@
+// The emulator's imports: the entity's mappings and the action table.
+#include "emulator/model.hpp"
+#include "emulator/model_util.hpp"
+
+#include "core/hash.hpp"
+#include "core/text.hpp"
+#include "zip/zip.hpp"
+
+#include <cspark/body.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+
+namespace cspark::emu {
+namespace json = boost::json;
+
+using namespace util;
+
+// ---------------------------------------------------------------- import
+
+std::optional<std::vector<mapping>> parse_import_entity(const json::value& entity, const package_contents& pkg,
+                                                        std::string& action, api_error& err) {
+    if (!entity.is_object()) {
+        err = make_error(400, "INVALID_REQUEST", "importRequestEntity must be a JSON object");
+        return std::nullopt;
+    }
+    const auto& eo = entity.get_object();
+    const json::value* existing = eo.if_contains("services_existing");
+    action = existing && existing->is_string() ? std::string(existing->get_string()) : "abort";
+    if (existing && !existing->is_string() && !existing->is_null()) {
+        err = make_error(400, "INVALID_REQUEST", "services_existing must be a string");
+        return std::nullopt;
+    }
+    if (action != "abort" && action != "replace" && action != "add_version") {
+        err = make_error(400, "INVALID_REQUEST",
+                         "services_existing '" + action + "' is not one of abort, replace, add_version");
+        return std::nullopt;
+    }
+    const json::value* inputs = eo.if_contains("inputs");
+    const json::value* mods = inputs && inputs->is_object() ? inputs->get_object().if_contains("services_modify") : nullptr;
+    if (!mods || !mods->is_array() || mods->get_array().empty()) {
+        err = make_error(400, "INVALID_REQUEST", "inputs.services_modify must be a non-empty array");
+        return std::nullopt;
+    }
+    std::vector<mapping> out;
+    for (const auto& item : mods->get_array()) {
+        if (!item.is_object()) {
+            err = make_error(400, "INVALID_REQUEST", "services_modify entries must be objects");
+            return std::nullopt;
+        }
+        const auto& o = item.get_object();
+        mapping m;
+        std::string src = strip_version(str(o, "service_uri_source"));
+        if (!split_uri(src, m.source_folder, m.source_service)) {
+            err = make_error(400, "INVALID_REQUEST", "service_uri_source '" + src + "' is not folder/service");
+            return std::nullopt;
+        }
+        bool in_pkg = std::any_of(pkg.versions.begin(), pkg.versions.end(), [&](const package_version& v) {
+            return v.folder == m.source_folder && v.service == m.source_service;
+        });
+        if (!in_pkg) {
+            err = make_error(404, "SERVICE_NOT_FOUND", "service '" + src + "' could not be found in the package");
+            return std::nullopt;
+        }
+        std::string dst = strip_version(str(o, "service_uri_destination"));
+        if (dst.empty()) dst = src;
+        if (!split_uri(dst, m.dest_folder, m.dest_service)) {
+            err = make_error(400, "INVALID_REQUEST", "service_uri_destination '" + dst + "' is not folder/service");
+            return std::nullopt;
+        }
+        std::string kind = str(o, "update_version_type");
+        if (!kind.empty() && kind != "major" && kind != "minor" && kind != "patch") {
+            err = make_error(400, "INVALID_REQUEST", "update_version_type '" + kind + "' is not major, minor or patch");
+            return std::nullopt;
+        }
+        if (!kind.empty()) m.update_version_type = kind;
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+import_result apply_import(tenant& t, const package_contents& pkg, const std::vector<mapping>& mappings,
+                           const std::string& action) {
+    import_result r;
+    json::array errors;
+    for (const auto& m : mappings) {
+        auto f = t.folders.find(m.dest_folder);
+        if (f == t.folders.end()) {
+            errors.push_back(make_error(404, "FOLDER_NOT_FOUND", "destination folder '" + m.dest_folder +
+                                                                     "' does not exist in tenant '" + t.name + "'")
+                                 .body());
+            continue;
+        }
+        if (action == "abort" && f->second.services.count(m.dest_service))
+            errors.push_back(make_error(409, "SERVICE_EXISTS", "service '" + m.dest_folder + "/" + m.dest_service +
+                                                                   "' already exists and services_existing is abort")
+                                 .body());
+    }
+    if (!errors.empty()) {
+        r.errors = std::move(errors);
+        return r;
+    }
+
+    std::set<std::string> used_ids;
+    for (const auto& [_, f] : t.folders)
+        for (const auto& [__, s] : f.services) {
+            used_ids.insert(s.id);
+            for (const auto& v : s.versions) used_ids.insert(v.id);
+        }
+    auto fresh = [&](const std::string& wanted, const std::string& salt) {
+        std::string id = wanted;
+        for (int i = 0; id.empty() || used_ids.count(id); ++i) id = stable_uuid(t.name + "|" + salt + "|" + std::to_string(i));
+        used_ids.insert(id);
+        return id;
+    };
+
+    auto& services = r.services.as_array();
+    auto& versions = r.service_versions.as_array();
+    for (const auto& m : mappings) {
+        std::vector<const package_version*> src;
+        for (const auto& v : pkg.versions)
+            if (v.folder == m.source_folder && v.service == m.source_service) src.push_back(&v);
+        std::sort(src.begin(), src.end(),
+                  [](const package_version* a, const package_version* b) { return semver_less(a->version, b->version); });
+        auto& f = t.folders[m.dest_folder];
+        auto it = f.services.find(m.dest_service);
+        std::string status;
+        if (it == f.services.end()) {
+            service s;
+            s.name = m.dest_service;
+            s.id = fresh(src.front()->service_id, m.dest_folder + "/" + m.dest_service);
+            it = f.services.emplace(m.dest_service, std::move(s)).first;
+            status = "added";
+        } else if (action == "replace") {
+            it->second.versions.clear();
+            status = "replaced";
+        } else {
+            status = "updated";
+        }
+        service& s = it->second;
+        std::string latest;
+        for (const auto& v : s.versions)
+            if (latest.empty() || semver_less(latest, v.semver)) latest = v.semver;
+        for (const auto* pv : src) {
+            version nv;
+            nv.semver = status == "updated" ? bump(latest, m.update_version_type) : pv->version;
+            latest = nv.semver;
+            nv.id = fresh(pv->version_id, s.id + "|" + nv.semver);
+            s.versions.push_back(nv);
+            versions.push_back(json::object{
+                {"service_uri_source", m.source_folder + "/" + m.source_service + "[" + pv->version + "]"},
+                {"folder_source", m.source_folder},
+                {"service_source", m.source_service},
+                {"version_source", pv->version},
+                {"service_id_source", pv->service_id},
+                {"version_id_source", pv->version_id},
+                {"service_uri_destination", m.dest_folder + "/" + m.dest_service + "[" + nv.semver + "]"},
+                {"folder_destination", m.dest_folder},
+                {"service_destination", m.dest_service},
+                {"version_destination", nv.semver},
+                {"service_id_destination", s.id},
+                {"version_id_destination", nv.id},
+                {"status", "added"}});
+        }
+        services.push_back(json::object{{"service_uri_source", m.source_folder + "/" + m.source_service},
+                                        {"folder_source", m.source_folder},
+                                        {"service_source", m.source_service},
+                                        {"service_id_source", src.front()->service_id},
+                                        {"service_uri_destination", m.dest_folder + "/" + m.dest_service},
+                                        {"folder_destination", m.dest_folder},
+                                        {"service_destination", m.dest_service},
+                                        {"service_id_destination", s.id},
+                                        {"status", status}});
+    }
+    return r;
+}
+
+}  // namespace cspark::emu
