@@ -223,197 +223,233 @@ void fill_failure(client::impl& s, response& resp, const detail::wire_result& re
     }
 }
 
-asio::awaitable<outcome> run(std::shared_ptr<client::impl> self, request req, std::shared_ptr<detail::op_cancel> oc) {
-    auto& s = *self;
-    outcome out;
-    response& resp = out.resp;
-    resp.request_id = detail::uuid4(s.rng);
-    ++s.stats.requests;
+// One request from start to answer: where it goes, its headers, redirects,
+// the OAuth refresh on a 401, and retries as retry.hpp decides.
+class request_run {
+public:
+    request_run(std::shared_ptr<client::impl> self, request req, std::shared_ptr<detail::op_cancel> oc)
+        : self_(std::move(self)), s_(*self_), req_(std::move(req)), oc_(std::move(oc)) {}
 
-    // Where to send it.
-    origin server = s.rc.url.server;
-    std::string target;
-    std::string url;
-    if (detail::starts_with_icase(req.target, "http://") || detail::starts_with_icase(req.target, "https://")) {
-        std::string why;
-        if (!split_url(req.target, server, target, why)) {
-            out.ec = errc::invalid_argument;
-            resp.diag.detail = why;
-            co_return out;
+    asio::awaitable<outcome> run() {
+        out_.resp.request_id = detail::uuid4(s_.rng);
+        ++s_.stats.requests;
+        if (!resolve()) co_return std::move(out_);
+        idempotent_ = req_.idempotent.value_or(default_idempotent(req_.method));
+        bool streamed = req_.source || req_.sink;
+        per_request_ = req_.timeout.count() > 0 ? req_.timeout : (streamed ? s_.cfg.transfer_timeout : s_.cfg.timeout);
+        started_ = s_.timer->now();
+        for (int attempt = 1;;) {
+            url_ = server_.to_string() + target_;
+            header_list headers;
+            bool built = co_await build_headers(headers);  // awaited into a local: see shared/toolchain.md
+            if (!built || !rewind()) co_return std::move(out_);
+            auto wr = wire(headers);
+            s_.cfg.log.log(log_level::debug, method_name() + " " + detail::mask_url(url_));
+            const auto sent_at = clock_type::now();
+            detail::wire_result res = co_await detail::exchange(*s_.tr, wr, *oc_);
+            out_.resp.attempts = attempt;
+            ++s_.stats.attempts;
+            if (oc_->cancelled) res.ec = errc::cancelled;
+            if (!res.ec && res.status >= 200 && res.status < 300) {
+                succeeded(res, sent_at);
+                co_return std::move(out_);
+            }
+            if (!res.ec && is_redirect(res.status)) {
+                if (follow(res)) continue;
+                co_return std::move(out_);
+            }
+            if (refresh_token(res)) continue;  // a 401 with OAuth: the token may have been revoked
+            bool again = co_await retry(res, attempt);
+            if (!again) co_return std::move(out_);
+            ++attempt;
         }
-    } else if (!req.target.empty() && req.target.front() == '/') {
-        target = req.target;
-    } else {
-        target = s.rc.url.api_prefix() + req.target;
-    }
-    if (target.find_first_of(" \r\n") != std::string::npos) {
-        out.ec = errc::invalid_argument;
-        resp.diag.detail = "request target contains spaces or line breaks";
-        co_return out;
     }
 
-    const bool idempotent = req.idempotent.value_or(default_idempotent(req.method));
-    const bool streamed = req.source || req.sink;
-    auto per_request = req.timeout.count() > 0 ? req.timeout : (streamed ? s.cfg.transfer_timeout : s.cfg.timeout);
-    const auto started = s.timer->now();
-    bool refreshed = false;
-    std::size_t redirects = 0;
-    http_method method = req.method;
+private:
+    std::string method_name() const { return std::string(to_string(req_.method)); }
 
-    for (int attempt = 1;;) {
-        url = server.to_string() + target;
-        const bool to_base = server == s.rc.url.server;
-        const bool send_auth = req.authenticate && to_base && s.rc.auth != auth_kind::none;
+    void fail(errc e, std::string detail) {
+        out_.ec = e;
+        out_.resp.diag.detail = std::move(detail);
+    }
 
-        header_list headers;
-        headers.reserve(8 + req.headers.size());
-        headers.emplace_back("User-Agent", s.user_agent);
-        headers.emplace_back("x-spark-ua", s.spark_ua);
-        headers.emplace_back("x-request-id", resp.request_id);
-        if (to_base) headers.emplace_back("x-tenant-name", s.rc.url.tenant);
-        if (send_auth) {
-            switch (s.rc.auth) {
-            case auth_kind::api_key: headers.emplace_back("x-synthetic-key", s.rc.api_key.reveal()); break;
-            case auth_kind::bearer: headers.emplace_back("Authorization", "Bearer " + s.rc.bearer_token.reveal()); break;
-            case auth_kind::oauth: {
-                error_code tec = co_await ensure_token(self, oc);
+    // Where to send it: an absolute URL, a path on the host, or one below the API prefix.
+    bool resolve() {
+        server_ = s_.rc.url.server;
+        if (detail::starts_with_icase(req_.target, "http://") || detail::starts_with_icase(req_.target, "https://")) {
+            std::string why;
+            if (!split_url(req_.target, server_, target_, why)) return fail(errc::invalid_argument, why), false;
+        } else if (!req_.target.empty() && req_.target.front() == '/') {
+            target_ = req_.target;
+        } else {
+            target_ = s_.rc.url.api_prefix() + req_.target;
+        }
+        if (target_.find_first_of(" \r\n") != std::string::npos)
+            return fail(errc::invalid_argument, "request target contains spaces or line breaks"), false;
+        return true;
+    }
+
+    bool sends_auth() const { return req_.authenticate && server_ == s_.rc.url.server && s_.rc.auth != auth_kind::none; }
+
+    // The client's headers, credentials (only to the base host), the caller's,
+    // and a Range to resume a sink; every value checked for control characters.
+    asio::awaitable<bool> build_headers(header_list& headers) {
+        headers.reserve(8 + req_.headers.size());
+        headers.emplace_back("User-Agent", s_.user_agent);
+        headers.emplace_back("x-spark-ua", s_.spark_ua);
+        headers.emplace_back("x-request-id", out_.resp.request_id);
+        if (server_ == s_.rc.url.server) headers.emplace_back("x-tenant-name", s_.rc.url.tenant);
+        if (sends_auth()) {
+            if (s_.rc.auth == auth_kind::api_key) headers.emplace_back("x-synthetic-key", s_.rc.api_key.reveal());
+            if (s_.rc.auth == auth_kind::bearer) headers.emplace_back("Authorization", "Bearer " + s_.rc.bearer_token.reveal());
+            if (s_.rc.auth == auth_kind::oauth) {
+                error_code tec = co_await ensure_token(self_, oc_);
                 if (tec) {
-                    out.ec = tec;
-                    resp.diag = s.token_diag;
-                    if (tec == errc::cancelled) resp.diag.detail = "cancelled while obtaining an OAuth token";
-                    co_return out;
+                    out_.ec = tec;
+                    out_.resp.diag = s_.token_diag;
+                    if (tec == errc::cancelled) out_.resp.diag.detail = "cancelled while obtaining an OAuth token";
+                    co_return false;
                 }
-                headers.emplace_back("Authorization", "Bearer " + s.access_token);
-                break;
-            }
-            case auth_kind::none: break;
+                headers.emplace_back("Authorization", "Bearer " + s_.access_token);
             }
         }
-        for (const auto& h : req.headers) headers.push_back(h);
-        if (req.sink && req.sink->resume_offset() > 0 && find_header(req.headers, "range").empty())
-            headers.emplace_back("Range", "bytes=" + std::to_string(req.sink->resume_offset()) + "-");
-
-        // Last guard for every header this request carries (the caller's too).
+        for (const auto& h : req_.headers) headers.push_back(h);
+        if (req_.sink && req_.sink->resume_offset() > 0 && find_header(req_.headers, "range").empty())
+            headers.emplace_back("Range", "bytes=" + std::to_string(req_.sink->resume_offset()) + "-");
         for (const auto& [name, value] : headers)
             if (!detail::header_value_ok(name) || !detail::header_value_ok(value)) {
-                out.ec = errc::invalid_argument;
-                resp.diag.detail = "header '" + detail::excerpt(name, 64) +
-                                   "' contains a control character (CR, LF, ...): refused, it would inject HTTP headers";
-                co_return out;
+                fail(errc::invalid_argument, "header '" + detail::excerpt(name, 64) +
+                                                 "' contains a control character (CR, LF, ...): refused, it would inject HTTP headers");
+                co_return false;
             }
+        co_return true;
+    }
 
-        if (req.source) {
-            error_code rec;
-            req.source->rewind(rec);
-            if (rec) {
-                out.ec = errc::body_source_error;
-                resp.diag.detail = "cannot rewind the upload source: " + rec.message();
-                co_return out;
-            }
-        }
+    bool rewind() {
+        if (!req_.source) return true;
+        error_code rec;
+        req_.source->rewind(rec);
+        if (rec) fail(errc::body_source_error, "cannot rewind the upload source: " + rec.message());
+        return !rec;
+    }
 
+    detail::wire_request wire(const header_list& headers) const {
         detail::wire_request wr;
-        wr.method = method;
-        wr.server = server;
-        wr.target = target;
+        wr.method = req_.method;
+        wr.server = server_;
+        wr.target = target_;
         wr.headers = &headers;
-        wr.body = req.body;
-        wr.content_type = req.content_type;
-        wr.source = req.source;
-        wr.sink = req.sink;
-        wr.body_limit = req.body_limit ? req.body_limit : (req.sink ? 0 : s.cfg.body_limit);
-        wr.idempotent = idempotent;
-        if (per_request.count() > 0) wr.deadline = clock_type::now() + per_request;
+        wr.body = req_.body;
+        wr.content_type = req_.content_type;
+        wr.source = req_.source;
+        wr.sink = req_.sink;
+        wr.body_limit = req_.body_limit ? req_.body_limit : (req_.sink ? 0 : s_.cfg.body_limit);
+        wr.idempotent = idempotent_;
+        if (per_request_.count() > 0) wr.deadline = clock_type::now() + per_request_;
+        return wr;
+    }
 
-        s.cfg.log.log(log_level::debug, std::string(to_string(method)) + " " + detail::mask_url(url));
-        const auto sent_at = clock_type::now();
-        detail::wire_result res = co_await detail::exchange(*s.tr, wr, *oc);
-        resp.attempts = attempt;
-        ++s.stats.attempts;
-        if (oc->cancelled) res.ec = errc::cancelled;
+    void succeeded(detail::wire_result& res, clock_type::time_point sent_at) {
+        auto& resp = out_.resp;
+        resp.status = res.status;
+        resp.headers = std::move(res.headers);
+        resp.body = std::move(res.body);
+        resp.body_bytes = res.body_bytes;
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - sent_at).count();
+        s_.cfg.log.log(log_level::debug, method_name() + " " + detail::mask_url(url_) + " -> " + std::to_string(res.status) +
+                                             " (" + std::to_string(ms) + " ms)");
+    }
 
-        if (!res.ec && res.status >= 200 && res.status < 300) {
-            resp.status = res.status;
-            resp.headers = std::move(res.headers);
-            resp.body = std::move(res.body);
-            resp.body_bytes = res.body_bytes;
-            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - sent_at).count();
-            s.cfg.log.log(log_level::debug, std::string(to_string(method)) + " " + detail::mask_url(url) + " -> " +
-                                                std::to_string(res.status) + " (" + std::to_string(ms) + " ms)");
-            co_return out;
-        }
-
-        if (!res.ec && is_redirect(res.status)) {
-            auto location = find_header(res.headers, "location");
-            std::string why = "redirect without a Location header";
-            bool may_follow = (method == http_method::get || method == http_method::head) &&
-                              redirects < s.cfg.max_redirects && !location.empty();
-            if (may_follow) {
-                std::string next = std::string(location);
-                if (next.front() == '/') next = server.to_string() + next;
-                origin next_server;
-                std::string next_target;
-                bool downgrade = server.tls && detail::starts_with_icase(next, "http://");
-                if (!downgrade && split_url(next, next_server, next_target, why)) {
-                    ++redirects;
-                    server = next_server;  // credentials follow only while server == base
-                    target = next_target;
-                    continue;
-                }
-                if (downgrade) why = "redirect from https to http refused";
-            } else if (!location.empty()) {
-                why = redirects >= s.cfg.max_redirects ? "too many redirects"
-                                                       : "redirects are followed for GET and HEAD only";
+    // A redirect: followed for GET/HEAD within the limit, never from https to
+    // http; credentials follow only while the server is the base host.
+    bool follow(detail::wire_result& res) {
+        auto location = find_header(res.headers, "location");
+        std::string why = "redirect without a Location header";
+        bool may_follow = (req_.method == http_method::get || req_.method == http_method::head) &&
+                          redirects_ < s_.cfg.max_redirects && !location.empty();
+        if (may_follow) {
+            std::string next = std::string(location);
+            if (next.front() == '/') next = server_.to_string() + next;
+            origin next_server;
+            std::string next_target;
+            bool downgrade = server_.tls && detail::starts_with_icase(next, "http://");
+            if (!downgrade && split_url(next, next_server, next_target, why)) {
+                ++redirects_;
+                server_ = next_server;
+                target_ = next_target;
+                return true;
             }
-            out.ec = errc::redirect_refused;
-            res.detail = why;
-            fill_failure(s, resp, res, method, url, {});
-            resp.status = res.status;
-            resp.headers = std::move(res.headers);
-            co_return out;
+            if (downgrade) why = "redirect from https to http refused";
+        } else if (!location.empty()) {
+            why = redirects_ >= s_.cfg.max_redirects ? "too many redirects" : "redirects are followed for GET and HEAD only";
         }
+        out_.ec = errc::redirect_refused;
+        res.detail = why;
+        fill_failure(s_, out_.resp, res, req_.method, url_, {});
+        out_.resp.status = res.status;
+        out_.resp.headers = std::move(res.headers);
+        return false;
+    }
 
-        // A 401 with OAuth: the token may have been revoked or expired early.
-        if (!res.ec && res.status == 401 && send_auth && s.rc.auth == auth_kind::oauth && !refreshed) {
-            refreshed = true;
-            s.access_token.clear();
-            s.cfg.log.log(log_level::info, "401 from " + detail::mask_url(url) + ": refreshing the OAuth token");
-            continue;
-        }
+    bool refresh_token(const detail::wire_result& res) {
+        if (res.ec || res.status != 401 || !sends_auth() || s_.rc.auth != auth_kind::oauth || refreshed_) return false;
+        refreshed_ = true;
+        s_.access_token.clear();
+        s_.cfg.log.log(log_level::info, "401 from " + detail::mask_url(url_) + ": refreshing the OAuth token");
+        return true;
+    }
 
+    // Sends again after a wait when retry.hpp says so; else the failure stands.
+    asio::awaitable<bool> retry(detail::wire_result& res, int attempt) {
         attempt_outcome ao;
         ao.ec = res.ec ? res.ec : error_code(errc_from_http_status(res.status));
         ao.http_status = res.ec ? 0 : res.status;
         ao.request_sent = res.request_sent;
         ao.retry_after = retry_after_of(res.headers);
-        auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(s.timer->now() - started);
-        retry_decision d = decide_retry(s.retry, idempotent, attempt, ao, elapsed, s.random01());
+        auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(s_.timer->now() - started_);
+        retry_decision d = decide_retry(s_.retry, idempotent_, attempt, ao, elapsed, s_.random01());
+        auto& resp = out_.resp;
         if (!d.retry) {
-            out.ec = ao.ec;
+            out_.ec = ao.ec;
             resp.status = res.status;
             resp.headers = std::move(res.headers);
             resp.body_bytes = res.body_bytes;
-            fill_failure(s, resp, res, method, url, d.reason);
+            fill_failure(s_, resp, res, req_.method, url_, d.reason);
             resp.body = std::move(res.body);
-            s.cfg.log.log(log_level::debug, std::string(to_string(method)) + " " + detail::mask_url(url) +
-                                                " failed: " + out.ec.message());
-            co_return out;
+            s_.cfg.log.log(log_level::debug, method_name() + " " + detail::mask_url(url_) + " failed: " + out_.ec.message());
+            co_return false;
         }
-        ++s.stats.retries;
-        s.cfg.log.log(log_level::warn, std::string(to_string(method)) + " " + detail::mask_url(url) + ": " +
-                                           std::string(d.reason) + "; attempt " + std::to_string(attempt + 1) +
-                                           " of " + std::to_string(s.retry.max_retries + 1) + " in " +
-                                           std::to_string(d.delay.count()) + " ms");
-        auto sleep_token = asio::bind_cancellation_slot(oc->signal.slot(), use_tuple);
-        auto [sec] = co_await s.timer->async_sleep(s.ex, d.delay, sleep_token);
-        if (oc->cancelled || sec) {
-            out.ec = errc::cancelled;
+        ++s_.stats.retries;
+        s_.cfg.log.log(log_level::warn, method_name() + " " + detail::mask_url(url_) + ": " + std::string(d.reason) +
+                                            "; attempt " + std::to_string(attempt + 1) + " of " +
+                                            std::to_string(s_.retry.max_retries + 1) + " in " + std::to_string(d.delay.count()) + " ms");
+        auto sleep_token = asio::bind_cancellation_slot(oc_->signal.slot(), use_tuple);
+        auto [slept] = co_await s_.timer->async_sleep(s_.ex, d.delay, sleep_token);
+        if (oc_->cancelled || slept) {
+            out_.ec = errc::cancelled;
             resp.diag.detail = "cancelled while waiting to retry";
             resp.diag.attempts = attempt;
-            co_return out;
+            co_return false;
         }
-        ++attempt;
+        co_return true;
     }
+
+    std::shared_ptr<client::impl> self_;
+    client::impl& s_;
+    request req_;
+    std::shared_ptr<detail::op_cancel> oc_;
+    outcome out_;
+    origin server_;
+    std::string target_, url_;
+    bool idempotent_ = false, refreshed_ = false;
+    std::chrono::milliseconds per_request_{0};
+    clock_type::time_point started_;
+    std::size_t redirects_ = 0;
+};
+
+asio::awaitable<outcome> run(std::shared_ptr<client::impl> self, request req, std::shared_ptr<detail::op_cancel> oc) {
+    request_run r(std::move(self), std::move(req), std::move(oc));
+    co_return co_await r.run();
 }
 
 }  // namespace

@@ -281,9 +281,10 @@ asio::awaitable<void> drive(flow_state& st, flow_io& io) {
         co_await r.report();
         r.release(a.release);
         if (a.what == act::finish) co_return;
+        bool cancelled = !st.cancelling && co_await cancelled_now();  // a local, not in the if (g++ 12)
         if (st.cancelling) {
             co_await asio::this_coro::reset_cancellation_state();  // winding down: best effort
-        } else if (co_await cancelled_now()) {
+        } else if (cancelled) {
             ev = failed(errc::cancelled, "cancelled");
             ev.what = flow_event::type::cancelled;
             ev.now = r.clock().timer()->now();
@@ -291,7 +292,8 @@ asio::awaitable<void> drive(flow_state& st, flow_io& io) {
         }
         ev = co_await r.perform(a);
         ev.now = r.clock().timer()->now();
-        if (!st.cancelling && (ev.ec == errc::cancelled || co_await cancelled_now())) ev.what = flow_event::type::cancelled;
+        bool stopped = !st.cancelling && (ev.ec == errc::cancelled || co_await cancelled_now());
+        if (stopped) ev.what = flow_event::type::cancelled;
     }
 }
 
