@@ -136,7 +136,7 @@ fleet_entry entry_of(const plan_entry& e, client_cache& apis, const progress_sta
     f.target = &apis.get(e.target);
     f.request.exports = e.exports;
     f.request.exports.directory = dir;
-    f.request.exports.durable = true;
+    f.request.exports.durable = false;  // a rerun checks the package's SHA-256 before using it: no fsync needed
     f.request.exports.overwrite = true;  // the batch's own package directory: a file there is ours, from an earlier run
     f.request.exports.file_prefix = e.name;
     if (e.destination.empty()) f.request.destination = e.exports.services;  // every exported service to itself
@@ -232,7 +232,12 @@ int batch(const std::string& plan_path, const std::string& journal_path, std::si
     opts.concurrency = std::max<std::size_t>(concurrency, 1);
     opts.checkpoint = [&](std::size_t i, const checkpoint_event& ev) -> asio::awaitable<void> {
         auto rec = record_of(names[i], ev, j->state(names[i]));
-        co_await j->record(std::move(rec));  // durable before the step it announces
+        bool intent = ev.what == checkpoint_event::kind::export_intent || ev.what == checkpoint_event::kind::import_intent;
+        // An intent is durable before the POST it announces; a job id or a
+        // package rides with the next fsync (a crash before it is resumed by
+        // the intent's correlation id, or the package's hash is checked again).
+        if (intent) co_await j->record(std::move(rec));
+        else j->append(std::move(rec));
     };
     opts.finished = [&](std::size_t i, const migration_result& m) { finish(*j, out, t, names[i], m); };
     bool all_done = entries.empty();

@@ -1,4 +1,5 @@
 #include "emulator/replies.hpp"
+#include "emulator/model_util.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -34,12 +35,7 @@ server::response_plan json_reply(int status, const json::value& body, header_lis
 server::response_plan error_reply(const api_error& e) { return json_reply(e.status, e.body()); }
 
 server::response_plan error_reply(int status, std::string code, std::string message, std::string type) {
-    api_error e;
-    e.status = status;
-    e.code = std::move(code);
-    e.message = std::move(message);
-    e.type = std::move(type);
-    return error_reply(e);
+    return error_reply(util::make_error(status, std::move(code), std::move(message), std::move(type)));
 }
 
 server::response_plan unauthorized() {

@@ -277,7 +277,7 @@ asio::awaitable<void> drive(flow_state& st, flow_io& io) {
     flow_event ev;
     ev.now = r.clock().timer()->now();
     for (;;) {
-        flow_action a = resume(st, ev);
+        flow_action a = resume(st, std::move(ev));
         co_await r.report();
         r.release(a.release);
         if (a.what == act::finish) co_return;

@@ -97,7 +97,7 @@ namespace {
 
 // ------------------------------------------------------------ start and cancel
 
-flow_action begin(flow_state& st, const flow_event& ev) {
+flow_action begin(flow_state& st, flow_event& ev) {
     const auto& s = st.start;
     st.packages = s.packages;
     st.services_modify = s.services_modify;
@@ -142,7 +142,7 @@ flow_action cancelled(flow_state& st) {
     return end_with(st, errc::cancelled, d, kind_of(st), st.poll.id);
 }
 
-flow_action after_cancel_lookup(flow_state& st, const flow_event& ev) {
+flow_action after_cancel_lookup(flow_state& st, flow_event& ev) {
     if (ev.what == ev_type::ok) {
         auto look = identify_job(read_describe(ev.describe, "export"), st.start.export_cid, milliseconds(0), st.policy.lookup_margin);
         if (look.what == job_lookup::verdict::found) st.export_job.id = look.id;
@@ -150,7 +150,7 @@ flow_action after_cancel_lookup(flow_state& st, const flow_event& ev) {
     return end_with(st, errc::cancelled, st.diag, "export", st.export_job.id);
 }
 
-flow_action step(flow_state& st, const flow_event& ev) {
+flow_action step(flow_state& st, flow_event& ev) {
     if (ev.what == ev_type::cancelled && !st.cancelling && st.at != stage::done) return cancelled(st);
     switch (st.at) {
     case stage::begin: return begin(st, ev);
@@ -187,7 +187,7 @@ flow_state make_flow(flow_plan plan, flow_policy policy, flow_start start) {
     return st;
 }
 
-flow_action resume(flow_state& st, const flow_event& ev) {
+flow_action resume(flow_state& st, flow_event ev) {
     auto a = steps::step(st, ev);
     st.last = a.what;
     return a;

@@ -175,7 +175,7 @@ struct flow_state {
 flow_state make_flow(flow_plan plan, flow_policy policy, flow_start start);
 
 /// The engine: what to do next, given what came of the last action.
-flow_action resume(flow_state& st, const flow_event& ev);
+flow_action resume(flow_state& st, flow_event ev);
 
 /// The services_modify of the services an export reports (every one to itself).
 boost::json::array default_mappings(const job_status& exported);

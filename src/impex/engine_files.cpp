@@ -23,7 +23,7 @@ flow_action download(flow_state& st) {
     return a;
 }
 
-flow_action next_download(flow_state& st, const flow_event& ev) {
+flow_action next_download(flow_state& st, flow_event& ev) {
     if (st.file < st.files.size()) {
         st.resumes = 0;
         return download(st);
@@ -46,7 +46,7 @@ void name_files(flow_state& st) {
     }
 }
 
-flow_action begin_downloads(flow_state& st, const flow_event& ev) {
+flow_action begin_downloads(flow_state& st, flow_event& ev) {
     st.file = 0;
     st.downloaded.clear();
     if (st.plan.export_job) st.files = st.export_job.files;
@@ -60,7 +60,7 @@ flow_action begin_downloads(flow_state& st, const flow_event& ev) {
     return next_download(st, ev);
 }
 
-flow_action after_download(flow_state& st, const flow_event& ev) {
+flow_action after_download(flow_state& st, flow_event& ev) {
     if (ev.what != ev_type::ok) {
         bool dropped = ev.ec == errc::connection_closed || ev.ec == errc::idle_timeout || ev.ec == errc::request_timeout;
         if (dropped && st.resumes < st.policy.max_resumes) {
@@ -90,7 +90,7 @@ flow_action after_download(flow_state& st, const flow_event& ev) {
     return a;
 }
 
-flow_action after_keep(flow_state& st, const flow_event& ev) {
+flow_action after_keep(flow_state& st, flow_event& ev) {
     if (ev.what != ev_type::ok) return end_with(st, ev.ec, ev.diag, "export", st.export_job.id);
     st.downloaded.push_back(ev.file);
     auto n = make_note(flow_note::type::downloaded, "export", st.export_job.id);
@@ -101,7 +101,7 @@ flow_action after_keep(flow_state& st, const flow_event& ev) {
     return next_download(st, ev);
 }
 
-flow_action after_export_poll(flow_state& st, const flow_event& ev) {
+flow_action after_export_poll(flow_state& st, flow_event& ev) {
     flow_action next;
     auto ended = poll_on(st, ev, next);
     if (!ended) return next;
@@ -119,7 +119,7 @@ flow_action after_export_poll(flow_state& st, const flow_event& ev) {
 
 // ------------------------------------------------------------ imports
 
-flow_action begin_imports(flow_state& st, const flow_event& ev) {
+flow_action begin_imports(flow_state& st, flow_event& ev) {
     st.package = 0;
     st.at = stage::import_slot;
     if (st.start.import_intent_age && !st.start.import_cid.empty() && !st.services_modify) st.services_modify = st.start.services_modify;
@@ -162,7 +162,7 @@ void summarize(const json::value& outputs, import_result& r) {
     read("service_versions", r.versions);
 }
 
-flow_action after_import_poll(flow_state& st, const flow_event& ev) {
+flow_action after_import_poll(flow_state& st, flow_event& ev) {
     flow_action next;
     auto ended = poll_on(st, ev, next);
     if (!ended) return next;

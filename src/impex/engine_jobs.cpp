@@ -56,7 +56,7 @@ std::optional<poll_end> judge(flow_state& st) {
 // After a check or the wait between checks: the next action, or the end.
 // A check that fails in a way that may pass is asked again on the schedule:
 // a failure to learn a job's state is not a failed job.
-std::optional<poll_end> poll_on(flow_state& st, const flow_event& ev, flow_action& next) {
+std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& next) {
     auto& p = st.poll;
     if (st.last == act::sleep) {
         next = make(act::check_status, p.kind, p.id);
@@ -64,7 +64,7 @@ std::optional<poll_end> poll_on(flow_state& st, const flow_event& ev, flow_actio
     }
     ++p.checks;
     if (ev.what == ev_type::ok) {
-        p.job = ev.job;
+        p.job = std::move(ev.job);  // the event is spent
         p.last_failure = {};
         if (p.job.status != p.last_status) {
             p.last_status = p.job.status;
@@ -93,7 +93,7 @@ std::optional<poll_end> poll_on(flow_state& st, const flow_event& ev, flow_actio
 
 // ------------------------------------------------------------ POSTs
 
-flow_action post(flow_state& st, const flow_event& ev) {
+flow_action post(flow_state& st, flow_event& ev) {
     bool exp = exporting(st);
     st.at = exp ? stage::export_post : stage::import_post;
     st.slept = false;
@@ -110,7 +110,7 @@ flow_action post(flow_state& st, const flow_event& ev) {
 }
 
 // A step begins: take the tenant's slot (fleets), then POST.
-flow_action begin_step(flow_state& st, const flow_event& ev, bool exp) {
+flow_action begin_step(flow_state& st, flow_event& ev, bool exp) {
     st.posts = 0;
     st.conflict_since.reset();
     st.at = exp ? stage::export_slot : stage::import_slot;
@@ -118,26 +118,28 @@ flow_action begin_step(flow_state& st, const flow_event& ev, bool exp) {
     return post(st, ev);
 }
 
-flow_action after_slot(flow_state& st, const flow_event& ev) {
+flow_action after_slot(flow_state& st, flow_event& ev) {
     st.holding = kind_of(st);
     return post(st, ev);
 }
 
-flow_action created(flow_state& st, const flow_event& ev, job_status job) {
+flow_action created(flow_state& st, flow_event& ev, job_status job) {
     bool exp = exporting(st);
     note(st, flow_note::type::job_created, kind_of(st), job.id, job.status);
-    (exp ? st.export_job : st.import_job) = job;
+    std::string id = job.id;
+    bool known = !job.status.empty();
+    (exp ? st.export_job : st.import_job) = std::move(job);
     st.at = exp ? stage::export_poll : stage::import_poll;
     if (st.plan.stop_at_created) {
-        if (!job.status.empty()) return end_with(st, {}, {}, kind_of(st), job.id);
-        return poll_begin(st, kind_of(st), job.id, ev.now, true);  // found by lookup: one look at it
+        if (known) return end_with(st, {}, {}, kind_of(st), id);
+        return poll_begin(st, kind_of(st), id, ev.now, true);  // found by lookup: one look at it
     }
-    return poll_begin(st, kind_of(st), job.id, ev.now);
+    return poll_begin(st, kind_of(st), id, ev.now);
 }
 
 // A POST failed: wait out a running job (409), look for a job a lost answer
 // may have made, or end.
-flow_action post_failed(flow_state& st, const flow_event& ev) {
+flow_action post_failed(flow_state& st, flow_event& ev) {
     const std::string kind = kind_of(st);
     if (ev.ec == errc::conflict && st.plan.wait_out_conflicts) {
         if (!st.conflict_since) st.conflict_since = ev.now;
@@ -168,9 +170,9 @@ flow_action resend(flow_state& st) {
     return sleep_for(delay);
 }
 
-flow_action after_post(flow_state& st, const flow_event& ev) {
+flow_action after_post(flow_state& st, flow_event& ev) {
     if (st.slept) return post(st, ev);  // the wait before sending again is over
-    if (ev.what == ev_type::ok) return created(st, ev, ev.job);
+    if (ev.what == ev_type::ok) return created(st, ev, std::move(ev.job));
     return post_failed(st, ev);
 }
 
@@ -185,7 +187,7 @@ flow_action unknown_import(flow_state& st, const std::string& why) {
     return end_with(st, errc::import_outcome_unknown, d, "import", {});
 }
 
-flow_action after_lookup(flow_state& st, const flow_event& ev) {
+flow_action after_lookup(flow_state& st, flow_event& ev) {
     bool exp = exporting(st);
     if (st.slept) return post(st, ev);
     if (ev.what != ev_type::ok) {
@@ -217,7 +219,7 @@ flow_action after_lookup(flow_state& st, const flow_event& ev) {
 
 // Confirming candidates: one is ours when it ends with outputs that are
 // exactly the mappings sent; a failed one imported nothing.
-flow_action after_confirm(flow_state& st, const flow_event& ev) {
+flow_action after_confirm(flow_state& st, flow_event& ev) {
     flow_action next;
     auto ended = poll_on(st, ev, next);
     if (!ended) return next;

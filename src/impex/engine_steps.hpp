@@ -35,21 +35,21 @@ struct poll_end {
     diagnostics diag;
 };
 flow_action poll_begin(flow_state& st, std::string kind, std::string id, clock_type::time_point now, bool once = false);
-std::optional<poll_end> poll_on(flow_state& st, const flow_event& ev, flow_action& next);
+std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& next);
 
 // POSTs and lookups (engine_jobs.cpp).
-flow_action begin_step(flow_state& st, const flow_event& ev, bool exp);
-flow_action after_slot(flow_state& st, const flow_event& ev);
-flow_action after_post(flow_state& st, const flow_event& ev);
-flow_action after_lookup(flow_state& st, const flow_event& ev);
-flow_action after_confirm(flow_state& st, const flow_event& ev);
+flow_action begin_step(flow_state& st, flow_event& ev, bool exp);
+flow_action after_slot(flow_state& st, flow_event& ev);
+flow_action after_post(flow_state& st, flow_event& ev);
+flow_action after_lookup(flow_state& st, flow_event& ev);
+flow_action after_confirm(flow_state& st, flow_event& ev);
 
 // Downloads and imports (engine_files.cpp).
-flow_action begin_downloads(flow_state& st, const flow_event& ev);
-flow_action after_download(flow_state& st, const flow_event& ev);
-flow_action after_keep(flow_state& st, const flow_event& ev);
-flow_action after_export_poll(flow_state& st, const flow_event& ev);
-flow_action begin_imports(flow_state& st, const flow_event& ev);
-flow_action after_import_poll(flow_state& st, const flow_event& ev);
+flow_action begin_downloads(flow_state& st, flow_event& ev);
+flow_action after_download(flow_state& st, flow_event& ev);
+flow_action after_keep(flow_state& st, flow_event& ev);
+flow_action after_export_poll(flow_state& st, flow_event& ev);
+flow_action begin_imports(flow_state& st, flow_event& ev);
+flow_action after_import_poll(flow_state& st, flow_event& ev);
 
 }  // namespace cspark::detail::steps

@@ -96,28 +96,34 @@ asio::awaitable<outcome<job_status>> initiate_export(client& c, export_request r
     co_return job_of(st, "export");
 }
 
-asio::awaitable<outcome<job_status>> initiate_import(client& c, import_request r) {
-    error_code ec;
-    std::string why;
+// An import's flow: the mappings checked, the package and correlation id set.
+std::optional<flow_state> import_flow(client& c, const import_request& r, flow_plan plan, flow_io& io, error_code& ec,
+                                      std::string& why) {
     auto mods = services_modify(r.destination, ec, why);
-    if (!mods) {
-        job_status j;
-        j.diag.detail = why;
-        co_return outcome<job_status>{ec, std::move(j)};
-    }
-    flow_io io;
+    if (!mods) return std::nullopt;
     io.target = &c;
     io.action = r.if_present;
     io.source_system = r.source_system;
     io.max_package_bytes = r.max_package_bytes;
     io.progress = r.progress;
-    flow_plan plan{.import_job = true, .stop_at_created = true, .wait_out_conflicts = false};
     flow_start start{.import_cid = r.correlation_id.empty() ? new_correlation_id() : r.correlation_id,
                      .packages = {r.file},
                      .services_modify = std::move(*mods)};
-    auto st = make_flow(plan, policy_of(r.poll), std::move(start));
-    co_await drive(st, io);
-    co_return job_of(st, "import");
+    return make_flow(plan, policy_of(r.poll), std::move(start));
+}
+
+asio::awaitable<outcome<job_status>> initiate_import(client& c, import_request r) {
+    error_code ec;
+    std::string why;
+    flow_io io;
+    auto st = import_flow(c, r, {.import_job = true, .stop_at_created = true, .wait_out_conflicts = false}, io, ec, why);
+    if (!st) {
+        job_status j;
+        j.diag.detail = why;
+        co_return outcome<job_status>{ec, std::move(j)};
+    }
+    co_await drive(*st, io);
+    co_return job_of(*st, "import");
 }
 
 asio::awaitable<outcome<downloaded_file>> download_one(client& c, export_file f, download_options opt) {
@@ -216,28 +222,19 @@ asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
 asio::awaitable<outcome<import_result>> run_imp(client& c, import_request r) {
     error_code ec;
     std::string why;
-    auto mods = services_modify(r.destination, ec, why);
-    if (!mods) {
+    flow_io io;
+    auto st = import_flow(c, r, {.import_job = true}, io, ec, why);
+    if (!st) {
         import_result out;
         out.diag.detail = why;
         co_return outcome<import_result>{ec, std::move(out)};
     }
-    flow_io io;
-    io.target = &c;
-    io.action = r.if_present;
-    io.source_system = r.source_system;
-    io.max_package_bytes = r.max_package_bytes;
-    io.progress = r.progress;
-    flow_start start{.import_cid = r.correlation_id.empty() ? new_correlation_id() : r.correlation_id,
-                     .packages = {r.file},
-                     .services_modify = std::move(*mods)};
-    auto st = make_flow({.import_job = true}, policy_of(r.poll), std::move(start));
-    co_await drive(st, io);
-    import_result out = st.imports.empty() ? import_result{} : std::move(st.imports.back());
-    if (st.imports.empty()) out.job = st.import_job;
-    out.diag = st.diag;
-    if (out.services.empty() && !st.ec) c.log().log(log_level::warn, "import job " + out.job.id + " reports no services");
-    co_return outcome<import_result>{st.ec, std::move(out)};
+    co_await drive(*st, io);
+    import_result out = st->imports.empty() ? import_result{} : std::move(st->imports.back());
+    if (st->imports.empty()) out.job = st->import_job;
+    out.diag = st->diag;
+    if (out.services.empty() && !st->ec) c.log().log(log_level::warn, "import job " + out.job.id + " reports no services");
+    co_return outcome<import_result>{st->ec, std::move(out)};
 }
 
 asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_request req, gates* g,
@@ -248,6 +245,8 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
     scratch_dir scratch;
     if (!req.keep_files) {
         req.exports.durable = false;  // imported, then deleted
+        std::error_code made;
+        std::filesystem::create_directories(req.exports.directory, made);
         std::string tmpl = (req.exports.directory / "cspark-migrate-XXXXXX").string();
         if (!::mkdtemp(tmpl.data())) {
             m.ec = errc::file_error;

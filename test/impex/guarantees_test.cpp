@@ -383,3 +383,15 @@ TEST_CASE("impex is movable: the verbs follow the object") {
     auto again = t.finished_export(many[0]);
     CHECK(again.state == job_state::succeeded);
 }
+
+TEST_CASE("migrate into a directory that does not exist yet creates it") {
+    impex_fixture t;
+    auto src = t.make("tenant-0001");
+    auto dst = t.make("target-0001");
+    migrate_request req{.exports = quick({.services = {"folder-1/service-1"}})};
+    req.exports.directory = t.f.scratch / "not" / "yet";
+    migration_result m;
+    run_coro(t.f.io, [&]() -> asio::awaitable<void> { m = co_await src->migrate(*dst, req); });
+    CHECK_MESSAGE(!m.ec, m.diag.to_string());
+    CHECK(std::filesystem::is_empty(req.exports.directory));  // the transient package is gone again
+}
