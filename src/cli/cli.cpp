@@ -250,9 +250,9 @@ int inspect(const std::string& file, const std::string& extract_dir, const extra
         }
     }
     if (!manifest_text.empty()) {
-        error_code jec;
-        auto m = json::parse(manifest_text, jec);
-        if (!jec && m.is_object())
+        error_code json_ec;
+        auto m = json::parse(manifest_text, json_ec);
+        if (!json_ec && m.is_object())
             if (auto* o = m.get_object().if_contains("outputs"); o && o->is_object())
                 if (auto* sv = o->get_object().if_contains("service_versions"); sv && sv->is_array()) services = sv->get_array();
     }

@@ -67,9 +67,9 @@ std::vector<plan_entry> load_plan(const std::string& path, const connection_opti
     if (!in) plan_error(path, "cannot be read");
     std::stringstream ss;
     ss << in.rdbuf();
-    error_code jec;
-    json::value doc = json::parse(ss.str(), jec);
-    if (jec || !doc.is_object()) plan_error(path, "is not a JSON object with \"migrations\"");
+    error_code json_ec;
+    json::value doc = json::parse(ss.str(), json_ec);
+    if (json_ec || !doc.is_object()) plan_error(path, "is not a JSON object with \"migrations\"");
     auto* list = doc.get_object().if_contains("migrations");
     if (!list || !list->is_array()) plan_error("migrations", "must be an array");
     std::vector<plan_entry> out;

@@ -135,13 +135,13 @@ std::string_view to_string(http_method m) noexcept {
 }
 
 boost::json::value parse_json_body(const response& r, error_code& ec, diagnostics& diag) {
-    error_code jec;
-    boost::json::value v = boost::json::parse(r.body, jec);
-    if (jec) {
+    error_code json_ec;
+    boost::json::value v = boost::json::parse(r.body, json_ec);
+    if (json_ec) {
         ec = errc::malformed_json;
         diag.http_status = r.status;
         diag.request_id = r.request_id;
-        diag.detail = "response body is not JSON (" + jec.message() + ")";
+        diag.detail = "response body is not JSON (" + json_ec.message() + ")";
         diag.body_excerpt = detail::excerpt(r.body, 512);
         return nullptr;
     }

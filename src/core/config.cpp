@@ -33,9 +33,9 @@ bool read_oauth_file(const std::string& path, oauth_credentials& out, std::strin
     }
     std::stringstream ss;
     ss << in.rdbuf();
-    error_code jec;
-    json::value v = json::parse(ss.str(), jec);
-    if (jec || !v.is_object()) {
+    error_code json_ec;
+    json::value v = json::parse(ss.str(), json_ec);
+    if (json_ec || !v.is_object()) {
         why = "OAuth file '" + path + "' is not a JSON object";
         return false;
     }

@@ -73,12 +73,12 @@ emulator::emulator(asio::any_io_executor ex, emulator_config cfg) : impl_(std::m
     } else {
         s.data_dir = s.cfg.data_dir;
     }
-    std::error_code fec;
-    std::filesystem::create_directories(s.data_dir / "uploads", fec);
-    std::filesystem::create_directories(s.data_dir / "exports", fec);
-    if (fec) {
+    std::error_code fs_ec;
+    std::filesystem::create_directories(s.data_dir / "uploads", fs_ec);
+    std::filesystem::create_directories(s.data_dir / "exports", fs_ec);
+    if (fs_ec) {
         diagnostics d;
-        d.detail = "cannot create data directory '" + s.data_dir.string() + "': " + fec.message();
+        d.detail = "cannot create data directory '" + s.data_dir.string() + "': " + fs_ec.message();
         throw spark_error(errc::file_error, d);
     }
     if (s.cfg.request_log == "-") {
@@ -160,9 +160,9 @@ void emulator::load_seed_file(const std::filesystem::path& path) {
     if (!in) seed_error(path.string(), "cannot be read");
     std::stringstream ss;
     ss << in.rdbuf();
-    error_code jec;
-    json::value v = json::parse(ss.str(), jec);
-    if (jec) seed_error(path.string(), "is not JSON (" + jec.message() + ")");
+    error_code json_ec;
+    json::value v = json::parse(ss.str(), json_ec);
+    if (json_ec) seed_error(path.string(), "is not JSON (" + json_ec.message() + ")");
     load_seed(v);
 }
 

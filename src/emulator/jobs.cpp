@@ -8,9 +8,9 @@ namespace json = boost::json;
 server::response_plan emulator::impl::export_create(const server::request_head& h, emu::tenant& t,
                                                     const std::string& body,
                                                     const std::vector<const emu::fault_rule*>& fired) {
-    error_code jec;
-    json::value req = json::parse(body, jec);
-    if (jec || !req.is_object()) return error_reply(400, "INVALID_REQUEST", "request body must be a JSON object");
+    error_code json_ec;
+    json::value req = json::parse(body, json_ec);
+    if (json_ec || !req.is_object()) return error_reply(400, "INVALID_REQUEST", "request body must be a JSON object");
     const auto& o = req.get_object();
     auto text = [&](std::string_view key, std::string def, std::string& out) -> bool {
         const json::value* p = o.if_contains(key);
@@ -76,9 +76,9 @@ server::response_plan emulator::impl::import_create(const server::request_head& 
                                                                                        : sink->parse_error()));
     if (!sink->has_entity()) return error_reply(400, "INVALID_REQUEST", "the multipart part 'importRequestEntity' is missing");
     if (!sink->has_file()) return error_reply(400, "INVALID_REQUEST", "the multipart part 'file' is missing");
-    error_code jec;
-    json::value entity = json::parse(sink->entity(), jec);
-    if (jec || !entity.is_object()) return error_reply(400, "INVALID_REQUEST", "importRequestEntity is not a JSON object");
+    error_code json_ec;
+    json::value entity = json::parse(sink->entity(), json_ec);
+    if (json_ec || !entity.is_object()) return error_reply(400, "INVALID_REQUEST", "importRequestEntity is not a JSON object");
     if (running(t.name, job_kind::import_job) >= cfg.import_job_limit)
         return error_reply(cfg.job_in_progress_status, "JOB_IN_PROGRESS",
                            "an import job is already running for tenant '" + t.name + "'", "conflict");

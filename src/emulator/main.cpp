@@ -86,15 +86,15 @@ int main(int argc, char** argv) {
             std::ifstream in(faults_file);
             std::stringstream ss;
             ss << in.rdbuf();
-            boost::system::error_code jec;
-            auto doc = boost::json::parse(ss.str(), jec);
-            if (jec || !doc.is_object()) throw std::invalid_argument("--faults: '" + faults_file + "' is not a JSON object");
+            boost::system::error_code json_ec;
+            auto doc = boost::json::parse(ss.str(), json_ec);
+            if (json_ec || !doc.is_object()) throw std::invalid_argument("--faults: '" + faults_file + "' is not a JSON object");
             faults = doc.get_object();
         }
         for (const auto& rule : fault_rules) {
-            boost::system::error_code jec;
-            auto r = boost::json::parse(rule, jec);
-            if (jec) throw std::invalid_argument("--fault: '" + rule + "' is not JSON");
+            boost::system::error_code json_ec;
+            auto r = boost::json::parse(rule, json_ec);
+            if (json_ec) throw std::invalid_argument("--fault: '" + rule + "' is not JSON");
             if (!faults["rules"].is_array()) faults["rules"] = boost::json::array();
             faults["rules"].as_array().push_back(r);
         }

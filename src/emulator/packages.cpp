@@ -195,9 +195,9 @@ std::optional<package_contents> read_package(const std::filesystem::path& path, 
         if (!e.is_directory() && !r->read(e, [](std::span<const char>) {}, why)) return bad(why);
     auto text = r->read_all(*manifest, 16 * 1024 * 1024, why);
     if (!text) return bad(why);
-    error_code jec;
-    json::value m = json::parse(*text, jec);
-    if (jec || !m.is_object()) return bad("manifest.json is not a JSON object");
+    error_code json_ec;
+    json::value m = json::parse(*text, json_ec);
+    if (json_ec || !m.is_object()) return bad("manifest.json is not a JSON object");
     const auto& mo = m.get_object();
     package_contents pkg;
     pkg.source_tenant = manifest->name.substr(0, manifest->name.find('/'));

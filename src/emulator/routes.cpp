@@ -153,9 +153,9 @@ server::response_plan emulator::impl::tenant_route(const server::request_head& h
 }
 
 server::response_plan emulator::impl::cancel_export(const server::request_head& h, job& j, const std::string& body) {
-    error_code jec;
-    json::value req = json::parse(body, jec);
-    const json::value* s = (!jec && req.is_object()) ? req.get_object().if_contains("export_status") : nullptr;
+    error_code json_ec;
+    json::value req = json::parse(body, json_ec);
+    const json::value* s = (!json_ec && req.is_object()) ? req.get_object().if_contains("export_status") : nullptr;
     if (!s || !s->is_string() || s->get_string() != "cancelled")
         return error_reply(400, "INVALID_REQUEST", "body must be {\"export_status\":\"cancelled\"}");
     if (!terminal(j, now())) {
@@ -307,9 +307,9 @@ server::response_plan emulator::impl::admin(const server::request_head& h, const
             return json_reply(200, faults.to_json());
         }
         if (h.method == "PUT" || h.method == "POST") {
-            error_code jec;
-            json::value doc = json::parse(body, jec);
-            if (jec) return error_reply(400, "INVALID_REQUEST", "faults document is not JSON");
+            error_code json_ec;
+            json::value doc = json::parse(body, json_ec);
+            if (json_ec) return error_reply(400, "INVALID_REQUEST", "faults document is not JSON");
             try {
                 faults.load(doc);
             } catch (const std::exception& e) {
@@ -321,9 +321,9 @@ server::response_plan emulator::impl::admin(const server::request_head& h, const
     if (what == "clock" && h.method == "POST") {
         auto manual = std::dynamic_pointer_cast<manual_timer_service>(clock);
         if (!manual) return error_reply(409, "REAL_CLOCK", "the emulator runs on real time; start it with a manual clock");
-        error_code jec;
-        json::value doc = json::parse(body, jec);
-        const json::value* ms = (!jec && doc.is_object()) ? doc.get_object().if_contains("advance_ms") : nullptr;
+        error_code json_ec;
+        json::value doc = json::parse(body, json_ec);
+        const json::value* ms = (!json_ec && doc.is_object()) ? doc.get_object().if_contains("advance_ms") : nullptr;
         if (!ms || !ms->is_number()) return error_reply(400, "INVALID_REQUEST", "body must be {\"advance_ms\": N}");
         manual->advance(std::chrono::milliseconds(ms->to_number<std::int64_t>()));
         return json_reply(200, json::object{{"now_ms", ms_since_epoch(now())}});

@@ -152,9 +152,9 @@ asio::awaitable<error_code> fetch_token(std::shared_ptr<client::impl> self, std:
                               (s.token_diag.detail.empty() ? "" : "; " + s.token_diag.detail);
         co_return errc::oauth_failed;
     }
-    error_code jec;
-    json::value v = json::parse(out.resp.body, jec);
-    const json::value* tok = (!jec && v.is_object()) ? v.get_object().if_contains("access_token") : nullptr;
+    error_code json_ec;
+    json::value v = json::parse(out.resp.body, json_ec);
+    const json::value* tok = (!json_ec && v.is_object()) ? v.get_object().if_contains("access_token") : nullptr;
     if (!tok || !tok->is_string() || tok->get_string().empty()) {
         s.token_diag.detail = "the token endpoint answered without an access_token";
         s.token_diag.body_excerpt = s.mask(detail::excerpt(out.resp.body, 256));

@@ -1,359 +1,9 @@
-// Connection pool and the HTTP/1.1 exchange: the only client file that
-// instantiates Beast (compile cost: see shared/toolchain.md).
-#include "http/engine.hpp"
-#include "http/stream.hpp"
-
-#include "core/text.hpp"
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
-
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
-#include <algorithm>
-#include <deque>
-#include <optional>
-#include <sys/socket.h>
-#include <unordered_map>
-#include <vector>
+// The transport's exchanging half: one request and its response on a
+// connection (streamed both ways), and exchange(), which retries a stale
+// kept-alive connection once.
+#include "http/transport_impl.hpp"
 
 namespace cspark {
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = asio::ssl;
-using asio::ip::tcp;
-
-namespace {
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-struct connection {
-    detail::any_stream stream;
-    beast::flat_buffer buffer;
-    std::vector<char> chunk;
-    clock_type::time_point idle_since{};
-    bool reused = false;
-
-    connection(asio::any_io_executor ex, ssl::context* ctx, std::size_t header_limit, std::size_t chunk_size)
-        : stream(ctx ? detail::any_stream(ex, *ctx) : detail::any_stream(ex)),
-          buffer(header_limit + chunk_size),
-          chunk(chunk_size) {
-        // Beast reads max(512, free capacity) bytes at a time: without room
-        // reserved up front a body streams in 512-byte reads.
-        buffer.reserve(chunk_size);
-    }
-};
-
-struct host_pool {
-    std::vector<std::unique_ptr<connection>> idle;
-    std::size_t open = 0;  // idle + busy + connecting
-    std::deque<std::shared_ptr<asio::steady_timer>> waiters;
-
-    void wake_one() {
-        while (!waiters.empty()) {
-            auto t = std::move(waiters.front());
-            waiters.pop_front();
-            if (t->cancel() > 0) return;
-        }
-    }
-    void forget(const std::shared_ptr<asio::steady_timer>& t) { std::erase(waiters, t); }
-};
-
-bool is_ip_literal(const std::string& host) {
-    error_code ec;
-    asio::ip::make_address(host, ec);
-    return !ec;
-}
-
-// A kept-alive connection the server has closed (or that holds stray bytes)
-// must not carry the next request: a 0-byte peek means FIN, data means junk.
-bool still_open(connection& c) {
-    if (c.buffer.size() != 0) return false;
-    char b;
-    ssize_t n = ::recv(c.stream.tcp().socket().native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n >= 0) return false;
-    return errno == EAGAIN || errno == EWOULDBLOCK;
-}
-
-http::verb to_verb(http_method m) {
-    switch (m) {
-    case http_method::get: return http::verb::get;
-    case http_method::head: return http::verb::head;
-    case http_method::post: return http::verb::post;
-    case http_method::put: return http::verb::put;
-    case http_method::patch: return http::verb::patch;
-    case http_method::delete_: return http::verb::delete_;
-    }
-    return http::verb::get;
-}
-
-}  // namespace
-
-struct transport::impl {
-    asio::any_io_executor ex;
-    transport_config cfg;
-    ssl::context tls_ctx{ssl::context::tls_client};
-    std::unordered_map<std::string, host_pool> pools;
-    transport_stats stats;
-
-    // Arms the stream's timer for the next I/O step: the request deadline or
-    // the idle timeout, whichever comes first. Returns true when the deadline binds.
-    bool arm(connection& c, clock_type::time_point deadline) {
-        auto idle_until = clock_type::now() + cfg.idle_timeout;
-        bool deadline_binds = deadline <= idle_until;
-        c.stream.tcp().expires_at(deadline_binds ? deadline : idle_until);
-        return deadline_binds;
-    }
-
-    void note_buffer(const connection& c) {
-        stats.peak_buffer_bytes = std::max(stats.peak_buffer_bytes, c.buffer.capacity() + c.chunk.size());
-    }
-
-    void release(const std::string& key, std::unique_ptr<connection> c, bool keep) {
-        auto& hp = pools[key];
-        if (keep && cfg.keep_alive.count() > 0) {
-            c->idle_since = clock_type::now();
-            c->stream.tcp().expires_never();
-            hp.idle.push_back(std::move(c));
-        } else {
-            error_code ignored;
-            c->stream.tcp().socket().close(ignored);
-            --hp.open;
-            --stats.open_connections;
-        }
-        hp.wake_one();
-    }
-
-    asio::awaitable<std::unique_ptr<connection>> connect(const origin& o, clock_type::time_point deadline,
-                                                         detail::op_cancel& oc, detail::wire_result& res);
-    asio::awaitable<std::unique_ptr<connection>> acquire(const origin& o, const std::string& key,
-                                                         clock_type::time_point deadline, detail::op_cancel& oc,
-                                                         detail::wire_result& res);
-    asio::awaitable<bool> run(connection& c, const detail::wire_request& r, detail::wire_result& res,
-                              detail::op_cancel& oc);
-};
-
-transport::transport(asio::any_io_executor ex, transport_config cfg) : impl_(std::make_unique<impl>()) {
-    impl_->ex = std::move(ex);
-    impl_->cfg = std::move(cfg);
-    auto& ctx = impl_->tls_ctx;
-    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    if (impl_->cfg.tls.insecure) {
-        ctx.set_verify_mode(ssl::verify_none);
-        impl_->cfg.log.log(log_level::warn, "TLS certificate verification is disabled (insecure)");
-    } else {
-        ctx.set_verify_mode(ssl::verify_peer);
-        error_code ec;
-        ctx.set_default_verify_paths(ec);  // a machine without a CA store can still use ca_file
-        if (!impl_->cfg.tls.ca_file.empty()) {
-            ctx.load_verify_file(impl_->cfg.tls.ca_file, ec);
-            if (ec) {
-                diagnostics d;
-                d.detail = "cannot load CA file '" + impl_->cfg.tls.ca_file + "': " + ec.message();
-                throw spark_error(errc::file_error, std::move(d));
-            }
-        }
-    }
-}
-
-transport::~transport() = default;
-transport_stats transport::stats() const noexcept { return impl_->stats; }
-const transport_config& transport::config() const noexcept { return impl_->cfg; }
-asio::any_io_executor transport::get_executor() const noexcept { return impl_->ex; }
-
-void transport::close_idle() {
-    for (auto& [key, hp] : impl_->pools) {
-        for (auto& c : hp.idle) {
-            error_code ignored;
-            c->stream.tcp().socket().close(ignored);
-            --hp.open;
-            --impl_->stats.open_connections;
-        }
-        hp.idle.clear();
-        hp.wake_one();
-    }
-}
-
-asio::awaitable<std::unique_ptr<connection>> transport::impl::connect(const origin& o,
-                                                                      clock_type::time_point deadline,
-                                                                      detail::op_cancel& oc,
-                                                                      detail::wire_result& res) {
-    auto connect_deadline = std::min(deadline, clock_type::now() + cfg.connect_timeout);
-    bool deadline_binds = connect_deadline == deadline;
-    auto timed_out = [&] { return deadline_binds ? errc::request_timeout : errc::connect_timeout; };
-
-    // Resolve (skipped for IP literals), bounded by the connect deadline.
-    tcp::resolver::results_type endpoints;
-    if (is_ip_literal(o.host)) {
-        endpoints = tcp::resolver::results_type::create(tcp::endpoint(asio::ip::make_address(o.host), o.port),
-                                                        o.host, std::to_string(o.port));
-    } else {
-        struct resolve_state {
-            tcp::resolver resolver;
-            asio::steady_timer guard;
-            bool expired = false;
-        };
-        auto st = std::make_shared<resolve_state>(resolve_state{tcp::resolver(ex), asio::steady_timer(ex), false});
-        st->guard.expires_at(connect_deadline);
-        st->guard.async_wait([st](error_code e) {
-            if (!e) {
-                st->expired = true;
-                st->resolver.cancel();
-            }
-        });
-        oc.hook = [st] { st->resolver.cancel(); };
-        auto [ec, results] = co_await st->resolver.async_resolve(o.host, std::to_string(o.port), use_tuple);
-        oc.hook = nullptr;
-        st->guard.cancel();
-        if (oc.cancelled) {
-            res.ec = errc::cancelled;
-            co_return nullptr;
-        }
-        if (st->expired) {
-            res.ec = timed_out();
-            res.detail = "resolving '" + o.host + "' timed out";
-            co_return nullptr;
-        }
-        if (ec) {
-            res.ec = errc::resolve_failed;
-            res.detail = "cannot resolve '" + o.host + "': " + ec.message();
-            co_return nullptr;
-        }
-        endpoints = std::move(results);
-    }
-
-    auto c = std::make_unique<connection>(ex, o.tls ? &tls_ctx : nullptr, cfg.header_limit, cfg.chunk_size);
-    auto* raw = c.get();
-    oc.hook = [raw] { raw->stream.tcp().close(); };
-    c->stream.tcp().expires_at(connect_deadline);
-    auto [cec, ep] = co_await c->stream.tcp().async_connect(endpoints, use_tuple);
-    oc.hook = nullptr;
-    if (oc.cancelled) {
-        res.ec = errc::cancelled;
-        co_return nullptr;
-    }
-    if (cec) {
-        if (cec == beast::error::timeout) {
-            res.ec = timed_out();
-            res.detail = "connecting to " + o.to_string() + " timed out";
-        } else if (cec == asio::error::no_descriptors) {
-            res.ec = errc::too_many_open_files;
-            res.detail = "connecting to " + o.to_string() + ": " + cec.message();
-        } else {
-            res.ec = errc::connect_failed;
-            res.detail = "connecting to " + o.to_string() + ": " + cec.message();
-        }
-        co_return nullptr;
-    }
-    error_code ignored;
-    c->stream.tcp().socket().set_option(tcp::no_delay(true), ignored);
-    ++stats.connections_opened;
-
-    if (o.tls) {
-        SSL* ssl_handle = c->stream.tls().native_handle();
-        bool ip = is_ip_literal(o.host);
-        if (!ip) SSL_set_tlsext_host_name(ssl_handle, o.host.c_str());
-        if (!cfg.tls.insecure) {
-            if (ip)
-                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), o.host.c_str());
-            else
-                SSL_set1_host(ssl_handle, o.host.c_str());
-        }
-        auto hs_deadline = std::min(deadline, clock_type::now() + cfg.handshake_timeout);
-        bool hs_deadline_binds = hs_deadline == deadline;
-        c->stream.tcp().expires_at(hs_deadline);
-        oc.hook = [raw] { raw->stream.tcp().close(); };
-        auto [hec] = co_await c->stream.tls().async_handshake(ssl::stream_base::client, use_tuple);
-        oc.hook = nullptr;
-        if (oc.cancelled) {
-            res.ec = errc::cancelled;
-            co_return nullptr;
-        }
-        if (hec) {
-            long verify = SSL_get_verify_result(ssl_handle);
-            if (hec == beast::error::timeout) {
-                res.ec = hs_deadline_binds ? errc::request_timeout : errc::tls_handshake_timeout;
-                res.detail = "TLS handshake with " + o.to_string() + " timed out";
-            } else if (verify != X509_V_OK) {
-                res.ec = errc::tls_verify_failed;
-                res.detail = "certificate of " + o.to_string() + " rejected: " +
-                             X509_verify_cert_error_string(verify);
-            } else {
-                res.ec = errc::tls_handshake_failed;
-                res.detail = "TLS handshake with " + o.to_string() + " failed: " + hec.message();
-            }
-            c->stream.tcp().close();
-            co_return nullptr;
-        }
-    }
-    co_return c;
-}
-
-asio::awaitable<std::unique_ptr<connection>> transport::impl::acquire(const origin& o, const std::string& key,
-                                                                      clock_type::time_point deadline,
-                                                                      detail::op_cancel& oc,
-                                                                      detail::wire_result& res) {
-    // Bounded: each pass either returns or waits for a slot; the wait itself is
-    // bounded by the request deadline.
-    for (;;) {
-        auto& hp = pools[key];  // element references survive rehashing
-        while (!hp.idle.empty()) {
-            auto c = std::move(hp.idle.back());
-            hp.idle.pop_back();
-            if (clock_type::now() - c->idle_since >= cfg.keep_alive || !still_open(*c)) {
-                error_code ignored;
-                c->stream.tcp().socket().close(ignored);
-                --hp.open;
-                --stats.open_connections;
-                ++stats.stale_reconnects;
-                continue;
-            }
-            c->reused = true;
-            co_return c;
-        }
-        if (hp.open < std::max<std::size_t>(cfg.max_connections_per_host, 1)) {
-            ++hp.open;
-            ++stats.open_connections;
-            auto c = co_await connect(o, deadline, oc, res);
-            if (!c) {
-                --hp.open;
-                --stats.open_connections;
-                hp.wake_one();
-            }
-            co_return c;
-        }
-        auto timer = std::make_shared<asio::steady_timer>(ex, deadline);
-        hp.waiters.push_back(timer);
-        oc.hook = [timer] { timer->cancel(); };
-        auto [ec] = co_await timer->async_wait(use_tuple);
-        oc.hook = nullptr;
-        if (oc.cancelled) {
-            hp.forget(timer);
-            res.ec = errc::cancelled;
-            co_return nullptr;
-        }
-        if (!ec) {
-            hp.forget(timer);
-            res.ec = errc::request_timeout;
-            res.detail = "no free connection to " + o.to_string() + " before the request timeout (" +
-                         std::to_string(hp.open) + " busy)";
-            co_return nullptr;
-        }
-    }
-}
 
 namespace {
 
@@ -376,6 +26,18 @@ errc classify_io_error(error_code ec, bool deadline_binds) {
 // connection may be kept for another request.
 asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_request& r, detail::wire_result& res,
                                            detail::op_cancel& oc) {
+    early_answer early;
+    bool sent = co_await send(c, r, res, oc, early);  // a local, not in the if (g++ 12)
+    if (!sent) co_return false;
+    bool keep = co_await receive(c, r, res, oc, early);
+    co_return keep;
+}
+
+// Sends the request; the server may answer before the body is complete (Spark:
+// 500 EXCEEDED_FILE_SIZE) and close, and then its answer is read instead of
+// reporting the write's broken pipe.
+asio::awaitable<bool> transport::impl::send(connection& c, const detail::wire_request& r, detail::wire_result& res,
+                                            detail::op_cancel& oc, early_answer& early_head) {
     auto fail = [&](error_code ec, bool deadline_binds, std::string_view what) {
         res.ec = oc.cancelled ? error_code(errc::cancelled) : error_code(classify_io_error(ec, deadline_binds));
         if (!oc.cancelled) res.detail = std::string(what) + ": " + ec.message();
@@ -398,7 +60,6 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
 
     http::request_serializer<http::buffer_body> sr{req};
     bool early = false;  // the server answered before the whole body was sent
-    std::optional<http::response_parser<http::empty_body>> early_head;
     if (!r.source) {
         req.body().data = length ? const_cast<char*>(r.body.data()) : nullptr;
         req.body().size = length;
@@ -414,10 +75,10 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
         bool db = arm(c, r.deadline);
         req.body().data = nullptr;
         req.body().more = true;
-        auto [hec, hn] = co_await http::async_write_header(c.stream, sr, use_tuple);
+        auto [head_ec, hn] = co_await http::async_write_header(c.stream, sr, use_tuple);
         res.request_sent = hn > 0;
-        if (hec) {
-            fail(hec, db, "sending the request header");
+        if (head_ec) {
+            fail(head_ec, db, "sending the request header");
             co_return false;
         }
         // A server may answer before the body is complete (Spark: 500
@@ -432,11 +93,11 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
                 early = true;
                 break;
             }
-            error_code sec;
-            std::size_t n = r.source->read(std::span<char>(c.chunk.data(), c.chunk.size()), sec);
-            if (sec || n == 0 || sent + n > length) {
+            error_code io_ec;
+            std::size_t n = r.source->read(std::span<char>(c.chunk.data(), c.chunk.size()), io_ec);
+            if (io_ec || n == 0 || sent + n > length) {
                 res.ec = errc::body_source_error;
-                res.detail = "upload source " + std::string(sec ? "failed: " + sec.message() : "ended early") +
+                res.detail = "upload source " + std::string(io_ec ? "failed: " + io_ec.message() : "ended early") +
                              " after " + std::to_string(sent) + " of " + std::to_string(length) + " bytes";
                 co_return false;
             }
@@ -462,9 +123,9 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
             req.body().size = 0;
             req.body().more = false;
             db = arm(c, r.deadline);
-            auto [fec, fn] = co_await http::async_write(c.stream, sr, use_tuple);
-            if (fec) {
-                fail(fec, db, "finishing the request body");
+            auto [end_ec, fn] = co_await http::async_write(c.stream, sr, use_tuple);
+            if (end_ec) {
+                fail(end_ec, db, "finishing the request body");
                 co_return false;
             }
         } else {
@@ -482,8 +143,16 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
             }
         }
     }
+    co_return true;
+}
 
-    // ---- response header
+// Reads the response header (unless an early answer has it), then the body.
+asio::awaitable<bool> transport::impl::receive(connection& c, const detail::wire_request& r, detail::wire_result& res,
+                                               detail::op_cancel& oc, early_answer& early_head) {
+    auto fail = [&](error_code ec, bool deadline_binds, std::string_view what) {
+        res.ec = oc.cancelled ? error_code(errc::cancelled) : error_code(classify_io_error(ec, deadline_binds));
+        if (!oc.cancelled) res.detail = std::string(what) + ": " + ec.message();
+    };
     std::optional<http::response_parser<http::buffer_body>> parser;
     if (early_head) parser.emplace(std::move(*early_head));
     else parser.emplace();
@@ -511,18 +180,28 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
     res.status = static_cast<int>(p.get().result_int());
     for (const auto& f : p.get()) res.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
 
-    // ---- response body
+    bool keep = co_await read_body(c, r, res, oc, p);
+    co_return keep && !early_head;
+}
+
+// The body: to the sink (2xx with a sink) or into the result, within limits.
+asio::awaitable<bool> transport::impl::read_body(connection& c, const detail::wire_request& r, detail::wire_result& res,
+                                                 detail::op_cancel& oc, http::response_parser<http::buffer_body>& p) {
+    auto fail = [&](error_code ec, bool deadline_binds, std::string_view what) {
+        res.ec = oc.cancelled ? error_code(errc::cancelled) : error_code(classify_io_error(ec, deadline_binds));
+        if (!oc.cancelled) res.detail = std::string(what) + ": " + ec.message();
+    };
     bool ok_status = res.status >= 200 && res.status < 300;
     bool to_sink = ok_status && r.sink;
     std::uint64_t limit = ok_status ? r.body_limit : r.error_body_limit;
     std::optional<std::uint64_t> declared;
     if (auto cl = p.content_length()) declared = *cl;
     if (to_sink) {
-        error_code sec;
-        r.sink->start(res.status, declared, res.headers, sec);
-        if (sec) {
-            res.ec = sec;
-            res.detail = "download destination refused the response: " + sec.message();
+        error_code io_ec;
+        r.sink->start(res.status, declared, res.headers, io_ec);
+        if (io_ec) {
+            res.ec = io_ec;
+            res.detail = "download destination refused the response: " + io_ec.message();
             co_return false;
         }
     } else if (ok_status && limit > 0 && declared && *declared > limit) {
@@ -542,11 +221,11 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
         res.body_bytes += got;
         if (got > 0) {
             if (to_sink) {
-                error_code sec;
-                r.sink->write(std::span<const char>(c.chunk.data(), got), sec);
-                if (sec) {
-                    res.ec = sec;
-                    res.detail = "writing the download failed: " + sec.message();
+                error_code io_ec;
+                r.sink->write(std::span<const char>(c.chunk.data(), got), io_ec);
+                if (io_ec) {
+                    res.ec = io_ec;
+                    res.detail = "writing the download failed: " + io_ec.message();
                     co_return false;
                 }
             } else if (limit > 0 && res.body.size() + got > limit) {
@@ -567,7 +246,7 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
         }
     }
     c.stream.tcp().expires_never();
-    co_return p.keep_alive() && c.buffer.size() == 0 && !early;
+    co_return p.keep_alive() && c.buffer.size() == 0;
 }
 
 namespace detail {
@@ -603,3 +282,4 @@ asio::awaitable<wire_result> exchange(transport& tr, const wire_request& r, op_c
 
 }  // namespace detail
 }  // namespace cspark
+

@@ -33,7 +33,7 @@ std::string_view to_string(upgrade u) noexcept {
 namespace detail {
 namespace {
 
-std::string str_of(const json::object& o, std::string_view key) {
+std::string string_field(const json::object& o, std::string_view key) {
     if (auto* p = o.if_contains(key); p && p->is_string()) return std::string(p->get_string());
     return {};
 }
@@ -69,9 +69,9 @@ bool parse_job(const json::value& v, std::string_view kind, job_status& j, std::
     const auto& o = v.get_object();
     j.raw = v;
     j.kind = std::string(kind);
-    j.id = str_of(o, "id");
-    j.status = str_of(o, "status");
-    j.status_url = str_of(o, "status_url");
+    j.id = string_field(o, "id");
+    j.status = string_field(o, "status");
+    j.status_url = string_field(o, "status_url");
     if (auto* p = o.if_contains("process_time"); p && p->is_number()) {
         error_code ec;
         j.process_time = p->to_number<std::int64_t>(ec);
@@ -82,8 +82,8 @@ bool parse_job(const json::value& v, std::string_view kind, job_status& j, std::
     if (j.outputs.is_object())
         if (auto* files = j.outputs.get_object().if_contains("files"); files && files->is_array())
             for (const auto& f : files->get_array())
-                if (f.is_object() && !str_of(f.get_object(), "file").empty())
-                    j.files.push_back({str_of(f.get_object(), "file"), str_of(f.get_object(), "file_hash")});
+                if (f.is_object() && !string_field(f.get_object(), "file").empty())
+                    j.files.push_back({string_field(f.get_object(), "file"), string_field(f.get_object(), "file_hash")});
     if (j.id.empty()) {
         why = "the job document has no id";
         return false;

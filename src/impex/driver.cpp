@@ -32,13 +32,13 @@ asio::awaitable<outcome<json::value>> call_json(client& c, request req, diagnost
         diag = resp.diag;
         co_return outcome<json::value>{ec, nullptr};
     }
-    error_code jec;
-    json::value v = parse_json_body(resp, jec, diag);
-    if (jec) {
+    error_code json_ec;
+    json::value v = parse_json_body(resp, json_ec, diag);
+    if (json_ec) {
         diag.method = std::string(to_string(req.method));
         diag.url = mask_url(req.target);
     }
-    co_return outcome<json::value>{jec, std::move(v)};
+    co_return outcome<json::value>{json_ec, std::move(v)};
 }
 
 // A job document from a response: ok with the job, or failed.

@@ -73,12 +73,12 @@ std::string str(const json::object& o, std::string_view key) {
 }  // namespace
 
 std::optional<wall_clock::time_point> parse_iso_timestamp(std::string_view s) noexcept {
-    int y, mo, d, h, mi, sec;
+    int y, mo, d, h, mi, io_ec;
     if (!digits(s, 0, 4, y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
         !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) ||
-        s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec))
+        s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, io_ec))
         return std::nullopt;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || io_ec > 60) return std::nullopt;
     std::size_t i = 19;
     std::chrono::milliseconds frac{0};
     if (i < s.size() && s[i] == '.') {
@@ -104,7 +104,7 @@ std::optional<wall_clock::time_point> parse_iso_timestamp(std::string_view s) no
     tm.tm_mday = d;
     tm.tm_hour = h;
     tm.tm_min = mi;
-    tm.tm_sec = sec;
+    tm.tm_sec = io_ec;
     auto t = wall_clock::from_time_t(::timegm(&tm));
     return t + frac - offset;
 }

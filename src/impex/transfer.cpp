@@ -60,10 +60,10 @@ download_session::~download_session() { discard(); }
 bool download_session::open(const std::string& name, error_code& ec, std::string& why) {
     opened_ = true;
     if (opt_.in_memory) return true;
-    std::error_code fec;
-    std::filesystem::create_directories(opt_.directory, fec);
+    std::error_code fs_ec;
+    std::filesystem::create_directories(opt_.directory, fs_ec);
     final_path_ = opt_.directory / name;
-    if (!opt_.overwrite && std::filesystem::symlink_status(final_path_, fec).type() != std::filesystem::file_type::not_found) {
+    if (!opt_.overwrite && std::filesystem::symlink_status(final_path_, fs_ec).type() != std::filesystem::file_type::not_found) {
         ec = errc::file_exists;
         why = "'" + final_path_.string() + "' already exists: not replaced (ask to overwrite)";
         return false;

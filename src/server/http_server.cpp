@@ -224,12 +224,12 @@ asio::awaitable<void> http_server::state::session(tcp::socket sock) {
         p.header_limit(cfg.header_limit);
         p.body_limit(boost::none);
         s.tcp().expires_after(cfg.idle_timeout);
-        auto [hec, hn] = co_await http::async_read_header(s, buffer, p, use_tuple);
-        if (!hec && hn > cfg.header_limit) hec = http::error::header_limit;  // see engine.cpp
-        if (hec) {
-            bool http_error = hec.category() == http::make_error_code(http::error::bad_method).category();
-            if (!http_error || hec == http::error::end_of_stream || hec == http::error::partial_message) co_return;
-            bool too_big = hec == http::error::header_limit;
+        auto [head_ec, hn] = co_await http::async_read_header(s, buffer, p, use_tuple);
+        if (!head_ec && hn > cfg.header_limit) head_ec = http::error::header_limit;  // see engine.cpp
+        if (head_ec) {
+            bool http_error = head_ec.category() == http::make_error_code(http::error::bad_method).category();
+            if (!http_error || head_ec == http::error::end_of_stream || head_ec == http::error::partial_message) co_return;
+            bool too_big = head_ec == http::error::header_limit;
             response_plan plan;
             plan.status = too_big ? 431 : 400;
             plan.headers.emplace_back("Content-Type", "application/json");
@@ -337,8 +337,8 @@ asio::awaitable<bool> http_server::state::respond(detail::any_stream& s, respons
     res.body().more = !head_only && body_size > 0;
     http::response_serializer<http::buffer_body> sr{res};
     s.tcp().expires_after(cfg.idle_timeout);
-    auto [hec, hn] = co_await http::async_write_header(s, sr, use_tuple);
-    if (hec) co_return false;
+    auto [head_ec, hn] = co_await http::async_write_header(s, sr, use_tuple);
+    if (head_ec) co_return false;
     if (head_only || body_size == 0) co_return true;
     if (chunk.empty()) chunk.resize(cfg.chunk_size);
 
@@ -350,9 +350,9 @@ asio::awaitable<bool> http_server::state::respond(detail::any_stream& s, respons
     for (;;) {
         std::size_t want = step;
         if (plan.reset_after) want = static_cast<std::size_t>(std::min<std::uint64_t>(want, *plan.reset_after - sent));
-        error_code sec;
-        std::size_t n = want ? src->read(std::span<char>(chunk.data(), want), sec) : 0;
-        if (sec) {
+        error_code io_ec;
+        std::size_t n = want ? src->read(std::span<char>(chunk.data(), want), io_ec) : 0;
+        if (io_ec) {
             abort_connection(s);
             co_return false;
         }

@@ -1,0 +1,217 @@
+// The transport's connecting half: TLS setup and verification, connecting
+// with deadlines, and the per-origin pools connections come from.
+#include "http/transport_impl.hpp"
+
+namespace cspark {
+
+transport::transport(asio::any_io_executor ex, transport_config cfg) : impl_(std::make_unique<impl>()) {
+    impl_->ex = std::move(ex);
+    impl_->cfg = std::move(cfg);
+    auto& ctx = impl_->tls_ctx;
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    if (impl_->cfg.tls.insecure) {
+        ctx.set_verify_mode(ssl::verify_none);
+        impl_->cfg.log.log(log_level::warn, "TLS certificate verification is disabled (insecure)");
+    } else {
+        ctx.set_verify_mode(ssl::verify_peer);
+        error_code ec;
+        ctx.set_default_verify_paths(ec);  // a machine without a CA store can still use ca_file
+        if (!impl_->cfg.tls.ca_file.empty()) {
+            ctx.load_verify_file(impl_->cfg.tls.ca_file, ec);
+            if (ec) {
+                diagnostics d;
+                d.detail = "cannot load CA file '" + impl_->cfg.tls.ca_file + "': " + ec.message();
+                throw spark_error(errc::file_error, std::move(d));
+            }
+        }
+    }
+}
+
+transport::~transport() = default;
+transport_stats transport::stats() const noexcept { return impl_->stats; }
+const transport_config& transport::config() const noexcept { return impl_->cfg; }
+asio::any_io_executor transport::get_executor() const noexcept { return impl_->ex; }
+
+void transport::close_idle() {
+    for (auto& [key, hp] : impl_->pools) {
+        for (auto& c : hp.idle) {
+            error_code ignored;
+            c->stream.tcp().socket().close(ignored);
+            --hp.open;
+            --impl_->stats.open_connections;
+        }
+        hp.idle.clear();
+        hp.wake_one();
+    }
+}
+
+asio::awaitable<std::unique_ptr<connection>> transport::impl::connect(const origin& o,
+                                                                      clock_type::time_point deadline,
+                                                                      detail::op_cancel& oc,
+                                                                      detail::wire_result& res) {
+    auto connect_deadline = std::min(deadline, clock_type::now() + cfg.connect_timeout);
+    bool deadline_binds = connect_deadline == deadline;
+    auto timed_out = [&] { return deadline_binds ? errc::request_timeout : errc::connect_timeout; };
+
+    // Resolve (skipped for IP literals), bounded by the connect deadline.
+    tcp::resolver::results_type endpoints;
+    if (is_ip_literal(o.host)) {
+        endpoints = tcp::resolver::results_type::create(tcp::endpoint(asio::ip::make_address(o.host), o.port),
+                                                        o.host, std::to_string(o.port));
+    } else {
+        struct resolve_state {
+            tcp::resolver resolver;
+            asio::steady_timer guard;
+            bool expired = false;
+        };
+        auto st = std::make_shared<resolve_state>(resolve_state{tcp::resolver(ex), asio::steady_timer(ex), false});
+        st->guard.expires_at(connect_deadline);
+        st->guard.async_wait([st](error_code e) {
+            if (!e) {
+                st->expired = true;
+                st->resolver.cancel();
+            }
+        });
+        oc.hook = [st] { st->resolver.cancel(); };
+        auto [ec, results] = co_await st->resolver.async_resolve(o.host, std::to_string(o.port), use_tuple);
+        oc.hook = nullptr;
+        st->guard.cancel();
+        if (oc.cancelled) {
+            res.ec = errc::cancelled;
+            co_return nullptr;
+        }
+        if (st->expired) {
+            res.ec = timed_out();
+            res.detail = "resolving '" + o.host + "' timed out";
+            co_return nullptr;
+        }
+        if (ec) {
+            res.ec = errc::resolve_failed;
+            res.detail = "cannot resolve '" + o.host + "': " + ec.message();
+            co_return nullptr;
+        }
+        endpoints = std::move(results);
+    }
+
+    auto c = std::make_unique<connection>(ex, o.tls ? &tls_ctx : nullptr, cfg.header_limit, cfg.chunk_size);
+    auto* raw = c.get();
+    oc.hook = [raw] { raw->stream.tcp().close(); };
+    c->stream.tcp().expires_at(connect_deadline);
+    auto [cec, ep] = co_await c->stream.tcp().async_connect(endpoints, use_tuple);
+    oc.hook = nullptr;
+    if (oc.cancelled) {
+        res.ec = errc::cancelled;
+        co_return nullptr;
+    }
+    if (cec) {
+        if (cec == beast::error::timeout) {
+            res.ec = timed_out();
+            res.detail = "connecting to " + o.to_string() + " timed out";
+        } else if (cec == asio::error::no_descriptors) {
+            res.ec = errc::too_many_open_files;
+            res.detail = "connecting to " + o.to_string() + ": " + cec.message();
+        } else {
+            res.ec = errc::connect_failed;
+            res.detail = "connecting to " + o.to_string() + ": " + cec.message();
+        }
+        co_return nullptr;
+    }
+    error_code ignored;
+    c->stream.tcp().socket().set_option(tcp::no_delay(true), ignored);
+    ++stats.connections_opened;
+
+    if (o.tls) {
+        SSL* ssl_handle = c->stream.tls().native_handle();
+        bool ip = is_ip_literal(o.host);
+        if (!ip) SSL_set_tlsext_host_name(ssl_handle, o.host.c_str());
+        if (!cfg.tls.insecure) {
+            if (ip)
+                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), o.host.c_str());
+            else
+                SSL_set1_host(ssl_handle, o.host.c_str());
+        }
+        auto hs_deadline = std::min(deadline, clock_type::now() + cfg.handshake_timeout);
+        bool hs_deadline_binds = hs_deadline == deadline;
+        c->stream.tcp().expires_at(hs_deadline);
+        oc.hook = [raw] { raw->stream.tcp().close(); };
+        auto [head_ec] = co_await c->stream.tls().async_handshake(ssl::stream_base::client, use_tuple);
+        oc.hook = nullptr;
+        if (oc.cancelled) {
+            res.ec = errc::cancelled;
+            co_return nullptr;
+        }
+        if (head_ec) {
+            long verify = SSL_get_verify_result(ssl_handle);
+            if (head_ec == beast::error::timeout) {
+                res.ec = hs_deadline_binds ? errc::request_timeout : errc::tls_handshake_timeout;
+                res.detail = "TLS handshake with " + o.to_string() + " timed out";
+            } else if (verify != X509_V_OK) {
+                res.ec = errc::tls_verify_failed;
+                res.detail = "certificate of " + o.to_string() + " rejected: " +
+                             X509_verify_cert_error_string(verify);
+            } else {
+                res.ec = errc::tls_handshake_failed;
+                res.detail = "TLS handshake with " + o.to_string() + " failed: " + head_ec.message();
+            }
+            c->stream.tcp().close();
+            co_return nullptr;
+        }
+    }
+    co_return c;
+}
+
+asio::awaitable<std::unique_ptr<connection>> transport::impl::acquire(const origin& o, const std::string& key,
+                                                                      clock_type::time_point deadline,
+                                                                      detail::op_cancel& oc,
+                                                                      detail::wire_result& res) {
+    // Bounded: each pass either returns or waits for a slot; the wait itself is
+    // bounded by the request deadline.
+    for (;;) {
+        auto& hp = pools[key];  // element references survive rehashing
+        while (!hp.idle.empty()) {
+            auto c = std::move(hp.idle.back());
+            hp.idle.pop_back();
+            if (clock_type::now() - c->idle_since >= cfg.keep_alive || !still_open(*c)) {
+                error_code ignored;
+                c->stream.tcp().socket().close(ignored);
+                --hp.open;
+                --stats.open_connections;
+                ++stats.stale_reconnects;
+                continue;
+            }
+            c->reused = true;
+            co_return c;
+        }
+        if (hp.open < std::max<std::size_t>(cfg.max_connections_per_host, 1)) {
+            ++hp.open;
+            ++stats.open_connections;
+            auto c = co_await connect(o, deadline, oc, res);
+            if (!c) {
+                --hp.open;
+                --stats.open_connections;
+                hp.wake_one();
+            }
+            co_return c;
+        }
+        auto timer = std::make_shared<asio::steady_timer>(ex, deadline);
+        hp.waiters.push_back(timer);
+        oc.hook = [timer] { timer->cancel(); };
+        auto [ec] = co_await timer->async_wait(use_tuple);
+        oc.hook = nullptr;
+        if (oc.cancelled) {
+            hp.forget(timer);
+            res.ec = errc::cancelled;
+            co_return nullptr;
+        }
+        if (!ec) {
+            hp.forget(timer);
+            res.ec = errc::request_timeout;
+            res.detail = "no free connection to " + o.to_string() + " before the request timeout (" +
+                         std::to_string(hp.open) + " busy)";
+            co_return nullptr;
+        }
+    }
+}
+
+}  // namespace cspark

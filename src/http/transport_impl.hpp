@@ -1,0 +1,168 @@
+// Internal to the transport: connections, per-origin pools and the state
+// the connecting (connect.cpp) and exchanging (engine.cpp) halves share.
+#pragma once
+
+// Connection pool and the HTTP/1.1 exchange: the only client file that
+// instantiates Beast (compile cost: see shared/toolchain.md).
+#include "http/engine.hpp"
+#include "http/stream.hpp"
+
+#include "core/text.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+#include <sys/socket.h>
+#include <unordered_map>
+#include <vector>
+
+namespace cspark {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using asio::ip::tcp;
+
+namespace detail {
+
+inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct connection {
+    detail::any_stream stream;
+    beast::flat_buffer buffer;
+    std::vector<char> chunk;
+    clock_type::time_point idle_since{};
+    bool reused = false;
+
+    connection(asio::any_io_executor ex, ssl::context* ctx, std::size_t header_limit, std::size_t chunk_size)
+        : stream(ctx ? detail::any_stream(ex, *ctx) : detail::any_stream(ex)),
+          buffer(header_limit + chunk_size),
+          chunk(chunk_size) {
+        // Beast reads max(512, free capacity) bytes at a time: without room
+        // reserved up front a body streams in 512-byte reads.
+        buffer.reserve(chunk_size);
+    }
+};
+
+struct host_pool {
+    std::vector<std::unique_ptr<connection>> idle;
+    std::size_t open = 0;  // idle + busy + connecting
+    std::deque<std::shared_ptr<asio::steady_timer>> waiters;
+
+    void wake_one() {
+        while (!waiters.empty()) {
+            auto t = std::move(waiters.front());
+            waiters.pop_front();
+            if (t->cancel() > 0) return;
+        }
+    }
+    void forget(const std::shared_ptr<asio::steady_timer>& t) { std::erase(waiters, t); }
+};
+
+inline bool is_ip_literal(const std::string& host) {
+    error_code ec;
+    asio::ip::make_address(host, ec);
+    return !ec;
+}
+
+// A kept-alive connection the server has closed (or that holds stray bytes)
+// must not carry the next request: a 0-byte peek means FIN, data means junk.
+inline bool still_open(connection& c) {
+    if (c.buffer.size() != 0) return false;
+    char b;
+    ssize_t n = ::recv(c.stream.tcp().socket().native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 0) return false;
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+inline http::verb to_verb(http_method m) {
+    switch (m) {
+    case http_method::get: return http::verb::get;
+    case http_method::head: return http::verb::head;
+    case http_method::post: return http::verb::post;
+    case http_method::put: return http::verb::put;
+    case http_method::patch: return http::verb::patch;
+    case http_method::delete_: return http::verb::delete_;
+    }
+    return http::verb::get;
+}
+
+}  // namespace detail
+
+using detail::connection;
+using detail::host_pool;
+using detail::is_ip_literal;
+using detail::still_open;
+using detail::to_verb;
+using detail::use_tuple;
+
+struct transport::impl {
+    asio::any_io_executor ex;
+    transport_config cfg;
+    ssl::context tls_ctx{ssl::context::tls_client};
+    std::unordered_map<std::string, host_pool> pools;
+    transport_stats stats;
+
+    // Arms the stream's timer for the next I/O step: the request deadline or
+    // the idle timeout, whichever comes first. Returns true when the deadline binds.
+    bool arm(connection& c, clock_type::time_point deadline) {
+        auto idle_until = clock_type::now() + cfg.idle_timeout;
+        bool deadline_binds = deadline <= idle_until;
+        c.stream.tcp().expires_at(deadline_binds ? deadline : idle_until);
+        return deadline_binds;
+    }
+
+    void note_buffer(const connection& c) {
+        stats.peak_buffer_bytes = std::max(stats.peak_buffer_bytes, c.buffer.capacity() + c.chunk.size());
+    }
+
+    void release(const std::string& key, std::unique_ptr<connection> c, bool keep) {
+        auto& hp = pools[key];
+        if (keep && cfg.keep_alive.count() > 0) {
+            c->idle_since = clock_type::now();
+            c->stream.tcp().expires_never();
+            hp.idle.push_back(std::move(c));
+        } else {
+            error_code ignored;
+            c->stream.tcp().socket().close(ignored);
+            --hp.open;
+            --stats.open_connections;
+        }
+        hp.wake_one();
+    }
+
+    asio::awaitable<std::unique_ptr<connection>> connect(const origin& o, clock_type::time_point deadline,
+                                                         detail::op_cancel& oc, detail::wire_result& res);
+    asio::awaitable<std::unique_ptr<connection>> acquire(const origin& o, const std::string& key,
+                                                         clock_type::time_point deadline, detail::op_cancel& oc,
+                                                         detail::wire_result& res);
+    asio::awaitable<bool> run(connection& c, const detail::wire_request& r, detail::wire_result& res,
+                              detail::op_cancel& oc);
+    // run's halves: send the request (reading an early answer if the server
+    // gives one), then read the response into the result or the sink.
+    using early_answer = std::optional<http::response_parser<http::empty_body>>;
+    asio::awaitable<bool> send(connection& c, const detail::wire_request& r, detail::wire_result& res,
+                               detail::op_cancel& oc, early_answer& early);
+    asio::awaitable<bool> receive(connection& c, const detail::wire_request& r, detail::wire_result& res,
+                                  detail::op_cancel& oc, early_answer& early);
+    asio::awaitable<bool> read_body(connection& c, const detail::wire_request& r, detail::wire_result& res,
+                                    detail::op_cancel& oc, http::response_parser<http::buffer_body>& p);
+};
+
+}  // namespace cspark
