@@ -67,7 +67,7 @@ flow_action wind_down(flow_state& st) {
         return releasing(st, make(act::cancel_export, "export", st.export_job.id));
     }
     bool half_done = st.ec && st.plan.download && st.downloaded.size() < st.files.size();
-    bool transient = !st.plan.keep_files && outcome_is_final(st.ec);
+    bool transient = !st.plan.keep_files;  // nothing resumes this flow: its packages go whatever the outcome
     if (st.at != stage::done && st.wrote_files && (half_done || transient)) {
         st.at = stage::done;
         return releasing(st, make(act::discard));

@@ -105,7 +105,7 @@ flow_action after_export_poll(flow_state& st, flow_event& ev) {
     flow_action next;
     auto ended = poll_on(st, ev, next);
     if (!ended) return next;
-    st.export_job = st.poll.job;
+    st.export_job = std::move(st.poll.job);  // one copy of the document per job, not one per stage
     if (st.export_job.id.empty()) st.export_job.id = st.poll.id;
     if (ended->ec) return end_with(st, ended->ec, ended->diag, "export", st.poll.id);
     if (st.plan.stop_at_created) return end_with(st, {}, {}, "export", st.poll.id);
@@ -167,15 +167,16 @@ flow_action after_import_poll(flow_state& st, flow_event& ev) {
     auto ended = poll_on(st, ev, next);
     if (!ended) return next;
     import_result r;
-    r.job = st.poll.job;
+    r.job = std::move(st.poll.job);
     if (r.job.id.empty()) r.job.id = st.poll.id;
-    st.import_job = r.job;
     summarize(r.job.outputs, r);
     r.diag = ended->diag;
+    if (st.plan.stop_at_created) st.import_job = r.job;  // the initiate verb's result
+    std::string status = r.job.status;
     st.imports.push_back(std::move(r));
     if (ended->ec) return end_with(st, ended->ec, ended->diag, "import", st.poll.id);
     if (st.plan.stop_at_created) return end_with(st, {}, {}, "import", st.poll.id);
-    note(st, flow_note::type::finished, "import", st.poll.id, st.poll.job.status);
+    note(st, flow_note::type::finished, "import", st.poll.id, status);
     if (++st.package < st.packages.size()) {
         auto a = begin_step(st, ev, false);
         return st.holding == "import" && a.what != act::acquire_slot ? a : releasing(st, std::move(a));

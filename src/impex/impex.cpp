@@ -65,7 +65,9 @@ flow_policy policy_of(const poll_options& po) {
 
 // The outcome of a flow that ran one job of `kind`.
 outcome<job_status> job_of(flow_state& st, const std::string& kind) {
-    job_status j = kind == "export" ? st.export_job : st.import_job;
+    job_status j = kind == "export"       ? std::move(st.export_job)
+                   : st.imports.empty()   ? std::move(st.import_job)
+                                          : std::move(st.imports.back().job);
     j.diag = st.diag;
     return {st.ec, std::move(j)};
 }
@@ -140,15 +142,6 @@ asio::awaitable<outcome<downloaded_file>> download_one(client& c, export_file f,
     out.diag = st.diag;
     co_return outcome<downloaded_file>{st.ec, std::move(out)};
 }
-
-// A private directory for packages that are imported and then deleted.
-struct scratch_dir {
-    std::filesystem::path path;
-    ~scratch_dir() {
-        std::error_code ignored;
-        if (!path.empty()) std::filesystem::remove_all(path, ignored);
-    }
-};
 
 // A migration's start from a checkpoint: a job by id, a POST by its
 // correlation id (and when it was sent), a verified package.
@@ -242,18 +235,11 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
                                               std::function<asio::awaitable<void>(const checkpoint_event&)> checkpoint) {
     migration_result m;
     auto began = clock_type::now();
-    scratch_dir scratch;
     if (!req.keep_files) {
         req.exports.durable = false;  // imported, then deleted
-        std::error_code made;
-        std::filesystem::create_directories(req.exports.directory, made);
-        std::string tmpl = (req.exports.directory / "cspark-migrate-XXXXXX").string();
-        if (!::mkdtemp(tmpl.data())) {
-            m.ec = errc::file_error;
-            m.diag.detail = "cannot create a directory in '" + req.exports.directory.string() + "': " + std::strerror(errno);
-            co_return m;
-        }
-        scratch.path = req.exports.directory = tmpl;
+        // Transient packages are named after this migration's own correlation
+        // id, so migrations sharing a directory never meet on a name.
+        if (req.exports.file_prefix.empty()) req.exports.file_prefix = "cspark-migrate-" + new_correlation_id().substr(13, 12);
     }
     const auto& r = req.exports;
     flow_io io;
@@ -280,8 +266,8 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
         m.diag.detail = why;
         co_return m;
     }
-    flow_plan plan{.export_job = true, .download = true, .import_job = true, .keep_files = true, .use_slots = g != nullptr,
-                   .file_prefix = r.file_prefix};
+    flow_plan plan{.export_job = true, .download = true, .import_job = true, .keep_files = req.keep_files,
+                   .use_slots = g != nullptr, .file_prefix = r.file_prefix};
     auto start = start_of(from, plan);
     if (start.export_cid.empty()) start.export_cid = cid;
     if (start.import_cid.empty()) start.import_cid = new_correlation_id();

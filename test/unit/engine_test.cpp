@@ -451,10 +451,10 @@ TEST_CASE("engine: cancellation in every stage") {
         {"export slot", {act::finish, false}},      {"export POST", {act::describe, false}},
         {"export poll", {act::cancel_export, true}}, {"export wait", {act::cancel_export, true}},
         {"download", {act::discard, false}},        {"keep", {act::discard, false}},
-        // Packages stay when cancelled during the import: a rerun may need them.
-        {"import slot", {act::finish, false}},      {"import POST", {act::finish, false}},
-        {"import lookup", {act::finish, false}},    {"import confirm", {act::finish, false}},
-        {"import poll", {act::finish, false}},
+        // A migration that keeps no files discards its package on the way out.
+        {"import slot", {act::discard, false}},     {"import POST", {act::discard, false}},
+        {"import lookup", {act::discard, false}},   {"import confirm", {act::discard, false}},
+        {"import poll", {act::discard, false}},
     };
     for (std::size_t i = 0; i < stages.size(); ++i) {
         CAPTURE(stages[i].first);
