@@ -59,18 +59,30 @@ public:
     bool failed() const noexcept { return failed_; }
     std::size_t fsyncs() const noexcept { return fsyncs_; }
 
-    /// Appends a record; completes once it is durable.
+    /// Appends a record; completes once it is durable. Records that arrive
+    /// within `window` of the first one waiting, or while an fsync is in
+    /// flight, share the next fsync.
     boost::asio::awaitable<void> record(boost::json::object rec) {
         auto batch = next_;
         append(std::move(rec));
+        if (!flushing_ && !lingering_) {
+            lingering_ = true;
+            linger_.expires_after(window);
+            linger_.async_wait([this](boost::system::error_code) {
+                lingering_ = false;
+                if (!flushing_) start_flush();
+            });
+        }
         co_await batch->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));  // woken when its fsync is done
     }
-    /// Appends a record made durable by the next fsync (or flush()).
+    /// Appends a record that needs no wait: it is written with the next
+    /// fsync an intent asks for, or by flush() at the end.
     void append(boost::json::object rec) {
         pending_ += boost::json::serialize(rec) + "\n";
         apply(rec);
-        if (!flushing_) start_flush();
     }
+    /// How long the first waiting record waits for company before its fsync.
+    static constexpr std::chrono::milliseconds window{5};
     /// Writes and fsyncs what is pending, here and now (at the end of a run).
     void flush() {
         pool_.join();
@@ -93,7 +105,7 @@ private:
             boost::asio::post(ex_, [this, done] {
                 done->cancel();  // every record of this batch is durable
                 flushing_ = false;
-                if (!pending_.empty()) start_flush();
+                if (next_.use_count() > 1) start_flush();  // intents arrived meanwhile
             });
         });
     }
@@ -128,6 +140,8 @@ private:
     bool flushing_ = false, failed_ = false;
     std::size_t fsyncs_ = 0;
     std::shared_ptr<boost::asio::steady_timer> next_;  ///< woken when the pending records are durable
+    boost::asio::steady_timer linger_{ex_};
+    bool lingering_ = false;
     boost::asio::thread_pool pool_{1};
 };
 

@@ -118,26 +118,31 @@ public:
         if (!kind.empty() && io_.slots) io_.slots->release(slot_key(kind));
     }
 
+    // Not a coroutine itself: it hands back the awaitable of the one action,
+    // so a migration waiting on a step holds one small frame, not a frame
+    // sized for every kind of step.
     asio::awaitable<flow_event> perform(const flow_action& a) {
         if (session_ && !(a.what == act::download || a.what == act::keep_file)) session_.reset();  // discards its .part
         switch (a.what) {
-        case act::acquire_slot: co_return co_await acquire(a.kind);
-        case act::post_export: co_return co_await post_export();
-        case act::post_import: co_return co_await post_import(a);
-        case act::describe: co_return co_await describe(a.kind);
-        case act::check_status: co_return co_await check(a.kind, a.id);
-        case act::sleep: co_return co_await sleep(a.delay);
-        case act::download: co_return co_await download(a);
-        case act::keep_file: co_return keep(a);
-        case act::cancel_export: co_return co_await cancel(a.id);
-        case act::discard: co_return discard();
+        case act::acquire_slot: return acquire(a.kind);
+        case act::post_export: return post_export();
+        case act::post_import: return post_import(a);
+        case act::describe: return describe(a.kind);
+        case act::check_status: return check(a.kind, a.id);
+        case act::sleep: return sleep(a.delay);
+        case act::download: return download(a);
+        case act::keep_file: return ready(keep(a));
+        case act::cancel_export: return cancel(a.id);
+        case act::discard: return ready(discard());
         case act::release_slot:
         case act::finish: break;
         }
-        co_return ok();
+        return ready(ok());
     }
 
 private:
+    static asio::awaitable<flow_event> ready(flow_event ev) { co_return ev; }
+
     std::string slot_key(const std::string& kind) { return kind + " " + for_kind(kind).url().to_string(); }
 
     asio::awaitable<flow_event> acquire(std::string kind) {
