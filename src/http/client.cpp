@@ -4,6 +4,7 @@
 #include <cspark/version.hpp>
 
 #include "core/text.hpp"
+#include "http/client_impl.hpp"
 #include "http/engine.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -24,42 +25,11 @@ namespace cspark {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-struct client::impl {
-    asio::any_io_executor ex;
-    client_config cfg;
-    resolved_config rc;
-    std::shared_ptr<cspark::transport> tr;
-    std::shared_ptr<timer_service> timer;
-    retry_config retry;
-    std::mt19937_64 rng{std::random_device{}()};
-    client_stats stats;
-    std::string user_agent;
-    std::string spark_ua;
-
-    // OAuth token cache; one fetch at a time, others wait for it.
-    std::string access_token;
-    clock_type::time_point token_expiry{};
-    bool fetching = false;
-    std::vector<asio::any_completion_handler<void(error_code)>> token_waiters;
-    diagnostics token_diag;
-
-    double random01() {
-        if (cfg.random) return cfg.random();
-        return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-    }
-
-    std::vector<std::string> secrets() const {
-        return {rc.api_key.reveal(), rc.bearer_token.reveal(), rc.oauth.client_secret.reveal(), access_token};
-    }
-    std::string mask(std::string text) const { return detail::mask_secrets(std::move(text), secrets()); }
-};
-
 namespace {
 
-struct outcome {
-    error_code ec;
-    response resp;
-};
+
+using outcome = detail::send_outcome;
+using detail::ensure_token;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -127,82 +97,6 @@ std::optional<std::chrono::milliseconds> retry_after_of(const header_list& h) {
 
 bool is_redirect(int status) {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
-asio::awaitable<outcome> run(std::shared_ptr<client::impl> self, request req,
-                             std::shared_ptr<detail::op_cancel> oc);
-
-// Obtains a token from the token endpoint (client credentials grant).
-asio::awaitable<error_code> fetch_token(std::shared_ptr<client::impl> self, std::shared_ptr<detail::op_cancel> oc) {
-    auto& s = *self;
-    request treq;
-    origin o = s.rc.url.oauth_server();
-    treq.method = http_method::post;
-    treq.target = o.to_string() + s.rc.url.oauth_token_path();
-    treq.body = "grant_type=client_credentials&client_id=" + detail::url_encode(s.rc.oauth.client_id) +
-                "&client_secret=" + detail::url_encode(s.rc.oauth.client_secret.reveal());
-    treq.content_type = "application/x-www-form-urlencoded";
-    treq.idempotent = true;  // issuing a token changes nothing on the server
-    treq.authenticate = false;
-    outcome out = co_await run(self, std::move(treq), oc);
-    s.token_diag = out.resp.diag;
-    if (out.ec) {
-        if (out.ec == errc::cancelled) co_return out.ec;
-        s.token_diag.detail = "OAuth token request failed: " + out.ec.message() +
-                              (s.token_diag.detail.empty() ? "" : "; " + s.token_diag.detail);
-        co_return errc::oauth_failed;
-    }
-    error_code json_ec;
-    json::value v = json::parse(out.resp.body, json_ec);
-    const json::value* tok = (!json_ec && v.is_object()) ? v.get_object().if_contains("access_token") : nullptr;
-    if (!tok || !tok->is_string() || tok->get_string().empty()) {
-        s.token_diag.detail = "the token endpoint answered without an access_token";
-        s.token_diag.body_excerpt = s.mask(detail::excerpt(out.resp.body, 256));
-        co_return errc::oauth_failed;
-    }
-    if (!detail::header_value_ok(tok->get_string())) {
-        s.token_diag.detail = "the token endpoint issued an access_token with control characters (CR, LF, ...): "
-                              "refused, it would inject HTTP headers";
-        co_return errc::oauth_failed;
-    }
-    s.access_token = std::string(tok->get_string());
-    std::int64_t lifetime = 300;  // Keycloak's default when expires_in is absent
-    if (auto* e = v.get_object().if_contains("expires_in"); e && e->is_number()) {
-        error_code nec;
-        auto n = e->to_number<std::int64_t>(nec);
-        if (!nec && n > 0) lifetime = n;
-    }
-    auto life = std::chrono::seconds(lifetime);
-    auto margin = std::min<clock_type::duration>(s.cfg.token_refresh_margin, life / 2);
-    s.token_expiry = s.timer->now() + life - margin;
-    ++s.stats.token_fetches;
-    s.cfg.log.log(log_level::debug, "OAuth token obtained, valid for " + std::to_string(lifetime) + " s");
-    co_return error_code{};
-}
-
-// Makes sure a valid token is cached; concurrent callers share one fetch.
-asio::awaitable<error_code> ensure_token(std::shared_ptr<client::impl> self, std::shared_ptr<detail::op_cancel> oc) {
-    auto& s = *self;
-    for (int round = 0; round < 3; ++round) {
-        if (!s.access_token.empty() && s.timer->now() < s.token_expiry) co_return error_code{};
-        if (s.fetching) {
-            auto enqueue = [&s](auto handler) { s.token_waiters.emplace_back(std::move(handler)); };
-            auto token = asio::as_tuple(asio::use_awaitable);
-            auto [ec] = co_await asio::async_initiate<decltype(token), void(error_code)>(enqueue, token);
-            if (oc->cancelled) co_return errc::cancelled;
-            if (ec && ec != errc::cancelled) co_return ec;  // the shared fetch failed
-            continue;
-        }
-        s.fetching = true;
-        s.access_token.clear();
-        error_code ec = co_await fetch_token(self, oc);
-        s.fetching = false;
-        auto waiters = std::move(s.token_waiters);
-        s.token_waiters.clear();
-        for (auto& w : waiters) asio::post(s.ex, asio::append(std::move(w), ec));
-        if (ec) co_return ec;
-    }
-    co_return errc::oauth_failed;
 }
 
 void fill_failure(client::impl& s, response& resp, const detail::wire_result& res, http_method method,
@@ -447,12 +341,15 @@ private:
     std::size_t redirects_ = 0;
 };
 
-asio::awaitable<outcome> run(std::shared_ptr<client::impl> self, request req, std::shared_ptr<detail::op_cancel> oc) {
+}  // namespace
+
+asio::awaitable<detail::send_outcome> detail::run_request(std::shared_ptr<client::impl> self, request req,
+                                                         std::shared_ptr<op_cancel> oc) {
     request_run r(std::move(self), std::move(req), std::move(oc));
     co_return co_await r.run();
 }
 
-}  // namespace
+
 
 client::client(asio::any_io_executor ex, client_config cfg) : impl_(std::make_shared<impl>()) {
     auto& s = *impl_;
@@ -493,7 +390,7 @@ void client::launch(const std::shared_ptr<impl>& self, const request& req,
         }
         asio::dispatch(ex, asio::append(std::move(handler), out.ec, std::move(out.resp)));
     };
-    asio::co_spawn(ex, run(self, req, std::move(oc)), std::move(done));
+    asio::co_spawn(ex, detail::run_request(self, req, std::move(oc)), std::move(done));
 }
 
 const resolved_config& client::config() const noexcept { return impl_->rc; }
@@ -505,3 +402,4 @@ const logger& client::log() const noexcept { return impl_->cfg.log; }
 client_stats client::stats() const noexcept { return impl_->stats; }
 
 }  // namespace cspark
+
