@@ -174,6 +174,44 @@ void finish(journal& j, const output& out, tally& t, const std::string& name, co
     out.info(name + ": " + (m.ec ? "FAILED: " + m.ec.message() + " " + m.diag.to_string() : std::string("done")));
 }
 
+// Runs the library's fleet over the entries with the journal as its
+// checkpoint observer, Ctrl-C cancelling; false when interrupted.
+bool run_fleet(asio::io_context& io, std::vector<fleet_entry> entries, journal& j, std::size_t concurrency,
+               const output& out, tally& t) {
+    std::vector<std::string> names;
+    for (const auto& e : entries) names.push_back(e.name);
+    fleet_options opts;
+    opts.concurrency = std::max<std::size_t>(concurrency, 1);
+    opts.checkpoint = [&](std::size_t i, const checkpoint_event& ev) -> asio::awaitable<void> {
+        auto rec = record_of(names[i], ev, j.state(names[i]));
+        bool intent = ev.what == checkpoint_event::kind::export_intent || ev.what == checkpoint_event::kind::import_intent;
+        // An intent is durable before the POST it announces; a job id or a
+        // package rides with the next fsync (a crash before it is resumed by
+        // the intent's correlation id, or the package's hash is checked again).
+        if (intent) co_await j.record(std::move(rec));
+        else j.append(std::move(rec));
+    };
+    opts.finished = [&](std::size_t i, const migration_result& m) { finish(j, out, t, names[i], m); };
+    bool all_done = entries.empty();
+    return run_interruptible(
+        io,
+        [&](asio::cancellation_slot slot) {
+            if (all_done) return;
+            auto done = [&](std::exception_ptr ex, std::vector<migration_result>) {
+                if (ex) {
+                    try {
+                        std::rethrow_exception(ex);
+                    } catch (const std::exception& x) {
+                        out.error(std::string("batch: ") + x.what());
+                    }
+                }
+                all_done = true;
+            };
+            asio::co_spawn(io, migrate_fleet(std::move(entries), opts), asio::bind_cancellation_slot(slot, std::move(done)));
+        },
+        [&] { return all_done; });
+}
+
 }  // namespace
 
 int batch(const std::string& plan_path, const std::string& journal_path, std::size_t concurrency, const std::string& shard,
@@ -224,40 +262,8 @@ int batch(const std::string& plan_path, const std::string& journal_path, std::si
         entries.push_back(entry_of(e, apis, st, dir));
     }
     if (skipped) out.info(std::to_string(skipped) + " migrations already done (journal): skipped");
-    std::vector<std::string> names;
-    for (const auto& e : entries) names.push_back(e.name);
-
     tally t;
-    fleet_options opts;
-    opts.concurrency = std::max<std::size_t>(concurrency, 1);
-    opts.checkpoint = [&](std::size_t i, const checkpoint_event& ev) -> asio::awaitable<void> {
-        auto rec = record_of(names[i], ev, j->state(names[i]));
-        bool intent = ev.what == checkpoint_event::kind::export_intent || ev.what == checkpoint_event::kind::import_intent;
-        // An intent is durable before the POST it announces; a job id or a
-        // package rides with the next fsync (a crash before it is resumed by
-        // the intent's correlation id, or the package's hash is checked again).
-        if (intent) co_await j->record(std::move(rec));
-        else j->append(std::move(rec));
-    };
-    opts.finished = [&](std::size_t i, const migration_result& m) { finish(*j, out, t, names[i], m); };
-    bool all_done = entries.empty();
-    bool completed = run_interruptible(
-        io,
-        [&](asio::cancellation_slot slot) {
-            if (all_done) return;
-            auto done = [&](std::exception_ptr ex, std::vector<migration_result>) {
-                if (ex) {
-                    try {
-                        std::rethrow_exception(ex);
-                    } catch (const std::exception& x) {
-                        out.error(std::string("batch: ") + x.what());
-                    }
-                }
-                all_done = true;
-            };
-            asio::co_spawn(io, migrate_fleet(std::move(entries), opts), asio::bind_cancellation_slot(slot, std::move(done)));
-        },
-        [&] { return all_done; });
+    bool completed = run_fleet(io, std::move(entries), *j, concurrency, out, t);
     j->flush();
     if (j->failed()) {
         out.error("batch: writing the journal '" + journal_path + "' failed: " + std::strerror(errno) + " (rerun to resume)");
