@@ -14,20 +14,27 @@
 
 namespace asio = boost::asio;
 
-int main(int argc, char** argv) {
-    CLI::App app{"cspark-emulator: a local Coherent Spark ImpEx server (export/import jobs, OAuth, downloads)"};
+namespace {
+
+struct args {
     cspark::emulator_config cfg;
     cspark::fleet_spec fleet;
-    fleet.tenants = 0;
     std::string seed_file, faults_file;
-    bool print_credentials = false;
+    bool print_credentials = false, no_describe_correlation = false;
     std::uint16_t port = 0;
-    long job_ms = 2000, ttl_s = 900;
-    std::uint64_t max_upload_mb = 200;
+    long job_ms = 2000, ttl_s = 900, token_s = 300;
+    std::uint64_t max_upload_mb = 200, fault_seed = 1;
+    std::vector<std::string> fault_rules;
+};
+
+void define(CLI::App& app, args& a) {
+    auto& cfg = a.cfg;
+    auto& fleet = a.fleet;
+    fleet.tenants = 0;
 
     app.add_option("--address", cfg.address, "Listen address")->capture_default_str();
-    app.add_option("--port", port, "Listen port (0 = ephemeral)")->capture_default_str();
-    app.add_option("--seed", seed_file, "JSON seed file with tenants, folders, services, versions")->check(CLI::ExistingFile);
+    app.add_option("--port", a.port, "Listen port (0 = ephemeral)")->capture_default_str();
+    app.add_option("--seed", a.seed_file, "JSON seed file with tenants, folders, services, versions")->check(CLI::ExistingFile);
     app.add_option("--tenants", fleet.tenants, "Generate N source tenants with services");
     app.add_option("--target-tenants", fleet.target_tenants, "Generate N target tenants with the same empty folders");
     app.add_option("--folders", fleet.folders, "Folders per generated tenant")->capture_default_str();
@@ -35,70 +42,95 @@ int main(int argc, char** argv) {
     app.add_option("--versions", fleet.versions, "Versions per generated service")->capture_default_str();
     app.add_option("--random-seed", fleet.random_seed, "Seed for generated ids and credentials")->capture_default_str();
     app.add_option("--package-bytes", cfg.package_bytes, "Payload bytes per exported version")->capture_default_str();
-    app.add_option("--job-ms", job_ms, "Job duration in milliseconds")->capture_default_str();
+    app.add_option("--job-ms", a.job_ms, "Job duration in milliseconds")->capture_default_str();
     app.add_flag("--report-completed", cfg.report_completed, "Report 'completed' before 'closed'");
     app.add_flag("--failed-status", cfg.failed_status, "Failed jobs end 'failed' instead of 'closed' with errors");
     app.add_option("--job-limit", cfg.export_job_limit, "Running jobs of each kind per tenant")->capture_default_str();
     app.add_option("--conflict-status", cfg.job_in_progress_status, "HTTP status for a job over the limit")->capture_default_str();
-    app.add_option("--max-upload-mb", max_upload_mb, "Import size limit in MB")->capture_default_str();
-    app.add_option("--download-ttl-s", ttl_s, "Download link lifetime in seconds")->capture_default_str();
+    app.add_option("--max-upload-mb", a.max_upload_mb, "Import size limit in MB")->capture_default_str();
+    app.add_option("--download-ttl-s", a.ttl_s, "Download link lifetime in seconds")->capture_default_str();
     app.add_flag("--strict", cfg.strict, "Require x-tenant-name, x-request-id and x-spark-ua");
-    bool no_describe_correlation = false;
-    app.add_flag("--describe-without-correlation", no_describe_correlation,
+    app.add_flag("--describe-without-correlation", a.no_describe_correlation,
                  "Serve describe (GET export/status, import/status) in the documented shape, without correlation ids");
     app.add_flag("--tls", cfg.tls, "Serve HTTPS");
     app.add_option("--tls-cert", cfg.tls_cert_file, "PEM certificate (default: a self-signed one is made)");
     app.add_option("--tls-key", cfg.tls_key_file, "PEM private key");
     app.add_option("--write-cert", cfg.write_cert_to, "Write the served certificate here (for --ca-file)");
-    app.add_option("--faults", faults_file, "JSON fault rules {\"seed\", \"rules\": [...]}")->check(CLI::ExistingFile);
-    std::vector<std::string> fault_rules;
-    std::uint64_t fault_seed = 1;
-    app.add_option("--fault", fault_rules,
+    app.add_option("--faults", a.faults_file, "JSON fault rules {\"seed\", \"rules\": [...]}")->check(CLI::ExistingFile);
+    app.add_option("--fault", a.fault_rules,
                    "One fault rule as JSON, repeatable, e.g. '{\"route\":\"export.status\",\"kind\":\"status\",\"status\":503,\"probability\":0.1}'");
-    app.add_option("--fault-seed", fault_seed, "Seed for probabilistic faults")->capture_default_str();
-    long token_s = 300;
-    app.add_option("--token-lifetime-s", token_s, "OAuth token expires_in")->capture_default_str();
+    app.add_option("--fault-seed", a.fault_seed, "Seed for probabilistic faults")->capture_default_str();
+    app.add_option("--token-lifetime-s", a.token_s, "OAuth token expires_in")->capture_default_str();
     app.add_option("--data-dir", cfg.data_dir, "Where packages and uploads are kept (default: a temp dir)");
     app.add_option("--request-log", cfg.request_log, "JSON-lines request log ('-' = stderr)");
     app.add_option("--threads", cfg.threads, "I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
-    app.add_flag("--print-credentials", print_credentials, "Print each tenant's base URL and credentials");
-    CLI11_PARSE(app, argc, argv);
-    cfg.describe_correlation = !no_describe_correlation;
+    app.add_flag("--print-credentials", a.print_credentials, "Print each tenant's base URL and credentials");
+}
 
-    cfg.port = port;
-    cfg.job_duration = std::chrono::milliseconds(job_ms);
+void configure(args& a) {
+    auto& cfg = a.cfg;
+    cfg.describe_correlation = !a.no_describe_correlation;
+    cfg.port = a.port;
+    cfg.job_duration = std::chrono::milliseconds(a.job_ms);
     cfg.import_job_limit = cfg.export_job_limit;
-    cfg.max_upload_bytes = max_upload_mb * 1000 * 1000;
-    cfg.download_ttl = std::chrono::seconds(ttl_s);
-    cfg.token_lifetime = std::chrono::seconds(token_s);
+    cfg.max_upload_bytes = a.max_upload_mb * 1000 * 1000;
+    cfg.download_ttl = std::chrono::seconds(a.ttl_s);
+    cfg.token_lifetime = std::chrono::seconds(a.token_s);
+}
 
+// --faults FILE, then each --fault rule.
+boost::json::object fault_rules_of(const args& a) {
+    boost::json::object faults{{"seed", a.fault_seed}, {"rules", boost::json::array()}};
+    if (!a.faults_file.empty()) {
+        std::ifstream in(a.faults_file);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        boost::system::error_code json_ec;
+        auto doc = boost::json::parse(ss.str(), json_ec);
+        if (json_ec || !doc.is_object()) throw std::invalid_argument("--faults: '" + a.faults_file + "' is not a JSON object");
+        faults = doc.get_object();
+    }
+    for (const auto& rule : a.fault_rules) {
+        boost::system::error_code json_ec;
+        auto r = boost::json::parse(rule, json_ec);
+        if (json_ec) throw std::invalid_argument("--fault: '" + rule + "' is not JSON");
+        if (!faults["rules"].is_array()) faults["rules"] = boost::json::array();
+        faults["rules"].as_array().push_back(r);
+    }
+    return faults;
+}
+
+void announce(const cspark::emulator& emu, bool print_credentials) {
+    std::cout << "cspark-emulator listening on " << emu.url() << std::endl;
+    for (const auto& c : emu.credentials()) {
+        std::cout << "tenant " << c.tenant << " " << emu.base_url(c.tenant);
+        if (print_credentials)
+            std::cout << " api_key=" << c.api_key << " bearer_token=" << c.bearer_token
+                      << " client_id=" << c.client_id << " client_secret=" << c.client_secret;
+        std::cout << "\n";
+    }
+    std::cout.flush();
+
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"cspark-emulator: a local Coherent Spark ImpEx server (export/import jobs, OAuth, downloads)"};
+    args a;
+    define(app, a);
+    CLI11_PARSE(app, argc, argv);
+    configure(a);
     try {
-        asio::io_context io(static_cast<int>(cfg.threads));
-        cspark::emulator emu(io.get_executor(), cfg);
-        if (!seed_file.empty()) emu.load_seed_file(seed_file);
-        if (fleet.tenants + fleet.target_tenants > 0) emu.generate(fleet);
-        if (seed_file.empty() && fleet.tenants + fleet.target_tenants == 0) {
-            fleet.tenants = 1;
-            emu.generate(fleet);
+        asio::io_context io(static_cast<int>(a.cfg.threads));
+        cspark::emulator emu(io.get_executor(), a.cfg);
+        if (!a.seed_file.empty()) emu.load_seed_file(a.seed_file);
+        if (a.fleet.tenants + a.fleet.target_tenants > 0) emu.generate(a.fleet);
+        if (a.seed_file.empty() && a.fleet.tenants + a.fleet.target_tenants == 0) {
+            a.fleet.tenants = 1;
+            emu.generate(a.fleet);
         }
-        boost::json::object faults{{"seed", fault_seed}, {"rules", boost::json::array()}};
-        if (!faults_file.empty()) {
-            std::ifstream in(faults_file);
-            std::stringstream ss;
-            ss << in.rdbuf();
-            boost::system::error_code json_ec;
-            auto doc = boost::json::parse(ss.str(), json_ec);
-            if (json_ec || !doc.is_object()) throw std::invalid_argument("--faults: '" + faults_file + "' is not a JSON object");
-            faults = doc.get_object();
-        }
-        for (const auto& rule : fault_rules) {
-            boost::system::error_code json_ec;
-            auto r = boost::json::parse(rule, json_ec);
-            if (json_ec) throw std::invalid_argument("--fault: '" + rule + "' is not JSON");
-            if (!faults["rules"].is_array()) faults["rules"] = boost::json::array();
-            faults["rules"].as_array().push_back(r);
-        }
-        emu.set_faults(faults);
+        emu.set_faults(fault_rules_of(a));
         emu.start();
         // Signals are caught before the address is announced: a supervisor that
         // stops us as soon as it reads the line gets a clean exit, not a kill.
@@ -109,18 +141,9 @@ int main(int argc, char** argv) {
             emu.stop();
             io.stop();
         });
-        std::cout << "cspark-emulator listening on " << emu.url() << std::endl;
-        for (const auto& c : emu.credentials()) {
-            std::cout << "tenant " << c.tenant << " " << emu.base_url(c.tenant);
-            if (print_credentials)
-                std::cout << " api_key=" << c.api_key << " bearer_token=" << c.bearer_token
-                          << " client_id=" << c.client_id << " client_secret=" << c.client_secret;
-            std::cout << "\n";
-        }
-        std::cout.flush();
-
+        announce(emu, a.print_credentials);
         std::vector<std::thread> threads;
-        for (std::size_t i = 1; i < cfg.threads; ++i) threads.emplace_back([&] { io.run(); });
+        for (std::size_t i = 1; i < a.cfg.threads; ++i) threads.emplace_back([&] { io.run(); });
         io.run();
         for (auto& t : threads) t.join();
     } catch (const cspark::spark_error& e) {

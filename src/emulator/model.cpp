@@ -84,99 +84,117 @@ std::string stable_uuid(const std::string& text) {
 
 // ---------------------------------------------------------------- export selection
 
-std::optional<std::vector<selected_version>> select_versions(const tenant& t, const json::value& inputs,
-                                                             const std::string& version_filter, api_error& err) {
-    std::vector<selected_version> out;
-    std::set<std::string> seen;
-    bool all = version_filter == "all";
-    auto add = [&](const folder& f, const service& s, const version& v) {
-        if (seen.insert(v.id).second) out.push_back({f.name, s.name, s.id, v.semver, v.id});
-    };
-    auto add_service = [&](const folder& f, const service& s, const std::string& selector, bool explicit_version) {
-        if (s.versions.empty()) return true;
-        std::vector<const version*> matching;
-        for (const auto& v : s.versions)
-            if (version_matches(selector, v.semver)) matching.push_back(&v);
-        if (matching.empty()) return false;
-        std::sort(matching.begin(), matching.end(),
-                  [](const version* a, const version* b) { return semver_less(a->semver, b->semver); });
-        if (explicit_version || !all)
-            add(f, s, *matching.back());
-        else
-            for (auto* v : matching) add(f, s, *v);
-        return true;
-    };
-    auto list = [&](std::string_view key) -> std::vector<std::string> {
-        std::vector<std::string> v;
-        if (!inputs.is_object()) return v;
-        if (auto* p = inputs.get_object().if_contains(key); p && p->is_array())
-            for (const auto& x : p->get_array())
-                if (x.is_string()) v.emplace_back(x.get_string());
-        return v;
-    };
-    auto folders = list("folders"), services = list("services"), ids = list("version_ids");
-    if (folders.empty() && services.empty() && ids.empty()) {
-        err = make_error(400, "INVALID_INPUTS", "at least one of folders, services, or version_ids must be provided");
-        return std::nullopt;
-    }
-    for (const auto& name : folders) {
-        auto it = t.folders.find(name);
-        if (it == t.folders.end()) {
-            err = make_error(404, "FOLDER_NOT_FOUND", "folder '" + name + "' could not be found");
-            return std::nullopt;
-        }
-        if (it->second.services.empty()) {
-            err = make_error(400, "FOLDER_EMPTY", "folder '" + name + "' contains no service");
-            return std::nullopt;
-        }
+namespace {
+
+// What an export selects: folders, service references and version ids, each
+// version once (the union the docs describe).
+class selection {
+public:
+    selection(const tenant& t, bool all) : t_(t), all_(all) {}
+
+    bool take_folder(const std::string& name, api_error& err) {
+        auto it = t_.folders.find(name);
+        if (it == t_.folders.end()) return err = make_error(404, "FOLDER_NOT_FOUND", "folder '" + name + "' could not be found"), false;
+        if (it->second.services.empty())
+            return err = make_error(400, "FOLDER_EMPTY", "folder '" + name + "' contains no service"), false;
         for (const auto& [_, s] : it->second.services) add_service(it->second, s, "", false);
+        return true;
     }
-    for (const auto& ref : services) {
+
+    // "{folder}/{service}[{version}]" or a bare service id.
+    bool take_service(const std::string& ref, api_error& err) {
         std::string selector;
         std::string uri = strip_version(ref, &selector);
         std::string fname, sname;
         bool found = false;
         if (split_uri(uri, fname, sname)) {
-            auto f = t.folders.find(fname);
-            if (f != t.folders.end()) {
-                auto s = f->second.services.find(sname);
-                if (s != f->second.services.end()) {
-                    if (!add_service(f->second, s->second, selector, ref.find('[') != std::string::npos)) {
-                        err = make_error(404, "VERSION_NOT_FOUND",
-                                         "no version of '" + uri + "' matches '" + selector + "'");
-                        return std::nullopt;
-                    }
-                    found = true;
-                }
+            auto f = t_.folders.find(fname);
+            const service* s = nullptr;
+            if (f != t_.folders.end())
+                if (auto it = f->second.services.find(sname); it != f->second.services.end()) s = &it->second;
+            if (s) {
+                if (!add_service(f->second, *s, selector, ref.find('[') != std::string::npos))
+                    return err = make_error(404, "VERSION_NOT_FOUND", "no version of '" + uri + "' matches '" + selector + "'"), false;
+                found = true;
             }
-        } else {  // a bare service id
-            for (const auto& [_, f] : t.folders)
+        } else {
+            for (const auto& [_, f] : t_.folders)
                 for (const auto& [__, s] : f.services)
                     if (s.id == uri) {
                         add_service(f, s, "", false);
                         found = true;
                     }
         }
-        if (!found) {
-            err = make_error(404, "SERVICE_NOT_FOUND", "service '" + ref + "' could not be found");
-            return std::nullopt;
-        }
+        if (!found) err = make_error(404, "SERVICE_NOT_FOUND", "service '" + ref + "' could not be found");
+        return found;
     }
-    for (const auto& id : ids) {
+
+    bool take_version_id(const std::string& id, api_error& err) {
         bool found = false;
-        for (const auto& [_, f] : t.folders)
+        for (const auto& [_, f] : t_.folders)
             for (const auto& [__, s] : f.services)
                 for (const auto& v : s.versions)
                     if (v.id == id) {
                         add(f, s, v);
                         found = true;
                     }
-        if (!found) {
-            err = make_error(404, "VERSION_NOT_FOUND", "version id '" + id + "' could not be found");
-            return std::nullopt;
-        }
+        if (!found) err = make_error(404, "VERSION_NOT_FOUND", "version id '" + id + "' could not be found");
+        return found;
     }
-    return out;
+
+    std::vector<selected_version> take() { return std::move(out_); }
+
+private:
+    void add(const folder& f, const service& s, const version& v) {
+        if (seen_.insert(v.id).second) out_.push_back({f.name, s.name, s.id, v.semver, v.id});
+    }
+    // The latest matching version, or every one with version_filter=all (an
+    // explicit [version] always picks one).
+    bool add_service(const folder& f, const service& s, const std::string& selector, bool explicit_version) {
+        if (s.versions.empty()) return true;
+        std::vector<const version*> matching;
+        for (const auto& v : s.versions)
+            if (version_matches(selector, v.semver)) matching.push_back(&v);
+        if (matching.empty()) return false;
+        std::sort(matching.begin(), matching.end(), [](const version* a, const version* b) { return semver_less(a->semver, b->semver); });
+        if (explicit_version || !all_) add(f, s, *matching.back());
+        else
+            for (auto* v : matching) add(f, s, *v);
+        return true;
+    }
+
+    const tenant& t_;
+    bool all_;
+    std::set<std::string> seen_;
+    std::vector<selected_version> out_;
+};
+
+std::vector<std::string> string_list(const json::value& inputs, std::string_view key) {
+    std::vector<std::string> v;
+    if (!inputs.is_object()) return v;
+    if (auto* p = inputs.get_object().if_contains(key); p && p->is_array())
+        for (const auto& x : p->get_array())
+            if (x.is_string()) v.emplace_back(x.get_string());
+    return v;
+}
+
+}  // namespace
+
+std::optional<std::vector<selected_version>> select_versions(const tenant& t, const json::value& inputs,
+                                                             const std::string& version_filter, api_error& err) {
+    auto folders = string_list(inputs, "folders"), services = string_list(inputs, "services"), ids = string_list(inputs, "version_ids");
+    if (folders.empty() && services.empty() && ids.empty()) {
+        err = make_error(400, "INVALID_INPUTS", "at least one of folders, services, or version_ids must be provided");
+        return std::nullopt;
+    }
+    selection sel(t, version_filter == "all");
+    for (const auto& name : folders)
+        if (!sel.take_folder(name, err)) return std::nullopt;
+    for (const auto& ref : services)
+        if (!sel.take_service(ref, err)) return std::nullopt;
+    for (const auto& id : ids)
+        if (!sel.take_version_id(id, err)) return std::nullopt;
+    return sel.take();
 }
 
 }  // namespace cspark::emu
