@@ -87,15 +87,17 @@ std::optional<std::vector<mapping>> parse_import_entity(const json::value& entit
     return out;
 }
 
-import_result apply_import(tenant& t, const package_contents& pkg, const std::vector<mapping>& mappings,
-                           const std::string& action) {
-    import_result r;
+namespace {
+
+// The documented preconditions: destination folders exist; with abort, no
+// destination service exists. Atomic: any error and nothing is imported.
+json::array preconditions(const tenant& t, const std::vector<mapping>& mappings, const std::string& action) {
     json::array errors;
     for (const auto& m : mappings) {
         auto f = t.folders.find(m.dest_folder);
         if (f == t.folders.end()) {
-            errors.push_back(make_error(404, "FOLDER_NOT_FOUND", "destination folder '" + m.dest_folder +
-                                                                     "' does not exist in tenant '" + t.name + "'")
+            errors.push_back(make_error(404, "FOLDER_NOT_FOUND",
+                                        "destination folder '" + m.dest_folder + "' does not exist in tenant '" + t.name + "'")
                                  .body());
             continue;
         }
@@ -104,82 +106,105 @@ import_result apply_import(tenant& t, const package_contents& pkg, const std::ve
                                                                    "' already exists and services_existing is abort")
                                  .body());
     }
-    if (!errors.empty()) {
+    return errors;
+}
+
+// Ids kept where possible ("source version_ids are preserved where possible"),
+// else fresh and stable.
+class id_pool {
+public:
+    explicit id_pool(const tenant& t) : tenant_(t.name) {
+        for (const auto& [_, f] : t.folders)
+            for (const auto& [__, s] : f.services) {
+                used_.insert(s.id);
+                for (const auto& v : s.versions) used_.insert(v.id);
+            }
+    }
+    std::string take(const std::string& wanted, const std::string& salt) {
+        std::string id = wanted;
+        for (int i = 0; id.empty() || used_.count(id); ++i) id = stable_uuid(tenant_ + "|" + salt + "|" + std::to_string(i));
+        used_.insert(id);
+        return id;
+    }
+
+private:
+    std::string tenant_;
+    std::set<std::string> used_;
+};
+
+json::object version_output(const mapping& m, const package_version& pv, const service& s, const version& nv) {
+    return json::object{{"service_uri_source", m.source_folder + "/" + m.source_service + "[" + pv.version + "]"},
+                        {"folder_source", m.source_folder},
+                        {"service_source", m.source_service},
+                        {"version_source", pv.version},
+                        {"service_id_source", pv.service_id},
+                        {"version_id_source", pv.version_id},
+                        {"service_uri_destination", m.dest_folder + "/" + m.dest_service + "[" + nv.semver + "]"},
+                        {"folder_destination", m.dest_folder},
+                        {"service_destination", m.dest_service},
+                        {"version_destination", nv.semver},
+                        {"service_id_destination", s.id},
+                        {"version_id_destination", nv.id},
+                        {"status", "added"}};
+}
+
+json::object service_output(const mapping& m, const std::string& source_id, const service& s, const std::string& status) {
+    return json::object{{"service_uri_source", m.source_folder + "/" + m.source_service},
+                        {"folder_source", m.source_folder},
+                        {"service_source", m.source_service},
+                        {"service_id_source", source_id},
+                        {"service_uri_destination", m.dest_folder + "/" + m.dest_service},
+                        {"folder_destination", m.dest_folder},
+                        {"service_destination", m.dest_service},
+                        {"service_id_destination", s.id},
+                        {"status", status}};
+}
+
+// One mapping by the action table: added, replaced, or updated (versions
+// appended, numbered by update_version_type).
+void import_one(tenant& t, const package_contents& pkg, const mapping& m, const std::string& action, id_pool& ids,
+                import_result& r) {
+    std::vector<const package_version*> src;
+    for (const auto& v : pkg.versions)
+        if (v.folder == m.source_folder && v.service == m.source_service) src.push_back(&v);
+    std::sort(src.begin(), src.end(), [](const package_version* a, const package_version* b) { return semver_less(a->version, b->version); });
+    auto& f = t.folders[m.dest_folder];
+    auto it = f.services.find(m.dest_service);
+    std::string status = it == f.services.end() ? "added" : action == "replace" ? "replaced" : "updated";
+    if (it == f.services.end()) {
+        service s;
+        s.name = m.dest_service;
+        s.id = ids.take(src.front()->service_id, m.dest_folder + "/" + m.dest_service);
+        it = f.services.emplace(m.dest_service, std::move(s)).first;
+    } else if (action == "replace") {
+        it->second.versions.clear();
+    }
+    service& s = it->second;
+    std::string latest;
+    for (const auto& v : s.versions)
+        if (latest.empty() || semver_less(latest, v.semver)) latest = v.semver;
+    for (const auto* pv : src) {
+        version nv;
+        nv.semver = status == "updated" ? bump(latest, m.update_version_type) : pv->version;
+        latest = nv.semver;
+        nv.id = ids.take(pv->version_id, s.id + "|" + nv.semver);
+        s.versions.push_back(nv);
+        r.service_versions.as_array().push_back(version_output(m, *pv, s, nv));
+    }
+    r.services.as_array().push_back(service_output(m, src.front()->service_id, s, status));
+}
+
+}  // namespace
+
+import_result apply_import(tenant& t, const package_contents& pkg, const std::vector<mapping>& mappings,
+                           const std::string& action) {
+    import_result r;
+    if (auto errors = preconditions(t, mappings, action); !errors.empty()) {
         r.errors = std::move(errors);
         return r;
     }
-
-    std::set<std::string> used_ids;
-    for (const auto& [_, f] : t.folders)
-        for (const auto& [__, s] : f.services) {
-            used_ids.insert(s.id);
-            for (const auto& v : s.versions) used_ids.insert(v.id);
-        }
-    auto fresh = [&](const std::string& wanted, const std::string& salt) {
-        std::string id = wanted;
-        for (int i = 0; id.empty() || used_ids.count(id); ++i) id = stable_uuid(t.name + "|" + salt + "|" + std::to_string(i));
-        used_ids.insert(id);
-        return id;
-    };
-
-    auto& services = r.services.as_array();
-    auto& versions = r.service_versions.as_array();
-    for (const auto& m : mappings) {
-        std::vector<const package_version*> src;
-        for (const auto& v : pkg.versions)
-            if (v.folder == m.source_folder && v.service == m.source_service) src.push_back(&v);
-        std::sort(src.begin(), src.end(),
-                  [](const package_version* a, const package_version* b) { return semver_less(a->version, b->version); });
-        auto& f = t.folders[m.dest_folder];
-        auto it = f.services.find(m.dest_service);
-        std::string status;
-        if (it == f.services.end()) {
-            service s;
-            s.name = m.dest_service;
-            s.id = fresh(src.front()->service_id, m.dest_folder + "/" + m.dest_service);
-            it = f.services.emplace(m.dest_service, std::move(s)).first;
-            status = "added";
-        } else if (action == "replace") {
-            it->second.versions.clear();
-            status = "replaced";
-        } else {
-            status = "updated";
-        }
-        service& s = it->second;
-        std::string latest;
-        for (const auto& v : s.versions)
-            if (latest.empty() || semver_less(latest, v.semver)) latest = v.semver;
-        for (const auto* pv : src) {
-            version nv;
-            nv.semver = status == "updated" ? bump(latest, m.update_version_type) : pv->version;
-            latest = nv.semver;
-            nv.id = fresh(pv->version_id, s.id + "|" + nv.semver);
-            s.versions.push_back(nv);
-            versions.push_back(json::object{
-                {"service_uri_source", m.source_folder + "/" + m.source_service + "[" + pv->version + "]"},
-                {"folder_source", m.source_folder},
-                {"service_source", m.source_service},
-                {"version_source", pv->version},
-                {"service_id_source", pv->service_id},
-                {"version_id_source", pv->version_id},
-                {"service_uri_destination", m.dest_folder + "/" + m.dest_service + "[" + nv.semver + "]"},
-                {"folder_destination", m.dest_folder},
-                {"service_destination", m.dest_service},
-                {"version_destination", nv.semver},
-                {"service_id_destination", s.id},
-                {"version_id_destination", nv.id},
-                {"status", "added"}});
-        }
-        services.push_back(json::object{{"service_uri_source", m.source_folder + "/" + m.source_service},
-                                        {"folder_source", m.source_folder},
-                                        {"service_source", m.source_service},
-                                        {"service_id_source", src.front()->service_id},
-                                        {"service_uri_destination", m.dest_folder + "/" + m.dest_service},
-                                        {"folder_destination", m.dest_folder},
-                                        {"service_destination", m.dest_service},
-                                        {"service_id_destination", s.id},
-                                        {"status", status}});
-    }
+    id_pool ids(t);
+    for (const auto& m : mappings) import_one(t, pkg, m, action, ids, r);
     return r;
 }
 
