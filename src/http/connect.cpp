@@ -54,51 +54,14 @@ asio::awaitable<std::unique_ptr<connection>> transport::impl::connect(const orig
     bool deadline_binds = connect_deadline == deadline;
     auto timed_out = [&] { return deadline_binds ? errc::request_timeout : errc::connect_timeout; };
 
-    // Resolve (skipped for IP literals), bounded by the connect deadline.
-    tcp::resolver::results_type endpoints;
-    if (is_ip_literal(o.host)) {
-        endpoints = tcp::resolver::results_type::create(tcp::endpoint(asio::ip::make_address(o.host), o.port),
-                                                        o.host, std::to_string(o.port));
-    } else {
-        struct resolve_state {
-            tcp::resolver resolver;
-            asio::steady_timer guard;
-            bool expired = false;
-        };
-        auto st = std::make_shared<resolve_state>(resolve_state{tcp::resolver(ex), asio::steady_timer(ex), false});
-        st->guard.expires_at(connect_deadline);
-        st->guard.async_wait([st](error_code e) {
-            if (!e) {
-                st->expired = true;
-                st->resolver.cancel();
-            }
-        });
-        oc.hook = [st] { st->resolver.cancel(); };
-        auto [ec, results] = co_await st->resolver.async_resolve(o.host, std::to_string(o.port), use_tuple);
-        oc.hook = nullptr;
-        st->guard.cancel();
-        if (oc.cancelled) {
-            res.ec = errc::cancelled;
-            co_return nullptr;
-        }
-        if (st->expired) {
-            res.ec = timed_out();
-            res.detail = "resolving '" + o.host + "' timed out";
-            co_return nullptr;
-        }
-        if (ec) {
-            res.ec = errc::resolve_failed;
-            res.detail = "cannot resolve '" + o.host + "': " + ec.message();
-            co_return nullptr;
-        }
-        endpoints = std::move(results);
-    }
+    auto endpoints = co_await resolve(o, connect_deadline, timed_out(), oc, res);
+    if (!endpoints) co_return nullptr;
 
     auto c = std::make_unique<connection>(ex, o.tls ? &tls_ctx : nullptr, cfg.header_limit, cfg.chunk_size);
     auto* raw = c.get();
     oc.hook = [raw] { raw->stream.tcp().close(); };
     c->stream.tcp().expires_at(connect_deadline);
-    auto [cec, ep] = co_await c->stream.tcp().async_connect(endpoints, use_tuple);
+    auto [cec, ep] = co_await c->stream.tcp().async_connect(*endpoints, use_tuple);
     oc.hook = nullptr;
     if (oc.cancelled) {
         res.ec = errc::cancelled;
@@ -122,43 +85,87 @@ asio::awaitable<std::unique_ptr<connection>> transport::impl::connect(const orig
     ++stats.connections_opened;
 
     if (o.tls) {
-        SSL* ssl_handle = c->stream.tls().native_handle();
-        bool ip = is_ip_literal(o.host);
-        if (!ip) SSL_set_tlsext_host_name(ssl_handle, o.host.c_str());
-        if (!cfg.tls.insecure) {
-            if (ip)
-                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), o.host.c_str());
-            else
-                SSL_set1_host(ssl_handle, o.host.c_str());
-        }
-        auto hs_deadline = std::min(deadline, clock_type::now() + cfg.handshake_timeout);
-        bool hs_deadline_binds = hs_deadline == deadline;
-        c->stream.tcp().expires_at(hs_deadline);
-        oc.hook = [raw] { raw->stream.tcp().close(); };
-        auto [head_ec] = co_await c->stream.tls().async_handshake(ssl::stream_base::client, use_tuple);
-        oc.hook = nullptr;
-        if (oc.cancelled) {
-            res.ec = errc::cancelled;
-            co_return nullptr;
-        }
-        if (head_ec) {
-            long verify = SSL_get_verify_result(ssl_handle);
-            if (head_ec == beast::error::timeout) {
-                res.ec = hs_deadline_binds ? errc::request_timeout : errc::tls_handshake_timeout;
-                res.detail = "TLS handshake with " + o.to_string() + " timed out";
-            } else if (verify != X509_V_OK) {
-                res.ec = errc::tls_verify_failed;
-                res.detail = "certificate of " + o.to_string() + " rejected: " +
-                             X509_verify_cert_error_string(verify);
-            } else {
-                res.ec = errc::tls_handshake_failed;
-                res.detail = "TLS handshake with " + o.to_string() + " failed: " + head_ec.message();
-            }
-            c->stream.tcp().close();
-            co_return nullptr;
-        }
+        bool shook = co_await handshake(*c, o, deadline, oc, res);  // a local, not in the if (g++ 12)
+        if (!shook) co_return nullptr;
     }
     co_return c;
+}
+
+// Resolves `o` (not for IP literals) within the connect deadline.
+asio::awaitable<std::optional<tcp::resolver::results_type>> transport::impl::resolve(const origin& o,
+                                                                                     clock_type::time_point connect_deadline,
+                                                                                     errc timed_out, detail::op_cancel& oc,
+                                                                                     detail::wire_result& res) {
+    if (is_ip_literal(o.host))
+        co_return tcp::resolver::results_type::create(tcp::endpoint(asio::ip::make_address(o.host), o.port), o.host,
+                                                      std::to_string(o.port));
+    struct resolve_state {
+        tcp::resolver resolver;
+        asio::steady_timer guard;
+        bool expired = false;
+    };
+    auto st = std::make_shared<resolve_state>(resolve_state{tcp::resolver(ex), asio::steady_timer(ex), false});
+    st->guard.expires_at(connect_deadline);
+    st->guard.async_wait([st](error_code e) {
+        if (!e) {
+            st->expired = true;
+            st->resolver.cancel();
+        }
+    });
+    oc.hook = [st] { st->resolver.cancel(); };
+    auto [ec, results] = co_await st->resolver.async_resolve(o.host, std::to_string(o.port), use_tuple);
+    oc.hook = nullptr;
+    st->guard.cancel();
+    if (oc.cancelled) {
+        res.ec = errc::cancelled;
+    } else if (st->expired) {
+        res.ec = timed_out;
+        res.detail = "resolving '" + o.host + "' timed out";
+    } else if (ec) {
+        res.ec = errc::resolve_failed;
+        res.detail = "cannot resolve '" + o.host + "': " + ec.message();
+    } else {
+        co_return std::move(results);
+    }
+    co_return std::nullopt;
+}
+
+// TLS: SNI, host name or IP verification (unless insecure), the handshake
+// within its own timeout.
+asio::awaitable<bool> transport::impl::handshake(connection& c, const origin& o, clock_type::time_point deadline,
+                                                 detail::op_cancel& oc, detail::wire_result& res) {
+    auto* raw = &c;
+    SSL* ssl_handle = c.stream.tls().native_handle();
+    bool ip = is_ip_literal(o.host);
+    if (!ip) SSL_set_tlsext_host_name(ssl_handle, o.host.c_str());
+    if (!cfg.tls.insecure) {
+        if (ip) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), o.host.c_str());
+        else SSL_set1_host(ssl_handle, o.host.c_str());
+    }
+    auto hs_deadline = std::min(deadline, clock_type::now() + cfg.handshake_timeout);
+    bool hs_deadline_binds = hs_deadline == deadline;
+    c.stream.tcp().expires_at(hs_deadline);
+    oc.hook = [raw] { raw->stream.tcp().close(); };
+    auto [head_ec] = co_await c.stream.tls().async_handshake(ssl::stream_base::client, use_tuple);
+    oc.hook = nullptr;
+    if (oc.cancelled) {
+        res.ec = errc::cancelled;
+        co_return false;
+    }
+    if (!head_ec) co_return true;
+    long verify = SSL_get_verify_result(ssl_handle);
+    if (head_ec == beast::error::timeout) {
+        res.ec = hs_deadline_binds ? errc::request_timeout : errc::tls_handshake_timeout;
+        res.detail = "TLS handshake with " + o.to_string() + " timed out";
+    } else if (verify != X509_V_OK) {
+        res.ec = errc::tls_verify_failed;
+        res.detail = "certificate of " + o.to_string() + " rejected: " + X509_verify_cert_error_string(verify);
+    } else {
+        res.ec = errc::tls_handshake_failed;
+        res.detail = "TLS handshake with " + o.to_string() + " failed: " + head_ec.message();
+    }
+    c.stream.tcp().close();
+    co_return false;
 }
 
 asio::awaitable<std::unique_ptr<connection>> transport::impl::acquire(const origin& o, const std::string& key,

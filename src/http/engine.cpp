@@ -20,6 +20,12 @@ errc classify_io_error(error_code ec, bool deadline_binds) {
     return errc::connection_closed;
 }
 
+// A failed socket step into the result: cancellation wins, else the error's code.
+void fail_io(detail::wire_result& res, const detail::op_cancel& oc, error_code ec, bool deadline_binds, std::string_view what) {
+    res.ec = oc.cancelled ? error_code(errc::cancelled) : error_code(classify_io_error(ec, deadline_binds));
+    if (!oc.cancelled) res.detail = std::string(what) + ": " + ec.message();
+}
+
 }  // namespace
 
 // Sends the request and reads the response on `c`. Returns true when the
@@ -38,10 +44,7 @@ asio::awaitable<bool> transport::impl::run(connection& c, const detail::wire_req
 // reporting the write's broken pipe.
 asio::awaitable<bool> transport::impl::send(connection& c, const detail::wire_request& r, detail::wire_result& res,
                                             detail::op_cancel& oc, early_answer& early_head) {
-    auto fail = [&](error_code ec, bool deadline_binds, std::string_view what) {
-        res.ec = oc.cancelled ? error_code(errc::cancelled) : error_code(classify_io_error(ec, deadline_binds));
-        if (!oc.cancelled) res.detail = std::string(what) + ": " + ec.message();
-    };
+    auto fail = [&](error_code ec, bool deadline_binds, std::string_view what) { fail_io(res, oc, ec, deadline_binds, what); };
 
     // ---- request
     http::request<http::buffer_body> req{to_verb(r.method), r.target, 11};
@@ -59,7 +62,6 @@ asio::awaitable<bool> transport::impl::send(connection& c, const detail::wire_re
     if (c.reused) ++stats.reused;
 
     http::request_serializer<http::buffer_body> sr{req};
-    bool early = false;  // the server answered before the whole body was sent
     if (!r.source) {
         req.body().data = length ? const_cast<char*>(r.body.data()) : nullptr;
         req.body().size = length;
@@ -71,7 +73,20 @@ asio::awaitable<bool> transport::impl::send(connection& c, const detail::wire_re
             fail(ec, db, "sending the request");
             co_return false;
         }
-    } else {
+        co_return true;
+    }
+    bool sent = co_await send_streamed(c, r, res, oc, req, sr, length, early_head);
+    co_return sent;
+}
+
+// A body streamed from its source in chunks; a server answering early stops it.
+asio::awaitable<bool> transport::impl::send_streamed(connection& c, const detail::wire_request& r, detail::wire_result& res,
+                                                     detail::op_cancel& oc, http::request<http::buffer_body>& req,
+                                                     http::request_serializer<http::buffer_body>& sr, std::uint64_t length,
+                                                     early_answer& early_head) {
+    auto fail = [&](error_code ec, bool deadline_binds, std::string_view what) { fail_io(res, oc, ec, deadline_binds, what); };
+    bool early = false;  // the server answered before the whole body was sent
+    {
         bool db = arm(c, r.deadline);
         req.body().data = nullptr;
         req.body().more = true;
@@ -149,10 +164,7 @@ asio::awaitable<bool> transport::impl::send(connection& c, const detail::wire_re
 // Reads the response header (unless an early answer has it), then the body.
 asio::awaitable<bool> transport::impl::receive(connection& c, const detail::wire_request& r, detail::wire_result& res,
                                                detail::op_cancel& oc, early_answer& early_head) {
-    auto fail = [&](error_code ec, bool deadline_binds, std::string_view what) {
-        res.ec = oc.cancelled ? error_code(errc::cancelled) : error_code(classify_io_error(ec, deadline_binds));
-        if (!oc.cancelled) res.detail = std::string(what) + ": " + ec.message();
-    };
+    auto fail = [&](error_code ec, bool deadline_binds, std::string_view what) { fail_io(res, oc, ec, deadline_binds, what); };
     std::optional<http::response_parser<http::buffer_body>> parser;
     if (early_head) parser.emplace(std::move(*early_head));
     else parser.emplace();
@@ -187,10 +199,7 @@ asio::awaitable<bool> transport::impl::receive(connection& c, const detail::wire
 // The body: to the sink (2xx with a sink) or into the result, within limits.
 asio::awaitable<bool> transport::impl::read_body(connection& c, const detail::wire_request& r, detail::wire_result& res,
                                                  detail::op_cancel& oc, http::response_parser<http::buffer_body>& p) {
-    auto fail = [&](error_code ec, bool deadline_binds, std::string_view what) {
-        res.ec = oc.cancelled ? error_code(errc::cancelled) : error_code(classify_io_error(ec, deadline_binds));
-        if (!oc.cancelled) res.detail = std::string(what) + ": " + ec.message();
-    };
+    auto fail = [&](error_code ec, bool deadline_binds, std::string_view what) { fail_io(res, oc, ec, deadline_binds, what); };
     bool ok_status = res.status >= 200 && res.status < 300;
     bool to_sink = ok_status && r.sink;
     std::uint64_t limit = ok_status ? r.body_limit : r.error_body_limit;

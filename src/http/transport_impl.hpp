@@ -149,6 +149,11 @@ struct transport::impl {
 
     asio::awaitable<std::unique_ptr<connection>> connect(const origin& o, clock_type::time_point deadline,
                                                          detail::op_cancel& oc, detail::wire_result& res);
+    asio::awaitable<std::optional<tcp::resolver::results_type>> resolve(const origin& o, clock_type::time_point connect_deadline,
+                                                                        errc timed_out, detail::op_cancel& oc,
+                                                                        detail::wire_result& res);
+    asio::awaitable<bool> handshake(connection& c, const origin& o, clock_type::time_point deadline, detail::op_cancel& oc,
+                                    detail::wire_result& res);
     asio::awaitable<std::unique_ptr<connection>> acquire(const origin& o, const std::string& key,
                                                          clock_type::time_point deadline, detail::op_cancel& oc,
                                                          detail::wire_result& res);
@@ -159,6 +164,10 @@ struct transport::impl {
     using early_answer = std::optional<http::response_parser<http::empty_body>>;
     asio::awaitable<bool> send(connection& c, const detail::wire_request& r, detail::wire_result& res,
                                detail::op_cancel& oc, early_answer& early);
+    asio::awaitable<bool> send_streamed(connection& c, const detail::wire_request& r, detail::wire_result& res,
+                                        detail::op_cancel& oc, http::request<http::buffer_body>& req,
+                                        http::request_serializer<http::buffer_body>& sr, std::uint64_t length,
+                                        early_answer& early);
     asio::awaitable<bool> receive(connection& c, const detail::wire_request& r, detail::wire_result& res,
                                   detail::op_cancel& oc, early_answer& early);
     asio::awaitable<bool> read_body(connection& c, const detail::wire_request& r, detail::wire_result& res,
