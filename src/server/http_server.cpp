@@ -67,6 +67,10 @@ struct http_server::state : std::enable_shared_from_this<state> {
     asio::awaitable<void> session(tcp::socket sock);
     asio::awaitable<bool> respond(detail::any_stream& s, response_plan& plan, bool head_only, bool keep_alive,
                                   std::vector<char>& chunk);
+    enum class body_end { drained, undrained, gone };
+    asio::awaitable<body_end> read_body(detail::any_stream& s, beast::flat_buffer& buffer,
+                                        http::request_parser<http::buffer_body>& p, std::vector<char>& chunk, body_plan& bp,
+                                        body_status& bs, std::string& body);
 
     // Waits until `due` (a fault's delay or throttle); stop() cuts it short, so
     // a stopped server leaves no timer behind.
@@ -187,6 +191,65 @@ asio::awaitable<void> http_server::state::accept_loop() {
     }
 }
 
+namespace {
+
+response_plan bad_request(bool too_big) {
+    response_plan plan;
+    plan.status = too_big ? 431 : 400;
+    plan.headers.emplace_back("Content-Type", "application/json");
+    plan.body = too_big ? R"({"type":"invalid_input","code":"HEADER_TOO_LARGE","message":"request header too large"})"
+                        : R"({"type":"invalid_input","code":"BAD_REQUEST","message":"malformed HTTP request"})";
+    return plan;
+}
+
+request_head head_of(const http::request_parser<http::buffer_body>& p, const std::string& remote, bool tls) {
+    request_head head;
+    head.method = std::string(p.get().method_string());
+    head.target = std::string(p.get().target());
+    for (const auto& f : p.get()) head.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    if (auto cl = p.content_length()) head.content_length = *cl;
+    head.remote = remote;
+    head.tls = tls;
+    head.host = std::string(head.header("host"));
+    return head;
+}
+
+}  // namespace
+
+// The body, to the handler's sink or into `body` within its limit; an
+// over-limit body is read and dropped up to drain_limit.
+asio::awaitable<http_server::state::body_end> http_server::state::read_body(detail::any_stream& s, beast::flat_buffer& buffer,
+                                                                            http::request_parser<http::buffer_body>& p,
+                                                                            std::vector<char>& chunk, body_plan& bp,
+                                                                            body_status& bs, std::string& body) {
+    if (!p.is_done() && chunk.empty()) {
+        chunk.resize(cfg.chunk_size);
+        buffer.reserve(cfg.chunk_size);  // Beast reads max(512, free room) at a time
+    }
+    while (!p.is_done()) {
+        p.get().body().data = chunk.data();
+        p.get().body().size = chunk.size();
+        s.tcp().expires_after(cfg.idle_timeout);
+        auto [ec, n] = co_await http::async_read(s, buffer, p, use_tuple);
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) co_return body_end::gone;
+        std::size_t got = chunk.size() - p.get().body().size;
+        bs.bytes += got;
+        if (bs.too_large || bs.sink_error) {
+            if (bs.bytes > cfg.drain_limit) co_return body_end::undrained;
+            continue;
+        }
+        if (bs.bytes > bp.limit) {
+            bs.too_large = true;
+            body.clear();
+            continue;
+        }
+        if (bp.sink) bp.sink->write(std::span<const char>(chunk.data(), got), bs.sink_error);
+        else body.append(chunk.data(), got);
+    }
+    co_return body_end::drained;
+}
+
 asio::awaitable<void> http_server::state::session(tcp::socket sock) {
     auto self = shared_from_this();
     detail::any_stream s(std::move(sock), tls_ctx ? &*tls_ctx : nullptr);
@@ -229,12 +292,7 @@ asio::awaitable<void> http_server::state::session(tcp::socket sock) {
         if (head_ec) {
             bool http_error = head_ec.category() == http::make_error_code(http::error::bad_method).category();
             if (!http_error || head_ec == http::error::end_of_stream || head_ec == http::error::partial_message) co_return;
-            bool too_big = head_ec == http::error::header_limit;
-            response_plan plan;
-            plan.status = too_big ? 431 : 400;
-            plan.headers.emplace_back("Content-Type", "application/json");
-            plan.body = too_big ? R"({"type":"invalid_input","code":"HEADER_TOO_LARGE","message":"request header too large"})"
-                                : R"({"type":"invalid_input","code":"BAD_REQUEST","message":"malformed HTTP request"})";
+            auto plan = bad_request(head_ec == http::error::header_limit);
             co_await respond(s, plan, false, false, chunk);
             co_return;
         }
@@ -243,51 +301,14 @@ asio::awaitable<void> http_server::state::session(tcp::socket sock) {
             ++stats.requests;
         }
 
-        request_head head;
-        head.method = std::string(p.get().method_string());
-        head.target = std::string(p.get().target());
-        for (const auto& f : p.get()) head.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-        if (auto cl = p.content_length()) head.content_length = *cl;
-        head.remote = remote;
-        head.tls = s.is_tls();
-        head.host = std::string(head.header("host"));
+        request_head head = head_of(p, remote, s.is_tls());
 
         body_plan bp = h->plan_body(head);
         body_status bs;
         std::string body;
-        bool drained = true;
-        if (!p.is_done() && chunk.empty()) {
-            chunk.resize(cfg.chunk_size);
-            buffer.reserve(cfg.chunk_size);  // Beast reads max(512, free room) at a time
-        }
-        while (!p.is_done()) {
-            p.get().body().data = chunk.data();
-            p.get().body().size = chunk.size();
-            s.tcp().expires_after(cfg.idle_timeout);
-            auto [ec, n] = co_await http::async_read(s, buffer, p, use_tuple);
-            if (ec == http::error::need_buffer) ec = {};
-            if (ec) co_return;  // client went away mid-body: the sink is dropped with bp
-            std::size_t got = chunk.size() - p.get().body().size;
-            bs.bytes += got;
-            if (bs.too_large || bs.sink_error) {
-                if (bs.bytes > cfg.drain_limit) {
-                    drained = false;
-                    break;
-                }
-                continue;
-            }
-            if (bs.bytes > bp.limit) {
-                bs.too_large = true;
-                body.clear();
-                continue;
-            }
-            if (bp.sink) {
-                bp.sink->write(std::span<const char>(chunk.data(), got), bs.sink_error);
-            } else {
-                body.append(chunk.data(), got);
-            }
-        }
-
+        auto end = co_await read_body(s, buffer, p, chunk, bp, bs, body);
+        if (end == body_end::gone) co_return;  // client went away mid-body: the sink is dropped with bp
+        bool drained = end == body_end::drained;
         bs.sink = bp.sink.get();
         response_plan plan = h->handle(head, body, bs);
         bp = {};  // release the sink before answering
