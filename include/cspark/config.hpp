@@ -55,9 +55,12 @@ struct client_config {
     std::string oauth_path;      ///< "" = CSPARK_OAUTH_PATH: JSON file with client_id/client_secret
     std::chrono::milliseconds timeout{60s};  ///< whole request for API calls (SDK default 60 s)
     std::chrono::milliseconds transfer_timeout{0};  ///< whole request for streamed bodies; 0 = none
-    int max_retries = 2;         ///< SDK default
-    std::chrono::milliseconds retry_interval{1s};  ///< SDK default
-    retry_config retry;          ///< max_retries/retry_interval above override its two fields
+    int max_retries = 2;         ///< retries of one request after a transient failure (SDK default)
+    std::chrono::milliseconds retry_interval{1s};  ///< base of the backoff (SDK default)
+    std::chrono::milliseconds max_retry_delay{30s};  ///< cap of one computed backoff
+    std::chrono::milliseconds max_retry_after{120s};  ///< longer Retry-After hints are not waited for
+    std::chrono::milliseconds retry_deadline{0};  ///< one request, waits included; 0 = none
+    bool retry_rate_limited_posts = true;  ///< 429 means refused before any action: a POST may be sent again
     std::uint64_t body_limit = 64ull * 1024 * 1024;  ///< buffered response bodies
     std::size_t max_redirects = 5;  ///< GET/HEAD only; credentials never cross to another host
     std::chrono::milliseconds token_refresh_margin{30s};  ///< refresh OAuth tokens this early

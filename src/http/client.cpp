@@ -362,9 +362,12 @@ client::client(asio::any_io_executor ex, client_config cfg) : impl_(std::make_sh
     s.cfg = std::move(cfg);
     s.timer = s.cfg.timer ? s.cfg.timer : system_timer_service();
     s.tr = s.cfg.shared_transport ? s.cfg.shared_transport : std::make_shared<cspark::transport>(ex, s.cfg.transport);
-    s.retry = s.cfg.retry;
-    s.retry.max_retries = std::max(0, s.cfg.max_retries);
+    s.retry.max_retries = std::max(0, s.cfg.max_retries);  // the pure policy's input, from one spelling of each knob
     s.retry.retry_interval = s.cfg.retry_interval;
+    s.retry.max_delay = s.cfg.max_retry_delay;
+    s.retry.max_retry_after = s.cfg.max_retry_after;
+    s.retry.deadline = s.cfg.retry_deadline;
+    s.retry.retry_rate_limited_posts = s.cfg.retry_rate_limited_posts;
     s.user_agent = "cspark-impex/" + std::string(version) + " (C++20; Boost.Beast)";
     if (!s.cfg.user_agent_suffix.empty()) s.user_agent += " " + s.cfg.user_agent_suffix;
     s.spark_ua = "agent=cspark-impex/" + std::string(version) + "; env=C++20";
