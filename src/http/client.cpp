@@ -138,7 +138,8 @@ public:
             bool built = co_await build_headers(headers);  // awaited into a local: see shared/toolchain.md
             if (!built || !rewind()) co_return std::move(out_);
             auto wr = wire(headers);
-            s_.cfg.log.log(log_level::debug, method_name() + " " + detail::mask_url(url_));
+            if (s_.cfg.log.enabled(log_level::debug))  // no strings built for a silent logger
+                s_.cfg.log.log(log_level::debug, method_name() + " " + detail::mask_url(url_));
             const auto sent_at = clock_type::now();
             detail::wire_result res = co_await detail::exchange(*s_.tr, wr, *oc_);
             out_.resp.attempts = attempt;
@@ -250,7 +251,8 @@ private:
         resp.body = std::move(res.body);
         resp.body_bytes = res.body_bytes;
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - sent_at).count();
-        s_.cfg.log.log(log_level::debug, method_name() + " " + detail::mask_url(url_) + " -> " + std::to_string(res.status) +
+        if (s_.cfg.log.enabled(log_level::debug))
+            s_.cfg.log.log(log_level::debug, method_name() + " " + detail::mask_url(url_) + " -> " + std::to_string(res.status) +
                                              " (" + std::to_string(ms) + " ms)");
     }
 
@@ -310,7 +312,8 @@ private:
             resp.body_bytes = res.body_bytes;
             fill_failure(s_, resp, res, req_.method, url_, d.reason);
             resp.body = std::move(res.body);
-            s_.cfg.log.log(log_level::debug, method_name() + " " + detail::mask_url(url_) + " failed: " + out_.ec.message());
+            if (s_.cfg.log.enabled(log_level::debug))
+                s_.cfg.log.log(log_level::debug, method_name() + " " + detail::mask_url(url_) + " failed: " + out_.ec.message());
             co_return false;
         }
         ++s_.stats.retries;

@@ -105,7 +105,7 @@ public:
         auto notes = std::move(st_.notes);
         st_.notes.clear();
         for (const auto& n : notes) {
-            if (n.what == flow_note::type::job_created)
+            if (n.what == flow_note::type::job_created && clock().log().enabled(log_level::info))
                 clock().log().log(log_level::info, n.kind + " job created <" + n.id + ">");
             if (n.what == flow_note::type::retry) clock().log().log(log_level::warn, n.kind + ": " + n.message);
             if (io_.progress && n.what != flow_note::type::intent && n.what != flow_note::type::downloaded)
