@@ -105,7 +105,7 @@ flow_action begin(flow_state& st, flow_event& ev) {
         st.at = stage::import_poll;
         return poll_begin(st, "import", s.import_id, ev.now);
     }
-    if (!s.export_id.empty()) {
+    if (!s.export_id.empty() && s.packages.empty()) {  // with the package already here, the export job is past
         st.export_job.id = s.export_id;
         st.at = stage::export_poll;
         return poll_begin(st, "export", s.export_id, ev.now);

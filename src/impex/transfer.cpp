@@ -58,7 +58,6 @@ bool readable_zip(const std::filesystem::path& p, std::string& why) {
 download_session::~download_session() { discard(); }
 
 bool download_session::open(const std::string& name, error_code& ec, std::string& why) {
-    opened_ = true;
     if (opt_.in_memory) return true;
     std::error_code fs_ec;
     std::filesystem::create_directories(opt_.directory, fs_ec);
@@ -123,6 +122,8 @@ void download_session::restart(error_code& ec) {
     written_ = 0;
     sha_ = hasher();
     md5_ = hasher(hasher::kind::md5);
+    sha_hex_.clear();
+    md5_hex_.clear();
     data_.clear();
     if (!opt_.in_memory && (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0)) fail_io("truncating", ec);
 }

@@ -26,7 +26,6 @@ public:
     bool open(const std::string& name, error_code& ec, std::string& why);
     /// Also compute MD5 (the server's file_hash is 32 hex digits).
     void want_md5(bool on) noexcept { md5_on_ = on; }
-    bool is_open() const noexcept { return opened_; }
 
     void start(int status, std::optional<std::uint64_t> length, const header_list& headers, error_code& ec) override;
     void write(std::span<const char> d, error_code& ec) override;
@@ -34,8 +33,17 @@ public:
 
     std::uint64_t written() const noexcept { return written_; }
     int resumes() const noexcept { return resumes_; }
-    std::string sha256() { return sha_.hex_digest(); }
-    std::string md5() { return md5_.hex_digest(); }
+    /// The digests of the whole body, once it is complete. Finishing a hash
+    /// resets it, so each is computed once and kept.
+    const std::string& sha256() {
+        if (sha_hex_.empty()) sha_hex_ = sha_.hex_digest();
+        return sha_hex_;
+    }
+    /// "" unless want_md5(true).
+    const std::string& md5() {
+        if (md5_on_ && md5_hex_.empty()) md5_hex_ = md5_.hex_digest();
+        return md5_hex_;
+    }
     /// What went wrong locally (naming the path and the system error), or "".
     const std::string& failure() const noexcept { return failure_; }
 
@@ -50,7 +58,6 @@ private:
     void restart(error_code& ec);
 
     const download_options& opt_;
-    bool opened_ = false;
     int fd_ = -1;
     std::filesystem::path final_path_, part_;
     std::uint64_t written_ = 0, total_ = 0;
@@ -59,6 +66,7 @@ private:
     hasher sha_;
     hasher md5_;
     bool md5_on_ = false;
+    std::string sha_hex_, md5_hex_;
     std::string failure_;
 };
 

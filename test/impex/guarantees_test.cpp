@@ -5,6 +5,8 @@
 // unverified corrupt package, links must be http(s), uploads respect limits.
 #include "support/impex_fixture.hpp"
 
+#include "core/hash.hpp"
+
 #include <fstream>
 #include <random>
 
@@ -394,4 +396,20 @@ TEST_CASE("migrate into a directory that does not exist yet creates it") {
     run_coro(t.f.io, [&]() -> asio::awaitable<void> { m = co_await src->migrate(*dst, req); });
     CHECK_MESSAGE(!m.ec, m.diag.to_string());
     CHECK(std::filesystem::is_empty(req.exports.directory));  // the transient package is gone again
+}
+
+TEST_CASE("the SHA-256 reported for an exported package is the file's own") {
+    impex_fixture t;
+    auto src = t.make("tenant-0001");
+    auto file_sha = [](const std::filesystem::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), {});
+        return detail::sha256_hex(bytes);
+    };
+    auto e = export_one(t, *src, "sha");
+    const auto& f = e.files.at(0);
+    CHECK(f.verified);
+    CHECK(f.sha256 == file_sha(f.path));
+    CHECK(f.sha256 == t.state().at("jobs").at(0).at("file_hash").as_string());
+    CHECK(f.size == std::filesystem::file_size(f.path));
 }

@@ -535,10 +535,10 @@ TEST_CASE("engine: resumes from a checkpoint") {
         REQUIRE(s.described(describe_with("other", "I3")).what == act::post_import);
         CHECK(s.last.cid == "cid-i");
     }
-    SUBCASE("a verified package: imported without exporting") {
+    SUBCASE("a verified package: imported without exporting, even with the export job known") {
         flow_plan plan = migrate_plan();
         plan.export_job = plan.download = false;
-        sim s(plan, {.packages = {"/p.zip"}});
+        sim s(plan, {.export_id = "E1", .packages = {"/p.zip"}});
         CHECK(s.begin().what == act::post_import);
     }
 }
