@@ -134,7 +134,6 @@ public:
         case act::keep_file: return ready(keep(a));
         case act::cancel_export: return cancel(a.id);
         case act::discard: return ready(discard());
-        case act::release_slot:
         case act::finish: break;
         }
         return ready(ok());
@@ -283,7 +282,7 @@ asio::awaitable<void> drive(flow_state& st, flow_io& io) {
     ev.now = r.clock().timer()->now();
     for (;;) {
         flow_action a = resume(st, std::move(ev));
-        co_await r.report();
+        if (!st.notes.empty()) co_await r.report();  // most steps note nothing: no coroutine frame for them
         r.release(a.release);
         if (a.what == act::finish) co_return;
         bool cancelled = !st.cancelling && co_await cancelled_now();  // a local, not in the if (g++ 12)

@@ -72,7 +72,6 @@ struct flow_note {
 struct flow_action {
     enum class type {
         acquire_slot,   ///< wait for the tenant's `kind` slot
-        release_slot,   ///< give it back (completes at once)
         post_export,    ///< POST export with correlation id `cid`
         post_import,    ///< POST import of packages[file] with correlation id `cid`
         describe,       ///< GET {kind}/status
