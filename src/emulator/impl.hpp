@@ -217,7 +217,11 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
     }
 
     // ---- auth
-    enum class auth_result { ok, denied, missing_header };
+    enum class auth_result { ok, denied, missing_header, tenant_mismatch };
+    // API keys need x-tenant-name equal to the path's tenant (documented). A
+    // bearer token or OAuth token carries its tenant; by default its
+    // x-tenant-name is not read (raw scripts send none and work); --strict
+    // requires it and requires it to name the path's tenant.
     auth_result authenticate(const server::request_head& h, const emu::tenant& t, std::string& missing) {
         if (cfg.strict) {
             for (auto name : {"x-tenant-name", "x-request-id", "x-spark-ua"})
@@ -225,6 +229,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
                     missing = name;
                     return auth_result::missing_header;
                 }
+            if (h.header("x-tenant-name") != t.name) return auth_result::tenant_mismatch;
         }
         auto authz = h.header("authorization");
         if (detail::starts_with_icase(authz, "bearer ")) {

@@ -58,16 +58,24 @@ std::optional<std::vector<mapping>> parse_import_entity(const json::value& entit
         }
         const auto& o = item.get_object();
         mapping m;
-        std::string src = strip_version(str(o, "service_uri_source"));
+        std::string src_uri = str(o, "service_uri_source");
+        std::string src = strip_version(src_uri, &m.source_version);
         if (!split_uri(src, m.source_folder, m.source_service)) {
-            err = make_error(400, "INVALID_REQUEST", "service_uri_source '" + src + "' is not folder/service");
+            err = make_error(400, "INVALID_REQUEST", "service_uri_source '" + src_uri + "' is not folder/service");
             return std::nullopt;
         }
-        bool in_pkg = std::any_of(pkg.versions.begin(), pkg.versions.end(), [&](const package_version& v) {
-            return v.folder == m.source_folder && v.service == m.source_service;
-        });
+        std::string held;  // the versions of that service the package holds
+        bool in_pkg = false;
+        for (const auto& v : pkg.versions)
+            if (v.folder == m.source_folder && v.service == m.source_service) {
+                held += (held.empty() ? "" : ", ") + v.version;
+                in_pkg = in_pkg || version_matches(m.source_version, v.version);
+            }
         if (!in_pkg) {
-            err = make_error(404, "SERVICE_NOT_FOUND", "service '" + src + "' could not be found in the package");
+            err = make_error(404, "SERVICE_NOT_FOUND",
+                             held.empty() ? "service '" + src + "' could not be found in the package"
+                                          : "version '" + m.source_version + "' of service '" + src +
+                                                "' could not be found in the package (it holds " + held + ")");
             return std::nullopt;
         }
         std::string dst = strip_version(str(o, "service_uri_destination"));
@@ -82,6 +90,13 @@ std::optional<std::vector<mapping>> parse_import_entity(const json::value& entit
             return std::nullopt;
         }
         if (!kind.empty()) m.update_version_type = kind;
+        for (const auto& earlier : out)
+            if (earlier.dest_folder == m.dest_folder && earlier.dest_service == m.dest_service) {
+                err = make_error(400, "DUPLICATE_DESTINATION",
+                                 "services_modify sends '" + earlier.source_folder + "/" + earlier.source_service +
+                                     "' and '" + src + "' to one destination '" + dst + "'");
+                return std::nullopt;
+            }
         out.push_back(std::move(m));
     }
     return out;
@@ -166,8 +181,10 @@ void import_one(tenant& t, const package_contents& pkg, const mapping& m, const 
                 import_result& r) {
     std::vector<const package_version*> src;
     for (const auto& v : pkg.versions)
-        if (v.folder == m.source_folder && v.service == m.source_service) src.push_back(&v);
+        if (v.folder == m.source_folder && v.service == m.source_service && version_matches(m.source_version, v.version))
+            src.push_back(&v);
     std::sort(src.begin(), src.end(), [](const package_version* a, const package_version* b) { return semver_less(a->version, b->version); });
+    if (!m.source_version.empty()) src.erase(src.begin(), src.end() - 1);  // a selector takes the latest it matches
     auto& f = t.folders[m.dest_folder];
     auto it = f.services.find(m.dest_service);
     std::string status = it == f.services.end() ? "added" : action == "replace" ? "replaced" : "updated";

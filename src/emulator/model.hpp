@@ -99,12 +99,18 @@ std::optional<package_contents> read_package(const std::filesystem::path& path, 
 // ---- import
 struct mapping {
     std::string source_folder, source_service;
+    std::string source_version;  ///< "[1.2]" in service_uri_source: only the latest version it selects
+
     std::string dest_folder, dest_service;
     std::string update_version_type = "minor";
 };
 
 /// Parses importRequestEntity against the package: every source must be in
-/// it (404 SERVICE_NOT_FOUND otherwise). Returns mappings + action.
+/// it (404 SERVICE_NOT_FOUND otherwise). A version in service_uri_source
+/// ("f/s[1.2]") selects like export's services input: the latest version of
+/// the package that the prefix matches, only that one. Two mappings aimed at
+/// one destination are refused (400 DUPLICATE_DESTINATION). Returns mappings
+/// + action.
 std::optional<std::vector<mapping>> parse_import_entity(const boost::json::value& entity,
                                                         const package_contents& pkg, std::string& action,
                                                         api_error& err);

@@ -70,6 +70,12 @@ route_match match_route(const std::vector<std::string>& parts) {
     return {};
 }
 
+// "application/json; charset=utf-8" -> "application/json"
+std::string media_type(const server::request_head& h) {
+    auto v = h.header("content-type");
+    return detail::to_lower(detail::trim(v.substr(0, v.find(';'))));
+}
+
 server::response_plan injected(int status, double retry_after, const std::string& what) {
     header_list extra;
     if (status == 429 && retry_after >= 0) {
@@ -139,7 +145,21 @@ server::response_plan emulator::impl::tenant_route(const server::request_head& h
     auto auth = t == tenants.end() ? auth_result::denied : authenticate(h, t->second, missing);
     if (auth == auth_result::missing_header)
         return error_reply(400, "MISSING_HEADER", "header '" + missing + "' is required (strict mode)");
+    if (auth == auth_result::tenant_mismatch)
+        return json_reply(401, json::object{{"status", "Error"},
+                                            {"errorCode", "INVALID_TENANT"},
+                                            {"message", "x-tenant-name does not name the tenant of the path '" +
+                                                            tenant_name + "' (strict mode)"}});
     if (auth == auth_result::denied) return unauthorized();
+    if (cfg.strict && (route == "export.create" || route == "export.cancel" || route == "import.create")) {
+        // A gateway in front of a JSON API answers 415 to a body of another type.
+        auto type = media_type(h);
+        std::string want = route == "import.create" ? "multipart/form-data" : "application/json";
+        if (type != want)
+            return error_reply(415, "UNSUPPORTED_MEDIA_TYPE",
+                               "Content-Type '" + std::string(h.header("content-type")) + "' is not " + want + " (strict mode)",
+                               "unsupported_media_type");
+    }
     if (route == "export.create") return export_create(h, t->second, body, fired);
     if (route == "import.create") return import_create(h, t->second, body, st, fired);
     if (route == "export.describe") return describe(t->second, job_kind::export_job);
@@ -167,8 +187,14 @@ server::response_plan emulator::impl::cancel_export(const server::request_head& 
 
 // ------------------------------------------------------------------ routes
 
-server::response_plan emulator::impl::token(const server::request_head&, const std::string& tenant_name,
+server::response_plan emulator::impl::token(const server::request_head& h, const std::string& tenant_name,
                                             const std::string& body) {
+    // Keycloak reads the body as a form only: a body of another type is 400.
+    auto type = media_type(h);
+    if (type != "application/x-www-form-urlencoded")
+        return json_reply(400, json::object{{"error", "invalid_request"},
+                                            {"error_description", "Content-Type '" + std::string(h.header("content-type")) +
+                                                                      "' is not application/x-www-form-urlencoded"}});
     auto form = parse_form(body);
     if (form["grant_type"] != "client_credentials")
         return json_reply(400, json::object{{"error", "unsupported_grant_type"},

@@ -48,12 +48,20 @@ void add_mapping(json::array& out, const std::string& src, const std::string& ds
     }
     std::string target = dst.empty() ? s->path() : dst;
     auto t = parse_service_uri(target, why);
-    if (!t || t->form != service_uri::kind::folder_service) {
-        if (t) why = "import target '" + target + "' must be {folder}/{service}";
+    if (!t || t->form != service_uri::kind::folder_service || !t->version.empty()) {
+        if (t) why = "import target '" + target + "' must be {folder}/{service} (a destination has no version)";
         ec = errc::invalid_argument;
         return;
     }
-    out.push_back(json::object{{"service_uri_source", s->path()},
+    for (const auto& m : out)
+        if (to_lower(string_field(m.get_object(), "service_uri_destination")) == to_lower(t->path())) {
+            why = "two import sources ('" + string_field(m.get_object(), "service_uri_source") + "' and '" + src +
+                  "') go to one destination '" + t->path() + "'";
+            ec = errc::invalid_argument;
+            return;
+        }
+    // A version selector ("f/s[1.2]") is sent as given: only that version is imported.
+    out.push_back(json::object{{"service_uri_source", s->to_string()},
                                {"service_uri_destination", t->path()},
                                {"update_version_type", to_string(u)}});
 }

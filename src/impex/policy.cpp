@@ -164,7 +164,12 @@ job_lookup identify_job(const describe_view& d, const std::string& correlation_i
 
 bool outputs_match(const json::value& outputs, const json::array& services_modify) {
     using pair = std::pair<std::string, std::string>;
-    auto norm = [](std::string src, std::string dst) { return pair{to_lower(src), to_lower(dst.empty() ? src : dst)}; };
+    // Outputs name services without the version selector a mapping may carry.
+    auto path = [](std::string uri) {
+        if (auto br = uri.find('['); br != std::string::npos && !uri.empty() && uri.back() == ']') uri.resize(br);
+        return to_lower(uri);
+    };
+    auto norm = [&](const std::string& src, const std::string& dst) { return pair{path(src), path(dst.empty() ? src : dst)}; };
     std::set<pair> sent, got;
     for (const auto& m : services_modify)
         if (m.is_object()) sent.insert(norm(str(m.get_object(), "service_uri_source"), str(m.get_object(), "service_uri_destination")));

@@ -268,6 +268,75 @@ TEST_CASE("strict mode requires the SDK headers") {
     CHECK(reply.find("x-request-id") != std::string::npos);
 }
 
+TEST_CASE("strict mode: a bearer token's x-tenant-name must name the path's tenant; the default does not read it") {
+    auto creds_of = [](emu_fixture& f) { return f.emu->credentials("tenant-0001"); };
+    auto request = [](const std::string& tenant_header, const std::string& token) {
+        return "GET /tenant-0001/api/v4/export/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+               "\r\nx-tenant-name: " + tenant_header +
+               "\r\nx-request-id: r1\r\nx-spark-ua: agent=t\r\nConnection: close\r\n\r\n";
+    };
+    emulator_config cfg;
+    cfg.strict = true;
+    emu_fixture strict(cfg);
+    auto token = creds_of(strict).bearer_token;
+    auto wrong = raw_exchange(strict.io, strict.emu->port(), request("target-0002", token));
+    CHECK(wrong.find("401 Unauthorized") != std::string::npos);
+    CHECK(wrong.find("INVALID_TENANT") != std::string::npos);
+    CHECK(wrong.find("tenant-0001") != std::string::npos);
+    CHECK(raw_exchange(strict.io, strict.emu->port(), request("tenant-0001", token)).find("200 OK") != std::string::npos);
+    emu_fixture lax;
+    CHECK(raw_exchange(lax.io, lax.emu->port(), request("target-0002", creds_of(lax).bearer_token)).find("200 OK") !=
+          std::string::npos);
+}
+
+TEST_CASE("content types: strict mode answers 415 as a gateway would; the token endpoint reads forms only") {
+    emulator_config cfg;
+    cfg.strict = true;
+    emu_fixture f(cfg);
+    auto creds = f.emu->credentials("tenant-0001");
+    auto post = [&](const std::string& path, const std::string& type, const std::string& body, bool auth) {
+        return raw_exchange(f.io, f.emu->port(),
+                            "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: " + type +
+                                (auth ? "\r\nx-synthetic-key: " + creds.api_key +
+                                            "\r\nx-tenant-name: tenant-0001\r\nx-request-id: r1\r\nx-spark-ua: a"
+                                      : std::string()) +
+                                "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+    };
+    std::string exp = R"({"inputs":{"services":["folder-1/service-1"]}})";
+    auto plain = post("/tenant-0001/api/v4/export", "text/plain", exp, true);
+    CHECK(plain.find("415 Unsupported Media Type") != std::string::npos);
+    CHECK(plain.find("text/plain") != std::string::npos);
+    CHECK(post("/tenant-0001/api/v4/export", "application/json; charset=utf-8", exp, true).find("200 OK") !=
+          std::string::npos);
+    CHECK(post("/tenant-0001/api/v4/import", "application/json", "{}", true).find("415") != std::string::npos);
+    std::string form = "grant_type=client_credentials&client_id=" + creds.client_id + "&client_secret=" + creds.client_secret;
+    auto json_token = post("/auth/realms/tenant-0001/protocol/openid-connect/token", "application/json", form, false);
+    CHECK(json_token.find("400 Bad Request") != std::string::npos);
+    CHECK(json_token.find("invalid_request") != std::string::npos);
+    CHECK(post("/auth/realms/tenant-0001/protocol/openid-connect/token", "application/x-www-form-urlencoded", form, false)
+              .find("200 OK") != std::string::npos);
+}
+
+TEST_CASE("an import that sends two services to one destination is refused up front; a version suffix is honoured") {
+    emu_fixture f;
+    auto src = f.make("tenant-0001");
+    auto dst = f.make("target-0001");
+    auto pkg = f.export_package(src, R"({"inputs":{"folders":["folder-1"]},"version_filter":"all"})");
+    auto dup = R"({"inputs":{"services_modify":[{"service_uri_source":"folder-1/service-1","service_uri_destination":"folder-1/x"},
+        {"service_uri_source":"folder-1/service-2","service_uri_destination":"folder-1/x"}]},"services_existing":"abort"})";
+    auto r = f.post_import(dst, dup, pkg);
+    CHECK(r.resp.status == 400);
+    CHECK(r.resp.body.find("DUPLICATE_DESTINATION") != std::string::npos);
+    CHECK(r.resp.body.find("folder-1/x") != std::string::npos);
+    auto one = R"({"inputs":{"services_modify":[{"service_uri_source":"folder-1/service-1[1.0.0]"}]},"services_existing":"abort"})";
+    auto r2 = f.post_import(dst, one, pkg);
+    REQUIRE_MESSAGE(!r2.ec, r2.resp.diag.to_string());
+    f.finish_jobs();
+    auto st = f.status(dst, "import", std::string(f.js(r2).at("id").as_string()));
+    REQUIRE(st.at("outputs").at("service_versions").as_array().size() == 1);
+    CHECK(st.at("outputs").at("service_versions").at(0).at("version_source") == "1.0.0");
+}
+
 TEST_CASE("export from one tenant, import into another: the data matches") {
     emu_fixture f;
     auto src = f.make("tenant-0001");

@@ -205,6 +205,39 @@ TEST_CASE("imp: every destination form") {
     CHECK_FALSE(services_modify(std::string("not a uri"), ec, why));
     CHECK(ec == errc::invalid_argument);
     CHECK_FALSE(services_modify(std::vector<service_mapping>{}, ec, why));
+    // Two sources into one destination: refused before anything is sent, naming both.
+    std::vector<service_mapping> twice{{.source = "f/a", .target = "g/x"}, {.source = "f/b", .target = "G/X"}};
+    CHECK_FALSE(services_modify(twice, ec, why));
+    CHECK(ec == errc::invalid_argument);
+    CHECK(why.find("'f/a'") != std::string::npos);
+    CHECK(why.find("'f/b'") != std::string::npos);
+    // A destination names no version; a source's version selector is sent as given.
+    CHECK_FALSE(services_modify(service_mapping{.source = "f/a", .target = "g/a[1.0]"}, ec, why));
+    auto sent = services_modify(service_mapping{.source = "f/a[1.2]", .target = "g/a"}, ec, why);
+    REQUIRE(sent);
+    CHECK(sent->at(0).at("service_uri_source") == "f/a[1.2]");
+}
+
+TEST_CASE("imp of one version of a service: only the version the source names lands") {
+    impex_fixture t;
+    auto src = t.make("tenant-0001");
+    auto dst = t.make("target-0001");
+    export_request req = quick({.services = {"folder-1/service-1"}, .version_filter = version_filter::all});
+    req.directory = t.dir("one-version");
+    export_result e;
+    run_coro(t.f.io, [&]() -> asio::awaitable<void> { e = co_await src->exp(req); });
+    REQUIRE(e.files.size() == 1);
+    REQUIRE(e.job.outputs.at("service_versions").as_array().size() == 3);
+    import_request ir{.file = e.files[0].path,
+                      .destination = service_mapping{.source = "folder-1/service-1[1.1]", .target = "folder-1/picked"}};
+    ir.poll.max_retries = 50;
+    import_result r;
+    run_coro(t.f.io, [&]() -> asio::awaitable<void> { r = co_await dst->imp(ir); });
+    CHECK(r.job.state == job_state::succeeded);
+    CHECK(t.versions("target-0001", "folder-1", "picked") == 1);
+    auto st = t.state();
+    auto& v = st.at("tenants").at("target-0001").at("folders").at("folder-1").at("services").at("picked").at("versions");
+    CHECK(v.at(0).at("version") == "1.1.0");
 }
 
 TEST_CASE("a failed job ends polling at once with its errors; a stuck one hits the deadline") {

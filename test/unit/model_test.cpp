@@ -128,6 +128,42 @@ TEST_CASE("the import action table") {
         CHECK(json::serialize(r.errors).find("ghost") != std::string::npos);
         CHECK(target.folders.count("ghost") == 0);
     }
+    SUBCASE("a version in service_uri_source imports only the version it selects") {
+        auto one = json::parse(R"({"inputs":{"services_modify":[{"service_uri_source":"pricing/motor[1.0.0]",
+            "service_uri_destination":"live/motor"}]}})");
+        auto m = parse_import_entity(one, pkg, action, err);
+        REQUIRE(m);
+        auto r = apply_import(target, pkg, *m, action);
+        CHECK(r.errors.is_null());
+        auto& v = target.folders["live"].services.at("motor").versions;
+        REQUIRE(v.size() == 1);
+        CHECK(v[0].semver == "1.0.0");
+        CHECK(r.service_versions.as_array().size() == 1);
+        // A prefix selects like export's services input: the latest it matches.
+        auto prefix = json::parse(R"({"inputs":{"services_modify":[{"service_uri_source":"pricing/motor[1]",
+            "service_uri_destination":"live/motor2"}]}})");
+        auto m2 = parse_import_entity(prefix, pkg, action, err);
+        REQUIRE(m2);
+        CHECK(apply_import(target, pkg, *m2, action).errors.is_null());
+        REQUIRE(target.folders["live"].services.at("motor2").versions.size() == 1);
+        CHECK(target.folders["live"].services.at("motor2").versions[0].semver == "1.1.0");
+        auto absent = json::parse(R"({"inputs":{"services_modify":[{"service_uri_source":"pricing/motor[2.0]"}]}})");
+        CHECK_FALSE(parse_import_entity(absent, pkg, action, err));
+        CHECK(err.status == 404);
+        CHECK(err.message.find("2.0") != std::string::npos);
+        CHECK(err.message.find("1.0.0, 1.1.0") != std::string::npos);
+    }
+    SUBCASE("two mappings aimed at one destination: refused up front, naming it") {
+        auto dup = json::parse(R"({"inputs":{"services_modify":[
+            {"service_uri_source":"pricing/motor","service_uri_destination":"live/motor"},
+            {"service_uri_source":"pricing/motor[1.0]","service_uri_destination":"live/motor"}]},
+            "services_existing":"abort"})");
+        CHECK_FALSE(parse_import_entity(dup, pkg, action, err));
+        CHECK(err.status == 400);
+        CHECK(err.code == "DUPLICATE_DESTINATION");
+        CHECK(err.message.find("live/motor") != std::string::npos);
+        CHECK(target.folders["live"].services.empty());
+    }
     SUBCASE("entity errors") {
         CHECK_FALSE(parse_import_entity(entity("update", "live/motor"), pkg, action, err));
         CHECK(err.message.find("update") != std::string::npos);

@@ -109,6 +109,10 @@ TEST_CASE("outputs_match compares (source, destination) pairs, destination defau
     CHECK_FALSE(outputs_match(json::parse(R"({"services":[{"service_uri_source":"f/a","service_uri_destination":"g/a"}]})"), sent));
     CHECK_FALSE(outputs_match(json::parse(R"({"services":[]})"), sent));
     CHECK_FALSE(outputs_match(nullptr, sent));
+    // A version selector in the mapping sent: outputs name the service without it.
+    auto versioned = json::parse(R"([{"service_uri_source":"f/a[1.2]","service_uri_destination":"g/a"}])").as_array();
+    CHECK(outputs_match(json::parse(R"({"services":[{"service_uri_source":"f/a","service_uri_destination":"g/a"}]})"),
+                        versioned));
 }
 
 TEST_CASE("unique_name keeps names apart within one export") {
