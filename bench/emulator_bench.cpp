@@ -18,7 +18,11 @@
 #include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <map>
+#include <mutex>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -154,17 +158,99 @@ download_result download(const std::string& url, const std::string& key) {
     return d;
 }
 
+// Latency of status calls to one tenant while another tenant's export of
+// `package_mb` is being built: POSTs the export from a second thread, then
+// times describe calls until the export's job is closed.
+struct stall_result {
+    std::vector<double> ms;  // one per status call
+    double build_s = 0;
+    bool ok = false;
+};
+
+stall_result status_during_build(const std::string& url, const std::map<std::string, std::string>& keys) {
+    stall_result out;
+    auto sync_client = [&](asio::io_context& io, const std::string& tenant) {
+        return cspark::client(io.get_executor(), {.base_url = url + "/" + tenant, .api_key = keys.at(tenant), .use_environment = false});
+    };
+    auto send = [](asio::io_context& io, cspark::client& c, cspark::request r) {
+        bool done = false;
+        cspark::response out;
+        cspark::error_code ec;
+        c.async_send(r, [&](cspark::error_code e, cspark::response resp) {
+            ec = e;
+            out = std::move(resp);
+            done = true;
+        });
+        io.restart();
+        while (!done && io.run_one() > 0) {}
+        if (ec) throw cspark::spark_error(ec, out.diag);
+        return out;
+    };
+    std::string id;
+    std::mutex m;
+    auto t0 = clock_t_::now();
+    std::thread poster([&] {
+        asio::io_context io;
+        auto c = sync_client(io, "tenant-0001");
+        auto r = send(io, c, {.method = cspark::http_method::post, .target = "export",
+                              .body = R"({"inputs":{"services":["folder-1/service-1"]}})", .content_type = "application/json"});
+        std::lock_guard lock(m);
+        id = std::string(json::parse(r.body).at("id").as_string());
+    });
+    asio::io_context io;
+    auto other = sync_client(io, "tenant-0002");
+    auto owner = sync_client(io, "tenant-0001");
+    for (int i = 0; i < 1000000; ++i) {
+        auto a = clock_t_::now();
+        send(io, other, {.target = "export/status"});
+        out.ms.push_back(std::chrono::duration<double, std::milli>(clock_t_::now() - a).count());
+        std::string job;
+        {
+            std::lock_guard lock(m);
+            job = id;
+        }
+        if (job.empty() || i % 10 != 0) continue;
+        auto st = json::parse(send(io, owner, {.target = "export/" + job + "/status"}).body);
+        if (st.at("status") == "closed") {
+            out.ok = !st.at("outputs").at("files").as_array().empty();
+            break;
+        }
+    }
+    out.build_s = std::chrono::duration<double>(clock_t_::now() - t0).count();
+    poster.join();
+    std::sort(out.ms.begin(), out.ms.end());
+    return out;
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+    if (sorted.empty()) return 0;
+    return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size())))];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::size_t connections = 10000, download_mb = 200, threads = 1;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    std::size_t connections = 10000, download_mb = 200, threads = 1, package_mb = 500;
+    const char* usage =
+        "usage: emulator-bench [--connections N] [--download-mb MB] [--package-mb MB] [--threads N]\n"
+        "  Runs cspark-emulator as a child and prints one table: N keep-alive connections held on\n"
+        "  --threads server threads (default 10000 on 1), the download rate of a --download-mb package\n"
+        "  (default 200), and status-call latency while a --package-mb export (default 500) is built,\n"
+        "  inside the request (as before) and on the builder thread.\n";
+    for (int i = 1; i < argc; i += 2) {
         std::string a = argv[i];
-        if (a == "--connections") connections = std::stoul(argv[i + 1]);
-        else if (a == "--download-mb") download_mb = std::stoul(argv[i + 1]);
-        else if (a == "--threads") threads = std::stoul(argv[i + 1]);
-        else {
-            std::cerr << "usage: emulator-bench [--connections N] [--download-mb MB] [--threads N]\n";
+        if (a == "--help" || a == "-h") {
+            std::cout << usage;
+            return 0;
+        }
+        std::size_t* target = a == "--connections" ? &connections
+                              : a == "--download-mb" ? &download_mb
+                              : a == "--package-mb"  ? &package_mb
+                              : a == "--threads"     ? &threads
+                                                     : nullptr;
+        char* end = nullptr;
+        if (!target || i + 1 >= argc || (*target = std::strtoul(argv[i + 1], &end, 10), *end != '\0')) {
+            std::cerr << "emulator-bench: bad argument '" << a << "'\n" << usage;
             return 2;
         }
     }
@@ -188,6 +274,18 @@ int main(int argc, char** argv) {
     long dl_rss = bench::peak_rss_kib(big.pid);
     bench::stop_emulator(big);
 
+    // Status calls while a large export is built: inside the request (the
+    // old way, kept as --inline-package-bytes) and on the builder thread.
+    auto package_bytes = std::to_string(package_mb * 1024 * 1024);
+    auto inline_emu = bench::start_emulator({"--tenants", "2", "--package-bytes", package_bytes, "--job-ms", "0",
+                                             "--inline-package-bytes", package_bytes},
+                                            2);
+    auto stalled = status_during_build(inline_emu.url, inline_emu.keys);
+    bench::stop_emulator(inline_emu);
+    auto bg_emu = bench::start_emulator({"--tenants", "2", "--package-bytes", package_bytes, "--job-ms", "0"}, 2);
+    auto free_ = status_during_build(bg_emu.url, bg_emu.keys);
+    bench::stop_emulator(bg_emu);
+
     double gbps = d.bytes / d.seconds / 1e9;
     std::printf("\n%-44s %14zu\n", "emulator server threads", threads);
     std::printf("%-44s %14zu\n", "connections opened and held", held.connected);
@@ -200,7 +298,17 @@ int main(int argc, char** argv) {
     std::printf("%-44s %14.3f\n", "  seconds", d.seconds);
     std::printf("%-44s %14.2f\n", "  GB/s (cspark::client into a counting sink)", gbps);
     std::printf("%-44s %14.1f\n", "  emulator peak RSS (MiB)", dl_rss / 1024.0);
-    bool ok = held.connected == connections && held.ok == 2 * connections && d.ok;
+    for (const auto* r : {&stalled, &free_}) {
+        std::printf("%-44s %14s\n", r == &stalled ? "status calls while a package is built inside"
+                                                  : "status calls while a package is built aside",
+                    (std::to_string(package_mb) + " MiB").c_str());
+        std::printf("%-44s %14zu\n", "  calls", r->ms.size());
+        std::printf("%-44s %14.2f\n", "  p50 ms", percentile(r->ms, 0.50));
+        std::printf("%-44s %14.2f\n", "  p99 ms", percentile(r->ms, 0.99));
+        std::printf("%-44s %14.2f\n", "  max ms", r->ms.empty() ? 0.0 : r->ms.back());
+        std::printf("%-44s %14.2f\n", "  seconds until the export job closed", r->build_s);
+    }
+    bool ok = held.connected == connections && held.ok == 2 * connections && d.ok && stalled.ok && free_.ok;
     std::printf("%-44s %14s\n", "all connections served", ok ? "yes" : "NO");
     std::fflush(stdout);
     return ok ? 0 : 1;

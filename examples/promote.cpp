@@ -1,6 +1,8 @@
 // README example "The ImpEx API", run against the emulator: promote a
 // service from a UAT tenant to a production tenant.
 #include <cspark/emulator.hpp>
+
+#include "example_args.hpp"
 #include <cspark/impex.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -31,7 +33,8 @@ boost::asio::awaitable<void> promote(cspark::impex& uat, cspark::impex& prod) {
 }
 // README:end
 
-int main() {
+int main(int argc, char** argv) {
+    if (auto rc = example_args(argc, argv, "The README example \"The ImpEx API\": promotes a service from a UAT tenant to a production tenant.")) return *rc;
     // exp writes packages to the current directory: use a scratch one.
     auto dir = std::filesystem::temp_directory_path() / ("cspark-example-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);

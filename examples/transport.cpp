@@ -1,6 +1,8 @@
 // README example "The transport in one example", run against the emulator.
 #include <cspark/emulator.hpp>
 
+#include "example_args.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -24,7 +26,8 @@ cspark::client connect(boost::asio::io_context& io) {
 }
 // README:end
 
-int main() {
+int main(int argc, char** argv) {
+    if (auto rc = example_args(argc, argv, "The README example \"The transport in one example\": one request through cspark::client.")) return *rc;
     boost::asio::io_context io;
     cspark::emulator emu(io.get_executor());
     emu.generate({.tenants = 1});

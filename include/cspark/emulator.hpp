@@ -41,6 +41,10 @@ struct emulator_config {
     bool describe_correlation = true;    ///< describe items carry data.correlation_id ([INF]: the
                                          ///< documented sample has none; false serves that shape)
     std::uint64_t package_bytes = 64 * 1024;  ///< payload bytes per exported version
+    /// Packages of up to this many payload bytes are built inside the export
+    /// POST; larger ones on a background thread while the server keeps
+    /// answering (the job does not finish before its package is built).
+    std::uint64_t inline_package_bytes = 8ull * 1024 * 1024;
     bool strict = false;                 ///< require x-tenant-name, x-request-id, x-spark-ua
     std::filesystem::path data_dir;      ///< packages and uploads; "" = a fresh temp directory
     std::string request_log;             ///< JSON-lines request log path; "" = none, "-" = stderr

@@ -190,7 +190,11 @@ int main(int argc, char** argv) {
     CLI::App app{"cspark-impex-demo: concurrent multi-tenant migration (local emulator by default)"};
     demo_args a;
     define(app, a);
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;  // --help: 0; any usage error: 2, as cspark-impex
+    }
 
     asio::io_context io(1);
     demo_fleet f;

@@ -15,6 +15,7 @@
 #include <boost/json/serialize.hpp>
 #include "emulator/replies.hpp"
 #include "emulator/upload.hpp"
+#include "emulator/worker.hpp"
 
 #include <cstdio>
 #include <map>
@@ -36,6 +37,8 @@ struct job {
     std::optional<clock_type::time_point> finished;
     bool cancelled = false, fail = false, never_finishes = false, no_files = false, settled = false;
     bool no_hash = false, same_file_names = false, file_link = false;
+    bool building = false;  // the package is being built off the server's threads: not finished before it is
+    clock_type::time_point built;
     json::value source_system = nullptr, correlation_id = nullptr;
     std::string request_id;
     json::value errors = nullptr;
@@ -90,8 +93,10 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
     }
     std::FILE* log = nullptr;
     mutable std::mutex mu;  // handlers may run on several io threads
+    emu::worker builder;    // builds packages over cfg.inline_package_bytes
 
     ~impl() override {
+        builder.stop();  // before the data directory goes
         if (log && log != stderr) std::fclose(log);
         if (own_data_dir) {
             std::error_code ignored;
@@ -109,13 +114,13 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
 
     // ---- jobs
     bool terminal(const job& j, clock_type::time_point t) const {
-        return j.cancelled || (!j.never_finishes && t >= j.due);
+        return j.cancelled || (!j.never_finishes && !j.building && t >= j.due);
     }
 
     void settle(job& j, clock_type::time_point t) {
-        if (j.settled || j.cancelled || j.never_finishes || t < j.due) return;
+        if (j.settled || !terminal(j, t) || j.cancelled) return;
         j.settled = true;
-        j.finished = j.due;
+        j.finished = std::max(j.due, j.built);
         if (j.fail) {
             j.errors = boost::json::array{boost::json::object{{"type", "processing_error"},
                                                 {"code", j.kind == job_kind::export_job ? "EXPORT_FAILED" : "IMPORT_FAILED"},
@@ -134,7 +139,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
     std::string status_of(job& j, clock_type::time_point t) {
         settle(j, t);
         if (j.cancelled) return "cancelled";
-        if (j.never_finishes || t < j.due) {
+        if (!terminal(j, t)) {
             return t < j.created + (j.due - j.created) / 5 ? "created" : "in_progress";
         }
         if (!j.errors.is_null() && cfg.failed_status) return "failed";
@@ -151,7 +156,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
         std::string status = status_of(j, t);
         bool exp = j.kind == job_kind::export_job;
         std::string kind = exp ? "export" : "import";
-        auto end = j.finished ? *j.finished : (j.cancelled ? t : std::min(t, j.due));
+        auto end = j.finished ? *j.finished : (j.cancelled || j.building ? t : std::min(t, j.due));
         boost::json::object outputs;
         bool done_ok = j.settled && j.errors.is_null();
         if (exp) {
@@ -278,6 +283,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
     server::response_plan tenant_route(const server::request_head& h, std::string& body, const server::body_status& st,
                                        std::string_view route, const std::string& tenant_name, const std::string& job_id,
                                        const std::vector<const emu::fault_rule*>& fired);
+    void build_package(job& j, std::vector<emu::selected_version> versions, std::string file_filter);
     server::response_plan cancel_export(const server::request_head& h, job& j, const std::string& body);
 
     void log_request(const server::request_head& h, int status, const std::string& tenant) {

@@ -1,6 +1,8 @@
 // The emulator's job routes: export and import jobs, describe.
 #include "emulator/impl.hpp"
 
+#include <boost/asio/post.hpp>
+
 namespace cspark {
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -46,17 +48,62 @@ server::response_plan emulator::impl::export_create(const server::request_head& 
     std::filesystem::create_directories(data_dir / "exports");
     j.file = data_dir / "exports" / (j.id + ".zip");
     j.file_name = t.name + "-export-" + j.id.substr(0, 8) + ".zip";
-    try {
-        auto pkg = emu::write_package(j.file, t.name, *selected, file_filter, cfg.package_bytes);
-        j.file_hash = pkg.sha256;
-        j.file_size = pkg.size;
-        j.services = std::move(pkg.services);
-        j.service_versions = std::move(pkg.service_versions);
-    } catch (const std::exception&) {
-        j.fail = true;  // surfaces as a failed job, as Spark reports export problems
-    }
     j.download_token = detail::uuid4(rng);
+    build_package(j, std::move(*selected), file_filter);
     return json_reply(200, status_json(j, h));
+}
+
+namespace {
+struct built_package {
+    std::optional<emu::package_result> pkg;  // none: the build failed
+};
+
+built_package build(const std::filesystem::path& file, const std::string& tenant,
+                    const std::vector<emu::selected_version>& versions, const std::string& file_filter,
+                    std::uint64_t payload_bytes) {
+    try {
+        return {emu::write_package(file, tenant, versions, file_filter, payload_bytes)};
+    } catch (const std::exception&) {
+        return {};
+    }
+}
+
+void take(job& j, built_package b) {
+    if (!b.pkg) {
+        j.fail = true;  // surfaces as a failed job, as Spark reports export problems
+        return;
+    }
+    j.file_hash = b.pkg->sha256;
+    j.file_size = b.pkg->size;
+    j.services = std::move(b.pkg->services);
+    j.service_versions = std::move(b.pkg->service_versions);
+}
+}  // namespace
+
+// Small packages are built at once (mu is held). A large one is built on the
+// builder thread without mu, so every other request is answered meanwhile;
+// the result comes back through the server's executor.
+void emulator::impl::build_package(job& j, std::vector<emu::selected_version> versions, std::string file_filter) {
+    std::uint64_t payload = cfg.package_bytes * versions.size();
+    if (payload <= cfg.inline_package_bytes) {
+        take(j, build(j.file, j.tenant, versions, file_filter, cfg.package_bytes));
+        return;
+    }
+    j.building = true;
+    std::weak_ptr<impl> weak = shared_from_this();
+    builder.post([weak, ex = ex, id = j.id, file = j.file, tenant = j.tenant, versions = std::move(versions),
+                  file_filter = std::move(file_filter), bytes = cfg.package_bytes] {
+        auto made = std::make_shared<built_package>(build(file, tenant, versions, file_filter, bytes));
+        asio::post(ex, [weak, id, made] {
+            auto self = weak.lock();
+            if (!self) return;
+            std::lock_guard lock(self->mu);
+            auto& jb = self->jobs.at(id);
+            take(jb, std::move(*made));
+            jb.building = false;
+            jb.built = self->now();
+        });
+    });
 }
 
 server::response_plan emulator::impl::import_create(const server::request_head& h, emu::tenant& t, std::string&,

@@ -42,6 +42,9 @@ void define(CLI::App& app, args& a) {
     app.add_option("--versions", fleet.versions, "Versions per generated service")->capture_default_str();
     app.add_option("--random-seed", fleet.random_seed, "Seed for generated ids and credentials")->capture_default_str();
     app.add_option("--package-bytes", cfg.package_bytes, "Payload bytes per exported version")->capture_default_str();
+    app.add_option("--inline-package-bytes", cfg.inline_package_bytes,
+                   "Build packages up to this payload inside the export POST; larger ones on a background thread")
+        ->capture_default_str();
     app.add_option("--job-ms", a.job_ms, "Job duration in milliseconds")->capture_default_str();
     app.add_flag("--report-completed", cfg.report_completed, "Report 'completed' before 'closed'");
     app.add_flag("--failed-status", cfg.failed_status, "Failed jobs end 'failed' instead of 'closed' with errors");
@@ -119,7 +122,11 @@ int main(int argc, char** argv) {
     CLI::App app{"cspark-emulator: a local Coherent Spark ImpEx server (export/import jobs, OAuth, downloads)"};
     args a;
     define(app, a);
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;  // --help: 0; any usage error: 2, as cspark-impex
+    }
     configure(a);
     try {
         asio::io_context io(static_cast<int>(a.cfg.threads));

@@ -2,6 +2,7 @@
 // and exits cleanly on SIGTERM.
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -69,4 +70,34 @@ TEST_CASE("cspark-emulator rejects bad flags and bad seeds with exit 2 or CLI11'
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) != 0);
     std::fclose(c.out);
+}
+
+TEST_CASE("every program answers --help with its usage and refuses an unknown flag with exit 2") {
+    const char* list = std::getenv("CSPARK_PROGRAMS");
+    REQUIRE_MESSAGE(list, "CSPARK_PROGRAMS is not set (run through meson test)");
+    std::vector<std::string> programs;
+    for (std::string rest = list; !rest.empty();) {
+        auto colon = rest.find(':');
+        programs.push_back(rest.substr(0, colon));
+        rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
+    }
+    CHECK(programs.size() >= 5);  // cspark-impex, cspark-emulator, the demo, the examples (+ benches)
+    auto run = [](const std::string& bin, const std::string& arg, std::string& out) {
+        auto c = spawn({bin, arg});
+        char buf[4096];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, c.out)) > 0;) out.append(buf, n);
+        int status = 0;
+        REQUIRE(::waitpid(c.pid, &status, 0) == c.pid);
+        std::fclose(c.out);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    };
+    for (const auto& bin : programs) {
+        CAPTURE(bin);
+        std::string help, bad;
+        CHECK(run(bin, "--help", help) == 0);
+        std::string lower;
+        for (char ch : help) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        CHECK(lower.find("usage") != std::string::npos);
+        CHECK(run(bin, "--no-such-flag", bad) == 2);
+    }
 }

@@ -337,6 +337,37 @@ TEST_CASE("an import that sends two services to one destination is refused up fr
     CHECK(st.at("outputs").at("service_versions").at(0).at("version_source") == "1.0.0");
 }
 
+TEST_CASE("a large package is built off the server's thread: the job finishes only once it is built, with its hash") {
+    emulator_config cfg;
+    cfg.job_duration = 0ms;
+    cfg.package_bytes = 8 * 1024 * 1024;
+    cfg.inline_package_bytes = 0;  // every package on the builder thread
+    emu_fixture f(cfg);
+    auto src = f.make("tenant-0001");
+    auto other = f.make("tenant-0002");
+    send_result created;
+    auto id = f.start_export(src, R"({"inputs":{"services":["folder-1/service-1"]}})", &created);
+    REQUIRE(!id.empty());
+    // Due at once, but its package is not built yet: the POST (answered before
+    // the builder's result can reach this thread) shows the job running.
+    CHECK(f.js(created).at("status") == "in_progress");
+    CHECK(f.js(created).at("outputs").at("files").as_array().empty());
+    // The server answers other tenants meanwhile; poll with a bound until built.
+    json::object st;
+    auto until = std::chrono::steady_clock::now() + 60s;
+    for (; std::chrono::steady_clock::now() < until;) {
+        CHECK_FALSE(f.call(other, http_method::get, "export/status").ec);
+        st = f.status(src, "export", id);
+        if (st.at("status") == "closed") break;
+    }
+    REQUIRE(st.at("status") == "closed");
+    auto file = st.at("outputs").at("files").at(0).as_object();
+    auto got = f.call(src, http_method::get, std::string(file.at("file").as_string()));
+    REQUIRE_FALSE(got.ec);
+    CHECK(got.resp.body.size() > cfg.package_bytes / 2);
+    CHECK(detail::sha256_hex(got.resp.body) == file.at("file_hash").as_string());
+}
+
 TEST_CASE("export from one tenant, import into another: the data matches") {
     emu_fixture f;
     auto src = f.make("tenant-0001");
