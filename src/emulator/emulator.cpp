@@ -221,7 +221,7 @@ void emulator::start() {
             sc.tls_cert_pem = read(s.cfg.tls_cert_file);
             sc.tls_key_pem = read(s.cfg.tls_key_file.empty() ? s.cfg.tls_cert_file : s.cfg.tls_key_file);
         } else {
-            auto pems = server::make_self_signed({"localhost"}, {"127.0.0.1", "::1"});
+            auto pems = server::make_self_signed({"localhost", "*.emu.coherent.global"}, {"127.0.0.1", "::1"});
             sc.tls_cert_pem = pems.cert_pem;
             sc.tls_key_pem = pems.key_pem;
         }

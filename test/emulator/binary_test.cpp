@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <string>
 #include <vector>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,4 +103,48 @@ TEST_CASE("every program answers --help with its usage and refuses an unknown fl
         CHECK(lower.find("usage") != std::string::npos);
         CHECK(run(bin, "--no-such-flag", bad) == 2);
     }
+}
+
+namespace {
+// One HTTP/1.1 exchange on 127.0.0.1:port with plain sockets; the reply until close.
+std::string http_exchange(int port, const std::string& bytes) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    std::string out;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("cspark-emulator's default --job-ms finishes a job when it is created (the official SDKs poll twice)") {
+    const char* bin = std::getenv("CSPARK_EMULATOR_BIN");
+    REQUIRE(bin);
+    auto c = spawn({bin, "--port", "0", "--tenants", "1", "--print-credentials"});
+    auto first = line(c.out);
+    auto tenant = line(c.out);
+    auto colon = first.rfind(':');
+    REQUIRE(colon != std::string::npos);
+    int port = std::stoi(first.substr(colon + 1));
+    auto k = tenant.find("api_key=");
+    REQUIRE(k != std::string::npos);
+    auto key = tenant.substr(k + 8, tenant.find(' ', k) - k - 8);
+    std::string body = R"({"inputs":{"services":["folder-1/service-1"]}})";
+    auto reply = http_exchange(port, "POST /tenant-0001/api/v4/export HTTP/1.1\r\nHost: x\r\nx-synthetic-key: " + key +
+                                         "\r\nx-tenant-name: tenant-0001\r\nContent-Type: application/json\r\nContent-Length: " +
+                                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+    CHECK(reply.find("200 OK") != std::string::npos);
+    CHECK(reply.find(R"("status":"closed")") != std::string::npos);
+    CHECK(reply.find("file_hash") != std::string::npos);
+    ::kill(c.pid, SIGTERM);
+    int status = 0;
+    REQUIRE(::waitpid(c.pid, &status, 0) == c.pid);
+    std::fclose(c.out);
 }
