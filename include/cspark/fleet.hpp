@@ -47,14 +47,28 @@ struct fleet_entry {
     migration_checkpoint resume;  ///< empty = from the start
 };
 
+/// Coalescing: migrations of one tenant pair (with export and import options
+/// that can share a job) run as one export job carrying all their services
+/// and one import job with all their mappings. Spark runs one job per tenant
+/// at a time, so 50 migrations of a pair take 2 jobs instead of 100.
+struct coalesce_options {
+    bool enabled = false;              ///< off: every entry runs its own jobs
+    std::size_t max_services = 100;    ///< per combined job: each service, folder or version id
+                                       ///< an entry names (or each mapping, if more) counts one
+    std::uint64_t max_package_bytes = 0;  ///< a combined package larger than this is split and
+                                       ///< exported again in parts (0 = the import limit, 200 MB)
+};
+
 struct fleet_options {
-    std::size_t concurrency = 64;  ///< migrations in flight at once
+    std::size_t concurrency = 64;  ///< jobs' flows in flight at once (a combined job counts one)
     /// Called for each event of each migration (index into the entries).
     std::function<void(std::size_t, const progress_event&)> progress;
     /// Called when a migration ends.
     std::function<void(std::size_t, const migration_result&)> finished;
-    /// Awaited at each step of each migration (a journal); intents before their POST.
-    std::function<boost::asio::awaitable<void>(std::size_t, const checkpoint_event&)> checkpoint;
+    /// Awaited at each step (a journal); intents before their POST. `entries`
+    /// are the indices the step is for: one, or every entry of a combined job.
+    std::function<boost::asio::awaitable<void>(const std::vector<std::size_t>& entries, const checkpoint_event&)> checkpoint;
+    coalesce_options coalesce;
 };
 
 /// Whether a flow that ended with `ec` has a known outcome. False for a
@@ -64,9 +78,14 @@ struct fleet_options {
 bool outcome_known(error_code ec) noexcept;
 
 /// Migrates every entry concurrently on the clients' executor, at most
-/// `concurrency` at a time, one export job per source tenant and one import
-/// job per target tenant at a time (Spark's limit: jobs of one tenant queue,
-/// different tenants run in parallel). One failure never stops the others.
+/// `concurrency` flows at a time, one export job per source tenant and one
+/// import job per target tenant at a time (Spark's limit: jobs of one tenant
+/// queue, different tenants run in parallel); a free worker takes the first
+/// entry whose source tenant is free, never waits behind a busy one. With
+/// `coalesce`, entries of one tenant pair share jobs; a combined job that
+/// fails for one entry is split until the bad entry fails alone, named, and
+/// every other one migrates. Each entry gets its own result (its services'
+/// outcomes from the combined import). One failure never stops the others.
 boost::asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_entry> entries,
                                                                    fleet_options options);
 

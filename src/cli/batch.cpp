@@ -2,7 +2,8 @@
 // rerun after a crash (even kill -9) finishes the work without repeating it.
 //
 // Journal (JSON lines; an intent is durable before the POST it announces,
-// records arriving during an fsync share the next one):
+// records arriving during an fsync share the next one; "m" is one NAME, or
+// [NAME, ...] for a step of a combined job, which a rerun resumes together):
 //   {"m":NAME,"e":"export_intent","cid":C,"t":MS}  before POST export (C = correlation id, MS = wall time)
 //   {"m":NAME,"e":"export_job","id":J}             after POST export
 //   {"m":NAME,"e":"downloaded","path":P,"sha256":H}
@@ -86,7 +87,7 @@ migration_checkpoint checkpoint_of(const progress_state& st) {
 }
 
 // A journal record for a fleet step (intents carry their wall time).
-json::object record_of(const std::string& name, const checkpoint_event& ev, const progress_state& st) {
+json::object record_of(const json::value& name, const checkpoint_event& ev, const progress_state& st) {
     using kind = checkpoint_event::kind;
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     switch (ev.what) {
@@ -139,7 +140,9 @@ fleet_entry entry_of(const plan_entry& e, client_cache& apis, const progress_sta
     f.request.exports.durable = false;  // a rerun checks the package's SHA-256 before using it: no fsync needed
     f.request.exports.overwrite = true;  // the batch's own package directory: a file there is ours, from an earlier run
     f.request.exports.file_prefix = e.name;
-    if (e.destination.empty()) f.request.destination = e.exports.services;  // every exported service to itself
+    // No destination: every exported service to itself (named when the entry
+    // names services, so a combined job tells whose each outcome is).
+    if (e.destination.empty()) f.request.destination = e.exports.services;
     else f.request.destination = e.destination;
     f.request.if_present = e.action;
     f.request.keep_files = true;  // removed here once the outcome is known (a rerun may need it)
@@ -176,14 +179,24 @@ void finish(journal& j, const output& out, tally& t, const std::string& name, co
 
 // Runs the library's fleet over the entries with the journal as its
 // checkpoint observer, Ctrl-C cancelling; false when interrupted.
-bool run_fleet(asio::io_context& io, std::vector<fleet_entry> entries, journal& j, std::size_t concurrency,
+bool run_fleet(asio::io_context& io, std::vector<fleet_entry> entries, journal& j, const batch_options& bo,
                const output& out, tally& t) {
     std::vector<std::string> names;
     for (const auto& e : entries) names.push_back(e.name);
     fleet_options opts;
-    opts.concurrency = std::max<std::size_t>(concurrency, 1);
-    opts.checkpoint = [&](std::size_t i, const checkpoint_event& ev) -> asio::awaitable<void> {
-        auto rec = record_of(names[i], ev, j.state(names[i]));
+    opts.concurrency = std::max<std::size_t>(bo.concurrency, 1);
+    opts.coalesce.enabled = bo.coalesce;
+    opts.coalesce.max_services = std::max<std::size_t>(bo.max_services, 1);
+    opts.checkpoint = [&](const std::vector<std::size_t>& members, const checkpoint_event& ev) -> asio::awaitable<void> {
+        json::value who;
+        if (members.size() == 1) {
+            who = json::string(names[members.front()]);
+        } else {
+            json::array list;
+            for (auto i : members) list.push_back(json::string(names[i]));
+            who = std::move(list);
+        }
+        auto rec = record_of(who, ev, j.state(names[members.front()]));
         bool intent = ev.what == checkpoint_event::kind::export_intent || ev.what == checkpoint_event::kind::import_intent;
         // An intent is durable before the POST it announces; a job id or a
         // package rides with the next fsync (a crash before it is resumed by
@@ -214,7 +227,7 @@ bool run_fleet(asio::io_context& io, std::vector<fleet_entry> entries, journal& 
 
 }  // namespace
 
-int batch(const std::string& plan_path, const std::string& journal_path, std::size_t concurrency, const std::string& shard,
+int batch(const std::string& plan_path, const std::string& journal_path, const batch_options& bo, const std::string& shard,
           const connection_options& defaults, std::chrono::milliseconds poll_timeout, const output& out) {
     std::vector<plan_entry> plan;
     std::size_t shard_k = 0, shard_n = 1;
@@ -263,7 +276,7 @@ int batch(const std::string& plan_path, const std::string& journal_path, std::si
     }
     if (skipped) out.info(std::to_string(skipped) + " migrations already done (journal): skipped");
     tally t;
-    bool completed = run_fleet(io, std::move(entries), *j, concurrency, out, t);
+    bool completed = run_fleet(io, std::move(entries), *j, bo, out, t);
     j->flush();
     if (j->failed()) {
         out.error("batch: writing the journal '" + journal_path + "' failed: " + std::strerror(errno) + " (rerun to resume)");
@@ -293,10 +306,16 @@ int report(const std::vector<std::string>& journals, const output& out) {
             error_code ec;
             auto v = json::parse(line, ec);
             if (ec || !v.is_object() || !v.get_object().contains("m")) continue;
-            std::string m(v.at("m").as_string());
-            std::string e = v.get_object().contains("e") ? std::string(v.at("e").as_string()) : "";
-            if (e == "done") final_state[m] = v.at("ok").as_bool() ? "done" : "failed";
-            else if (final_state[m] != "done") final_state[m] = "in progress (" + e + ")";
+            std::string e = v.get_object().contains("e") && v.at("e").is_string() ? std::string(v.at("e").as_string()) : "";
+            std::vector<std::string> who;
+            if (v.at("m").is_string()) who.emplace_back(v.at("m").as_string());
+            else if (v.at("m").is_array())
+                for (const auto& n : v.at("m").as_array())
+                    if (n.is_string()) who.emplace_back(n.as_string());
+            for (const auto& m : who) {
+                if (e == "done") final_state[m] = v.at("ok").as_bool() ? "done" : "failed";
+                else if (final_state[m] != "done") final_state[m] = "in progress (" + e + ")";
+            }
         }
     }
     std::size_t done = 0, failed_n = 0, pending = 0;

@@ -72,8 +72,14 @@ boost::json::value to_json(const downloaded_file& f);
 boost::json::value to_json(const import_result& r);
 boost::json::value error_json(const error_code& ec, const diagnostics& d);
 
+struct batch_options {
+    std::size_t concurrency = 64;  ///< flows in flight (a combined job counts one)
+    bool coalesce = true;          ///< migrations of one tenant pair share an export and an import job
+    std::size_t max_services = 100;  ///< per combined job
+};
+
 /// `batch plan.json --journal run.jsonl`; returns the exit code.
-int batch(const std::string& plan, const std::string& journal, std::size_t concurrency, const std::string& shard,
+int batch(const std::string& plan, const std::string& journal, const batch_options& options, const std::string& shard,
           const connection_options& defaults, std::chrono::milliseconds poll_timeout, const output& out);
 /// `batch --report J...`: merges journals into one summary.
 int report(const std::vector<std::string>& journals, const output& out);

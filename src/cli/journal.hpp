@@ -111,8 +111,17 @@ private:
     }
     void apply(const boost::json::object& r) {
         auto s = [&](std::string_view k) { return r.contains(k) && r.at(k).is_string() ? std::string(r.at(k).as_string()) : std::string(); };
+        // "m" names one migration, or (a combined job's step) an array of them.
+        if (auto* m = r.if_contains("m"); m && m->is_array()) {
+            for (const auto& name : m->get_array())
+                if (name.is_string()) apply_to(states_[std::string(name.get_string())], r);
+            return;
+        }
+        apply_to(states_[s("m")], r);
+    }
+    void apply_to(progress_state& st, const boost::json::object& r) {
+        auto s = [&](std::string_view k) { return r.contains(k) && r.at(k).is_string() ? std::string(r.at(k).as_string()) : std::string(); };
         auto t = [&] { return r.contains("t") && r.at("t").is_int64() ? r.at("t").as_int64() : std::int64_t(0); };
-        auto& st = states_[s("m")];
         auto e = s("e");
         if (e == "export_intent") {
             st = progress_state{};

@@ -132,7 +132,8 @@ struct cli_args {
     bool wait = false, keep = false;
     std::uint64_t max_package_mb = 200;
     std::string plan, journal, shard;
-    std::size_t concurrency = 64;
+    batch_options batch;
+    bool no_coalesce = false;
     std::vector<std::string> report;
     extract_options xo;
 };
@@ -199,7 +200,14 @@ void define_batch_and_inspect(CLI::App& app, cli_args& a, commands& c) {
     c.batch = app.add_subcommand("batch", "Migrations from a plan with a resumable journal");
     c.batch->add_option("plan", a.plan, "Plan (JSON): migrations with source, target, export, destination")->check(CLI::ExistingFile);
     c.batch->add_option("--journal", a.journal, "Journal (JSON lines): rerun the same command to resume");
-    c.batch->add_option("--concurrency", a.concurrency, "Migrations in flight")->capture_default_str();
+    c.batch->add_option("--concurrency", a.batch.concurrency, "Jobs' flows in flight (a combined job counts one)")
+        ->capture_default_str();
+    c.batch->add_flag("--no-coalesce", a.no_coalesce,
+                      "Run every migration with its own export and import job (default: migrations of one tenant pair "
+                      "share them)");
+    c.batch->add_option("--max-services", a.batch.max_services, "Services per combined job")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     c.batch->add_option("--shard", a.shard, "K/N: take this process's share of the plan");
     c.batch->add_option("--report", a.report, "Merge these journals into one summary (no plan needed)");
     c.batch->add_option("--timeout", a.conn.timeout_ms, "Request timeout in ms")->capture_default_str();
@@ -333,7 +341,8 @@ int run_batch(cli_args& a) {
         a.out.error("batch needs a plan and --journal (or --report JOURNAL...)");
         return usage;
     }
-    return batch(a.plan, a.journal, a.concurrency, a.shard, a.conn, duration_of(a.exp.poll_timeout), a.out);
+    a.batch.coalesce = !a.no_coalesce;
+    return batch(a.plan, a.journal, a.batch, a.shard, a.conn, duration_of(a.exp.poll_timeout), a.out);
 }
 
 // The commands that talk to a tenant, once the destinations parse.

@@ -114,8 +114,6 @@ std::vector<plan_entry> load_plan(const std::string& path, const connection_opti
             if (!m) plan_error(w + ".destination", why);
             e.destination.push_back(*m);
         }
-        if (e.destination.empty() && e.exports.services.empty())
-            plan_error(w + ".destination", "is required when the export names folders or version ids only");
         auto ip = str_field(o, "if_present", w);
         if (!ip.empty() && ip != "abort" && ip != "replace" && ip != "add_version")
             plan_error(w + ".if_present", "must be abort, replace or add_version");

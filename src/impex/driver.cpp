@@ -142,7 +142,7 @@ public:
 private:
     static asio::awaitable<flow_event> ready(flow_event ev) { co_return ev; }
 
-    std::string slot_key(const std::string& kind) { return kind + " " + for_kind(kind).url().to_string(); }
+    std::string slot_key(const std::string& kind) { return detail::slot_key(kind, for_kind(kind)); }
 
     asio::awaitable<flow_event> acquire(std::string kind) {
         if (!io_.slots) co_return ok();

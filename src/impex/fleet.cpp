@@ -1,60 +1,272 @@
-// Many tenant migrations on one io_context: `concurrency` worker coroutines
-// take entries in order; gates per (tenant, job kind) keep Spark's
-// one-running-job rule, so jobs of one tenant queue while different tenants
-// run in parallel.
+// Many tenant migrations on one io_context. The planner (planner.hpp) turns
+// entries into tasks: one entry each, or with coalescing the entries of one
+// tenant pair as one combined job. `concurrency` workers take tasks; a worker
+// takes the first task whose source tenant's export slot is free and sleeps
+// when none is (no worker waits behind a busy tenant while others are free).
+// Gates per (tenant, job kind) keep Spark's one-running-job rule. A combined
+// task that fails for one of its entries is split and its parts queued again.
 #include <cspark/impex.hpp>
 
 #include "impex/flows.hpp"
+#include "impex/planner.hpp"
+
+#include "core/text.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+
+#include <set>
 
 namespace cspark {
 namespace asio = boost::asio;
 
 namespace {
 
+// Every mapping a destinations value names (empty: every exported service to itself).
+std::vector<service_mapping> mappings_of(const destinations& d) {
+    std::vector<service_mapping> out;
+    std::visit(
+        [&](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+                if (!v.empty()) out.push_back({.source = v});
+            } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+                for (const auto& s : v) out.push_back({.source = s});
+            } else if constexpr (std::is_same_v<T, service_mapping>) {
+                if (!v.source.empty()) out.push_back(v);
+            } else {
+                out = v;
+            }
+        },
+        d);
+    return out;
+}
+
+std::string target_of(const service_mapping& m) { return m.target.empty() ? m.source : m.target; }
+
+// Entries share a job only when everything but their selectors is alike.
+std::string share_key(const fleet_entry& e, bool coalesce, std::size_t index) {
+    if (!coalesce) return "entry " + std::to_string(index);
+    const auto& x = e.request.exports;
+    const auto& p = x.poll;
+    auto ms = [](const std::optional<std::chrono::milliseconds>& d) { return d ? std::to_string(d->count()) : std::string("-"); };
+    return std::to_string(reinterpret_cast<std::uintptr_t>(e.source)) + "|" +
+           std::to_string(reinterpret_cast<std::uintptr_t>(e.target)) + "|" + std::string(to_string(x.file_filter)) + "|" +
+           std::string(to_string(x.version_filter)) + "|" + x.source_system + "|" + std::string(to_string(e.request.if_present)) +
+           "|" + (e.request.keep_files ? "keep" : "discard") + "|" + x.directory.string() + "|" +
+           (mappings_of(e.request.destination).empty() ? "default" : "mapped") + "|" + std::to_string(p.max_retries.value_or(-1)) +
+           "|" + ms(p.retry_interval) + "|" + ms(p.deadline) + "|" + (x.durable ? "durable" : "") + (x.overwrite ? "overwrite" : "");
+}
+
+std::string resume_key(const migration_checkpoint& c) {
+    if (c.export_correlation_id.empty() && c.export_job.empty() && c.package.empty() && c.import_correlation_id.empty() &&
+        c.import_job.empty())
+        return {};
+    return c.export_correlation_id + "|" + c.export_job + "|" + c.package.string() + "|" + c.import_correlation_id + "|" +
+           c.import_job;
+}
+
+template <class T>
+void add_unique(std::vector<T>& to, const std::vector<T>& from, std::set<T>& seen) {
+    for (const auto& x : from)
+        if (seen.insert(x).second) to.push_back(x);
+}
+
+struct task {
+    std::vector<std::size_t> members;
+    migration_checkpoint from;
+    std::string slot;  // the source tenant's export slot ("" = none: an entry without a source)
+};
+
 struct fleet_state {
     std::vector<fleet_entry> entries;
     fleet_options options;
     std::vector<migration_result> results;
-    std::size_t next = 0;
+    std::deque<task> queue;
+    std::size_t running = 0;  // tasks being carried out
     std::size_t workers_left = 0;
     std::unique_ptr<detail::gates> gates;
     std::shared_ptr<asio::steady_timer> all_done;
+    std::vector<std::shared_ptr<asio::steady_timer>> sleepers;  // workers with nothing runnable
+
+    void wake_all() {
+        for (auto& t : sleepers) t->cancel();
+        sleepers.clear();
+    }
+    std::vector<bool> ended;
+    void finish(std::size_t i, migration_result m) {
+        ended[i] = true;
+        if (options.finished) options.finished(i, m);
+        results[i] = std::move(m);
+    }
+    void enqueue(std::vector<std::size_t> members, migration_checkpoint from, bool front) {
+        auto* src = entries[members.front()].source;
+        task t{std::move(members), std::move(from), src ? detail::slot_key("export", src->get_client()) : std::string()};
+        if (front) queue.push_front(std::move(t));
+        else queue.push_back(std::move(t));
+    }
+    // The first queued task whose source tenant can start an export now.
+    std::optional<task> take_runnable() {
+        for (auto it = queue.begin(); it != queue.end(); ++it) {
+            if (!it->slot.empty() && gates->busy(it->slot)) continue;
+            task t = std::move(*it);
+            queue.erase(it);
+            return t;
+        }
+        return std::nullopt;
+    }
 };
+
+// The request a task runs: the members' selectors and mappings together.
+migrate_request combined_request(fleet_state& st, const task& t) {
+    const auto& first = st.entries[t.members.front()].request;
+    migrate_request req = first;
+    if (t.members.size() == 1) return req;
+    auto& x = req.exports;
+    x.folders.clear();
+    x.services.clear();
+    x.version_ids.clear();
+    std::set<std::string> folders, services, versions;
+    std::vector<service_mapping> mappings;
+    for (auto i : t.members) {
+        const auto& r = st.entries[i].request;
+        add_unique(x.folders, r.exports.folders, folders);
+        add_unique(x.services, r.exports.services, services);
+        add_unique(x.version_ids, r.exports.version_ids, versions);
+        for (auto& m : mappings_of(r.destination)) mappings.push_back(std::move(m));
+    }
+    req.destination = std::move(mappings);
+    std::vector<progress_fn> users;
+    for (auto i : t.members)
+        if (st.entries[i].request.exports.progress) users.push_back(st.entries[i].request.exports.progress);
+    x.progress = users.empty() ? progress_fn{} : [users](const progress_event& ev) {
+        for (const auto& u : users) u(ev);
+    };
+    return req;
+}
+
+// Names a failure may mention that point at one member.
+std::vector<std::string> names_of(const fleet_entry& e) {
+    std::vector<std::string> out;
+    const auto& x = e.request.exports;
+    for (const auto& s : x.services) {
+        out.push_back(s);
+        out.push_back(detail::service_path(s));
+    }
+    for (const auto& f : x.folders) out.push_back(f);
+    for (const auto& v : x.version_ids) out.push_back(v);
+    for (const auto& m : mappings_of(e.request.destination)) {
+        out.push_back(detail::service_path(m.source));
+        out.push_back(detail::service_path(target_of(m)));
+        auto slash = target_of(m).find('/');
+        if (slash != std::string::npos) out.push_back(target_of(m).substr(0, slash));  // its destination folder
+    }
+    return out;
+}
+
+// One member's part of a combined migration that succeeded.
+migration_result share_of(const fleet_entry& e, const migration_result& m) {
+    migration_result r;
+    r.exported = m.exported;
+    r.ec = m.ec;
+    r.diag = m.diag;
+    r.elapsed = m.elapsed;
+    std::vector<std::string> sources, targets;
+    auto mappings = mappings_of(e.request.destination);
+    for (const auto& mp : mappings) {
+        sources.push_back(mp.source);
+        targets.push_back(target_of(mp));
+    }
+    if (mappings.empty()) {  // every service of its selection to itself
+        const auto& outputs = m.exported.job.outputs;
+        if (const auto* list = outputs.is_object() ? outputs.get_object().if_contains("service_versions") : nullptr;
+            list && list->is_array())
+            for (const auto& sv : list->get_array())
+                if (sv.is_object() && detail::selects(e.request.exports, sv.get_object())) {
+                    const auto& o = sv.get_object();
+                    auto text = [&](std::string_view k) {
+                        const auto* p = o.if_contains(k);
+                        return p && p->is_string() ? std::string(p->get_string()) : std::string();
+                    };
+                    sources.push_back(text("folder_source") + "/" + text("service_source"));
+                }
+    }
+    for (const auto& imp : m.imported) r.imported.push_back(detail::share_of(imp, sources, targets));
+    return r;
+}
+
+asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
+    auto& first = st->entries[t.members.front()];
+    if (!first.source || !first.target) {
+        migration_result m;
+        m.ec = errc::invalid_argument;
+        m.diag.detail = "fleet entry '" + first.name + "' lacks a source or a target";
+        st->finish(t.members.front(), std::move(m));
+        co_return;
+    }
+    auto req = combined_request(*st, t);
+    if (st->options.progress) {
+        auto user = req.exports.progress;
+        auto fleet_progress = st->options.progress;
+        auto members = t.members;
+        req.exports.progress = [user, fleet_progress, members](const progress_event& ev) {
+            if (user) user(ev);
+            for (auto i : members) fleet_progress(i, ev);
+        };
+    }
+    std::function<asio::awaitable<void>(const checkpoint_event&)> checkpoint;
+    if (st->options.checkpoint)
+        checkpoint = [fn = st->options.checkpoint, members = t.members](const checkpoint_event& ev) { return fn(members, ev); };
+    const auto& co = st->options.coalesce;
+    std::uint64_t limit = 200ull * 1024 * 1024;
+    if (t.members.size() > 1 && co.max_package_bytes > 0) limit = std::min(limit, co.max_package_bytes);
+    auto m = co_await detail::run_migrate(first.source->get_client(), first.target->get_client(), std::move(req),
+                                          st->gates.get(), t.from, std::move(checkpoint), limit);
+    if (t.members.size() == 1) {
+        st->finish(t.members.front(), std::move(m));
+        co_return;
+    }
+    if (m.ec && detail::failure_splits(m.ec)) {
+        // One entry may be at fault: its parts run again, the named ones alone.
+        std::vector<std::vector<std::string>> names;
+        for (auto i : t.members) names.push_back(names_of(st->entries[i]));
+        auto named = detail::named_members(m.diag.to_string() + " " + m.diag.detail, names);
+        auto parts = detail::split_group(t.members, named);
+        std::error_code ignored;
+        for (const auto& f : m.exported.files)
+            if (!f.path.empty()) std::filesystem::remove(f.path, ignored);  // the combined package: parts export their own
+        for (auto p = parts.rbegin(); p != parts.rend(); ++p) st->enqueue(*p, {}, true);
+        co_return;
+    }
+    for (auto i : t.members) st->finish(i, m.ec ? m : share_of(st->entries[i], m));
+}
 
 asio::awaitable<void> worker(std::shared_ptr<fleet_state> st) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    while (st->next < st->entries.size()) {
-        std::size_t i = st->next++;
-        auto& e = st->entries[i];
-        migration_result m;
-        if (!e.source || !e.target) {
-            m.ec = errc::invalid_argument;
-            m.diag.detail = "fleet entry '" + e.name + "' lacks a source or a target";
-        } else {
-            auto req = e.request;
-            if (st->options.progress) {
-                auto user = req.exports.progress;
-                auto fleet_progress = st->options.progress;
-                req.exports.progress = [user, fleet_progress, i](const progress_event& ev) {
-                    if (user) user(ev);
-                    fleet_progress(i, ev);
-                };
-            }
-            std::function<asio::awaitable<void>(const checkpoint_event&)> checkpoint;
-            if (st->options.checkpoint)
-                checkpoint = [fn = st->options.checkpoint, i](const checkpoint_event& ev) { return fn(i, ev); };
-            m = co_await detail::run_migrate(e.source->get_client(), e.target->get_client(), std::move(req),
-                                             st->gates.get(), e.resume, std::move(checkpoint));
-        }
-        if (st->options.finished) st->options.finished(i, m);
-        st->results[i] = std::move(m);
+    auto ex = co_await asio::this_coro::executor;
+    for (;;) {
         auto cs = co_await asio::this_coro::cancellation_state;
         if (cs.cancelled() != asio::cancellation_type::none) break;
+        if (st->queue.empty() && st->running == 0) break;
+        auto t = st->take_runnable();
+        if (!t && st->running == 0 && !st->queue.empty()) {  // nothing runs that could free a slot: take the first
+            t = std::move(st->queue.front());
+            st->queue.pop_front();
+        }
+        if (!t) {  // every queued task waits for a busy tenant (or a running one may split): sleep until that changes
+            auto sleeper = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+            st->sleepers.push_back(sleeper);
+            co_await sleeper->async_wait(asio::as_tuple(asio::use_awaitable));
+            std::erase(st->sleepers, sleeper);
+            continue;
+        }
+        ++st->running;
+        co_await run_task(st, std::move(*t));
+        --st->running;
+        st->wake_all();
     }
+    st->wake_all();  // a sleeper may be the last to see the queue empty
 }
 
 }  // namespace
@@ -67,8 +279,33 @@ asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_e
     st->options = std::move(options);
     st->results.resize(st->entries.size());
     st->gates = std::make_unique<detail::gates>(ex);
+    std::weak_ptr<fleet_state> weak = st;
+    st->gates->on_release = [weak] {
+        if (auto s = weak.lock()) s->wake_all();
+    };
     st->all_done = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
-    std::size_t n = std::min(std::max<std::size_t>(st->options.concurrency, 1), st->entries.size());
+
+    // The plan: groups of entries (one each without coalescing).
+    std::vector<detail::plan_item> items;
+    bool coalesce = st->options.coalesce.enabled;
+    for (std::size_t i = 0; i < st->entries.size(); ++i) {
+        const auto& e = st->entries[i];
+        detail::plan_item it;
+        it.key = share_key(e, coalesce, i);
+        const auto& x = e.request.exports;
+        auto mappings = mappings_of(e.request.destination);
+        it.weight = std::max<std::size_t>({x.folders.size() + x.services.size() + x.version_ids.size(), mappings.size(), 1});
+        for (const auto& m : mappings) it.destinations.push_back(detail::service_path(target_of(m)));
+        it.resume = resume_key(e.resume);
+        items.push_back(std::move(it));
+    }
+    st->ended.assign(st->entries.size(), false);
+    for (auto& g : detail::plan_groups(items, coalesce ? st->options.coalesce.max_services : 1)) {
+        migration_checkpoint from = st->entries[g.front()].resume;
+        st->enqueue(std::move(g), std::move(from), false);
+    }
+
+    std::size_t n = std::min(std::max<std::size_t>(st->options.concurrency, 1), st->queue.size());
     st->workers_left = n;
     std::vector<std::shared_ptr<asio::cancellation_signal>> signals;
     for (std::size_t w = 0; w < n; ++w) {
@@ -84,9 +321,16 @@ asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_e
         auto cs = co_await asio::this_coro::cancellation_state;
         if (cs.cancelled() != asio::cancellation_type::none) {
             for (auto& s : signals) s->emit(asio::cancellation_type::terminal);
+            st->wake_all();
             co_await asio::this_coro::reset_cancellation_state();
         }
     }
+    st->gates->on_release = nullptr;
+    for (std::size_t i = 0; i < st->entries.size(); ++i)
+        if (!st->ended[i]) {  // cancelled before it started
+            st->results[i].ec = errc::cancelled;
+            st->results[i].diag.detail = "cancelled before it started";
+        }
     co_return std::move(st->results);
 }
 

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,6 +33,11 @@ public:
     /// Returns false when the caller was cancelled while waiting.
     boost::asio::awaitable<bool> acquire(const std::string& key);
     void release(const std::string& key);
+    bool busy(const std::string& key) const {
+        auto g = gates_.find(key);
+        return g != gates_.end() && g->second.busy;
+    }
+    std::function<void()> on_release;  ///< called after each release (a scheduler wakes)
 
 private:
     struct gate {
@@ -49,6 +55,10 @@ boost::asio::awaitable<outcome<import_result>> run_imp(client& c, import_request
 /// `checkpoint` is awaited at each step (intents before their POST).
 boost::asio::awaitable<migration_result> run_migrate(
     client& src, client& dst, migrate_request req, gates* g, const migration_checkpoint& from,
-    std::function<boost::asio::awaitable<void>(const checkpoint_event&)> checkpoint);
+    std::function<boost::asio::awaitable<void>(const checkpoint_event&)> checkpoint,
+    std::uint64_t max_package_bytes = 200ull * 1024 * 1024);
+
+/// The key of a tenant's job slot in `gates` ("export {base url}").
+std::string slot_key(const std::string& kind, const client& c);
 
 }  // namespace cspark::detail

@@ -33,6 +33,7 @@ void gates::release(const std::string& key) {
         g.waiters.pop_front();
         if (t->cancel() > 0) break;
     }
+    if (on_release) on_release();
 }
 
 }  // namespace cspark::detail

@@ -230,9 +230,12 @@ asio::awaitable<outcome<import_result>> run_imp(client& c, import_request r) {
     co_return outcome<import_result>{st->ec, std::move(out)};
 }
 
+std::string slot_key(const std::string& kind, const client& c) { return kind + " " + c.url().to_string(); }
+
 asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_request req, gates* g,
                                               const migration_checkpoint& from,
-                                              std::function<asio::awaitable<void>(const checkpoint_event&)> checkpoint) {
+                                              std::function<asio::awaitable<void>(const checkpoint_event&)> checkpoint,
+                                              std::uint64_t max_package_bytes) {
     migration_result m;
     auto began = clock_type::now();
     if (!req.keep_files) {
@@ -246,6 +249,7 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
     io.source = &src;
     io.target = &dst;
     io.slots = g;
+    io.max_package_bytes = max_package_bytes;
     io.action = req.if_present;
     io.source_system = r.source_system;
     io.progress = r.progress;

@@ -140,7 +140,7 @@ TEST_CASE("batch: killed with SIGKILL part-way, the rerun finishes every migrati
         ::dup2(devnull, 1);
         ::dup2(devnull, 2);
         ::execl(bin, bin, "--quiet", "batch", plan.c_str(), "--journal", journal.c_str(), "--concurrency", "64",
-                "--retry-interval", "20", static_cast<char*>(nullptr));
+                "--retry-interval", "20", "--no-coalesce", static_cast<char*>(nullptr));
         ::_exit(127);
     }
     // Kill it once some migrations are done (bounded wait, no fixed sleep).
@@ -154,7 +154,8 @@ TEST_CASE("batch: killed with SIGKILL part-way, the rerun finishes every migrati
     CHECK(done_before >= 40);
     CHECK(done_before < 200);
 
-    auto rerun = f.run({"--json", "batch", plan, "--journal", journal.string(), "--concurrency", "64", "--retry-interval", "20"});
+    auto rerun = f.run({"--json", "batch", plan, "--journal", journal.string(), "--concurrency", "64", "--retry-interval", "20",
+                        "--no-coalesce"});
     CHECK_MESSAGE(rerun.rc == 0, rerun.err);
     auto doc = json::parse(rerun.out).as_object();
     CHECK(doc.at("done") == 200);

@@ -1,0 +1,157 @@
+// Fleet planning as pure code (see planner.hpp).
+#include "impex/planner.hpp"
+
+#include "core/text.hpp"
+
+#include <cspark/service_uri.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace cspark::detail {
+namespace json = boost::json;
+
+std::vector<std::vector<std::size_t>> plan_groups(const std::vector<plan_item>& items, std::size_t max_weight) {
+    struct open_group {
+        std::size_t index;  // into out
+        std::size_t weight = 0;
+        std::set<std::string> destinations;
+    };
+    std::vector<std::vector<std::size_t>> out;
+    std::map<std::string, std::vector<open_group>> open;        // key -> groups still taking entries
+    std::map<std::pair<std::string, std::string>, std::size_t> resumed;  // (key, checkpoint) -> group
+    max_weight = std::max<std::size_t>(max_weight, 1);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const auto& it = items[i];
+        if (!it.resume.empty()) {
+            auto [pos, fresh] = resumed.try_emplace({it.key, it.resume}, out.size());
+            if (fresh) out.emplace_back();
+            out[pos->second].push_back(i);
+            continue;
+        }
+        auto& groups = open[it.key];
+        auto fits = [&](const open_group& g) {
+            if (g.weight + it.weight > max_weight) return false;
+            return std::none_of(it.destinations.begin(), it.destinations.end(),
+                                [&](const std::string& d) { return g.destinations.count(d) > 0; });
+        };
+        auto g = std::find_if(groups.begin(), groups.end(), fits);
+        if (g == groups.end()) {
+            groups.push_back({out.size(), 0, {}});
+            out.emplace_back();
+            g = groups.end() - 1;
+        }
+        g->weight += it.weight;
+        g->destinations.insert(it.destinations.begin(), it.destinations.end());
+        out[g->index].push_back(i);
+    }
+    return out;
+}
+
+bool failure_splits(error_code ec) noexcept {
+    if (ec.category() != error_category()) return false;
+    switch (static_cast<errc>(ec.value())) {
+    case errc::job_failed:
+    case errc::not_found:
+    case errc::bad_request:
+    case errc::unprocessable_entity:
+    case errc::server_error:  // Spark answers 500 to some bad requests
+    case errc::package_too_large:
+    case errc::invalid_argument:
+    case errc::no_files:
+        return true;
+    default:
+        return false;
+    }
+}
+
+std::vector<std::size_t> named_members(const std::string& failure_text,
+                                       const std::vector<std::vector<std::string>>& names_of_members) {
+    std::string text = to_lower(failure_text);
+    std::vector<std::size_t> named;
+    for (std::size_t m = 0; m < names_of_members.size(); ++m)
+        for (const auto& name : names_of_members[m])
+            if (!name.empty() && text.find("'" + to_lower(name) + "'") != std::string::npos) {
+                named.push_back(m);
+                break;
+            }
+    if (named.size() == names_of_members.size()) named.clear();  // names everyone: tells nothing
+    return named;
+}
+
+std::vector<std::vector<std::size_t>> split_group(const std::vector<std::size_t>& group,
+                                                  const std::vector<std::size_t>& named) {
+    std::vector<std::vector<std::size_t>> out;
+    if (group.size() < 2) return out;
+    if (!named.empty()) {
+        std::vector<std::size_t> rest;
+        std::set<std::size_t> picked(named.begin(), named.end());
+        for (std::size_t k = 0; k < group.size(); ++k) {
+            if (picked.count(k)) out.push_back({group[k]});
+            else rest.push_back(group[k]);
+        }
+        if (!rest.empty()) out.push_back(std::move(rest));
+        return out;
+    }
+    auto half = group.begin() + static_cast<std::ptrdiff_t>(group.size() / 2);
+    out.emplace_back(group.begin(), half);
+    out.emplace_back(half, group.end());
+    return out;
+}
+
+namespace {
+std::string field(const json::object& o, std::string_view key) {
+    if (auto* p = o.if_contains(key); p && p->is_string()) return std::string(p->get_string());
+    return {};
+}
+}  // namespace
+
+std::string service_path(const std::string& uri) {
+    std::string s = uri;
+    if (auto br = s.find('['); br != std::string::npos && !s.empty() && s.back() == ']') s.resize(br);
+    return to_lower(s);
+}
+
+bool selects(const export_request& r, const json::object& sv) {
+    std::string folder = to_lower(field(sv, "folder_source")), service = to_lower(field(sv, "service_source"));
+    std::string service_id = to_lower(field(sv, "service_id_source")), version_id = to_lower(field(sv, "version_id_source"));
+    for (const auto& f : r.folders)
+        if (to_lower(trim(f)) == folder) return true;
+    for (const auto& v : r.version_ids)
+        if (to_lower(trim(v)) == version_id) return true;
+    for (const auto& s : r.services) {
+        std::string why;
+        auto u = parse_service_uri(s, why);
+        if (!u) continue;
+        if (u->form == service_uri::kind::version_id && to_lower(u->id) == version_id) return true;
+        if (u->form == service_uri::kind::service_id && to_lower(u->id) == service_id) return true;
+        if (u->form == service_uri::kind::folder_service && to_lower(u->folder) == folder && to_lower(u->service) == service)
+            return true;
+    }
+    return false;
+}
+
+import_result share_of(const import_result& combined, const std::vector<std::string>& sources,
+                       const std::vector<std::string>& destinations) {
+    std::set<std::string> src;
+    std::set<std::pair<std::string, std::string>> pairs;
+    for (std::size_t k = 0; k < sources.size(); ++k) {
+        if (destinations.empty()) src.insert(service_path(sources[k]));
+        else pairs.emplace(service_path(sources[k]), service_path(k < destinations.size() ? destinations[k] : sources[k]));
+    }
+    auto mine = [&](const import_outcome& o) {
+        if (destinations.empty()) return src.count(service_path(o.source)) > 0;
+        return pairs.count({service_path(o.source), service_path(o.destination)}) > 0;
+    };
+    import_result r;
+    r.job = combined.job;
+    r.diag = combined.diag;
+    for (const auto& o : combined.services)
+        if (mine(o)) r.services.push_back(o);
+    for (const auto& o : combined.versions)
+        if (mine(o)) r.versions.push_back(o);
+    return r;
+}
+
+}  // namespace cspark::detail

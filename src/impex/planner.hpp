@@ -1,0 +1,68 @@
+// Fleet planning as pure code: which migrations share one export job and one
+// import job (coalescing), how a failed combined job splits so one bad
+// service fails alone, and which part of a combined result is each entry's.
+// No I/O; fleet.cpp carries the plan out.
+#pragma once
+
+#include <cspark/error.hpp>
+#include <cspark/requests.hpp>
+#include <cspark/results.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cspark::detail {
+
+/// What the planner needs to know of one fleet entry.
+struct plan_item {
+    std::string key;           ///< entries share a job only with equal keys (tenant pair, options)
+    std::size_t weight = 1;    ///< services it names (selectors or mappings, whichever is more)
+    std::vector<std::string> destinations;  ///< lower-cased explicit destinations (none: every service to itself)
+    std::string resume;        ///< non-empty: a checkpoint; entries with equal ones resume one job together
+};
+
+/// Groups entries (indices, in order) into combined jobs: equal keys, at most
+/// `max_weight` services a group (an entry heavier than that is alone), never
+/// two entries sending a service to one destination. Entries that resume a
+/// checkpoint form groups of exactly those with the same checkpoint.
+std::vector<std::vector<std::size_t>> plan_groups(const std::vector<plan_item>& items, std::size_t max_weight);
+
+/// Whether a combined job that failed with `ec` may have failed for one of its
+/// entries (a service or folder that does not exist, a job that failed, a
+/// package over the budget): then splitting it isolates the bad one. Failures
+/// every entry would meet alike (credentials, network, unknown outcomes,
+/// cancellation, local files) are not split.
+bool failure_splits(error_code ec) noexcept;
+
+/// The members a failure's text names (a service, folder, version id or
+/// destination of theirs appears in it): they run alone, the rest together.
+/// Empty when none or all are named: then the group is halved.
+std::vector<std::size_t> named_members(const std::string& failure_text,
+                                       const std::vector<std::vector<std::string>>& names_of_members);
+
+/// Splits a failed group: the named members one by one and the rest as one
+/// group, else two halves. Each bad entry costs at most 2 x ceil(log2 n)
+/// extra runs of a group of n (each an export and, when it gets that far, an
+/// import); a named one costs one run alone and one of the rest.
+std::vector<std::vector<std::size_t>> split_group(const std::vector<std::size_t>& group,
+                                                  const std::vector<std::size_t>& named);
+
+/// Whether an export request's selectors pick a service version as the
+/// export's outputs.service_versions describes it (folder, folder/service,
+/// service id, version id).
+bool selects(const export_request& r, const boost::json::object& service_version);
+
+/// "folder/service" of a URI ("f/s[1.2]" -> "f/s"), lower-cased.
+std::string service_path(const std::string& uri);
+
+/// The part of a combined import that is one entry's: with `destinations`
+/// (one per source), the outcomes of those (source, destination) pairs;
+/// without, every outcome whose source is among `sources`.
+import_result share_of(const import_result& combined, const std::vector<std::string>& sources,
+                       const std::vector<std::string>& destinations);
+
+}  // namespace cspark::detail
