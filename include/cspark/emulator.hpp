@@ -29,6 +29,7 @@ struct emulator_config {
     std::string write_cert_to;           ///< where the made certificate is written for clients to trust
 
     std::chrono::milliseconds job_duration{2000};  ///< created -> finished
+    double job_jitter = 0;               ///< each job's duration varies by up to +- this fraction (uniform)
     bool report_completed = false;       ///< show "completed" for a while before "closed"
     bool failed_status = false;          ///< failed jobs end "failed" instead of "closed" + errors
     std::size_t export_job_limit = 1;    ///< running exports per tenant (documented: 1)

@@ -31,6 +31,9 @@ struct poll_options {
     std::optional<std::chrono::milliseconds> retry_interval;  ///< first wait (SDK knob); default 1 s
     std::chrono::milliseconds max_interval{10000};          ///< waits grow x1.5 up to this
     std::chrono::milliseconds deadline{30 * 60 * 1000};     ///< whole poll
+    bool adaptive = true;  ///< once the tenant has finished jobs of this kind, check at their typical
+                           ///< duration (median of the last 8) instead of on the growing schedule;
+                           ///< the knobs above still bound every wait and the number of checks
 };
 
 struct export_request {

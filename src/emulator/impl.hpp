@@ -207,7 +207,13 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
         j.kind = k;
         j.tenant = tenant;
         j.created = now();
-        j.due = j.created + cfg.job_duration;
+        auto duration = cfg.job_duration;
+        if (cfg.job_jitter > 0) {
+            double f = std::uniform_real_distribution<double>(-cfg.job_jitter, cfg.job_jitter)(rng);
+            duration = std::chrono::milliseconds(
+                static_cast<std::int64_t>(static_cast<double>(duration.count()) * std::max(0.0, 1.0 + f)));
+        }
+        j.due = j.created + duration;
         j.request_id = std::string(h.header("x-request-id"));
         for (auto* f : fired) {
             if (f->kind == emu::fault_kind::job_fail) j.fail = true;

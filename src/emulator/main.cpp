@@ -49,6 +49,9 @@ void define(CLI::App& app, args& a) {
                    "Job duration in milliseconds (0: finished when created, which the official SDKs' default polling needs; "
                    "2000 exercises polling)")
         ->capture_default_str();
+    app.add_option("--job-jitter", cfg.job_jitter, "Each job's duration varies by up to +- this fraction")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
     app.add_flag("--report-completed", cfg.report_completed, "Report 'completed' before 'closed'");
     app.add_flag("--failed-status", cfg.failed_status, "Failed jobs end 'failed' instead of 'closed' with errors");
     app.add_option("--job-limit", cfg.export_job_limit, "Running jobs of each kind per tenant")->capture_default_str();

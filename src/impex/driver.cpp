@@ -108,6 +108,10 @@ public:
             if (n.what == flow_note::type::job_created && clock().log().enabled(log_level::info))
                 clock().log().log(log_level::info, n.kind + " job created <" + n.id + ">");
             if (n.what == flow_note::type::retry) clock().log().log(log_level::warn, n.kind + ": " + n.message);
+            if (n.what == flow_note::type::timing) {
+                job_timings::global().record(slot_key(n.kind), n.delay);
+                continue;
+            }
             if (io_.progress && n.what != flow_note::type::intent && n.what != flow_note::type::downloaded)
                 io_.progress(progress_of(n));
             if (io_.checkpoint) co_await io_.checkpoint(n);
@@ -278,6 +282,12 @@ private:
 asio::awaitable<void> drive(flow_state& st, flow_io& io) {
     co_await asio::this_coro::throw_if_cancelled(false);
     runner r(st, io);
+    if (st.policy.adaptive) {  // what the tenants' recent jobs took places this flow's checks
+        if (!st.policy.expected_export && io.source)
+            st.policy.expected_export = job_timings::global().expected(slot_key("export", *io.source));
+        if (!st.policy.expected_import && io.target)
+            st.policy.expected_import = job_timings::global().expected(slot_key("import", *io.target));
+    }
     flow_event ev;
     ev.now = r.clock().timer()->now();
     for (;;) {

@@ -33,6 +33,8 @@ struct flow_policy {
     milliseconds conflict_cap{10000};      ///< ... at most this, within the poll deadline
     int max_resumes = 5;                   ///< Range resumes of one download
     milliseconds lookup_margin{2000};      ///< describe timestamps: rounding allowance
+    bool adaptive = true;                  ///< place checks by the expected durations below
+    std::optional<milliseconds> expected_export, expected_import;  ///< the tenants' recent jobs
 };
 
 /// What a flow does, fixed when it starts.
@@ -59,11 +61,11 @@ struct flow_start {
 
 /// A step an observer sees (progress, a journal). Intents come before their POST.
 struct flow_note {
-    enum class type { intent, job_created, status, retry, downloaded, finished, failed } what = type::status;
+    enum class type { intent, job_created, status, retry, downloaded, finished, failed, timing } what = type::status;
     std::string kind;          ///< "export" / "import"
     std::string id;            ///< job id (job_created, status, finished, failed)
     std::string status;        ///< job status / correlation id (intent)
-    milliseconds delay{0};     ///< retry
+    milliseconds delay{0};     ///< retry; timing: the job's duration
     std::string message;       ///< retry reason, failure
     std::filesystem::path path;  ///< downloaded
     std::string sha256;        ///< downloaded
@@ -115,6 +117,8 @@ struct poll_state {
     diagnostics last_diag;
     job_status job;
     bool once = false;  ///< one look only (a job found by lookup)
+    std::optional<milliseconds> expected;  ///< how long jobs of this kind take at this tenant
+    milliseconds last_running{0};          ///< when a check last found it running (since started)
 };
 
 struct flow_state {

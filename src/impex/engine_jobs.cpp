@@ -21,6 +21,14 @@ flow_action poll_begin(flow_state& st, std::string kind, std::string id, clock_t
     st.poll.started = now;
     st.poll.once = once;
     st.rng.seed(std::hash<std::string>{}(st.poll.id));
+    if (st.policy.adaptive && !once)
+        st.poll.expected = st.poll.kind == "export" ? st.policy.expected_export : st.policy.expected_import;
+    if (st.poll.expected) {
+        // The tenant's jobs take about this long: the first look goes just after that.
+        poll_clues c{st.poll.expected, std::nullopt};
+        auto step = plan_next_check(st.policy.poll, 0, milliseconds(0), c, 0.5);
+        if (step.what == poll_step::action::wait) return sleep_for(step.delay);
+    }
     return make(act::check_status, st.poll.kind, st.poll.id);
 }
 
@@ -63,6 +71,8 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
         return std::nullopt;
     }
     ++p.checks;
+    auto elapsed = std::chrono::duration_cast<milliseconds>(ev.now - p.started);
+    bool running = false;
     if (ev.what == ev_type::ok) {
         p.job = std::move(ev.job);  // the event is spent
         p.last_failure = {};
@@ -70,15 +80,25 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
             p.last_status = p.job.status;
             note(st, flow_note::type::status, p.kind, p.job.id, p.job.status);
         }
-        if (auto end = judge(st)) return end;
+        if (auto end = judge(st)) {
+            if (!p.once && (p.job.state == job_state::succeeded || p.job.state == job_state::failed)) {
+                // How long it took, for the next job of this kind at this tenant.
+                auto n = make_note(flow_note::type::timing, p.kind, p.id);
+                n.delay = observed_duration(p.last_running, elapsed, p.job.process_time);
+                st.notes.push_back(std::move(n));
+            }
+            return end;
+        }
+        running = true;
+        p.last_running = elapsed;
     } else {
         p.last_failure = ev.ec;
         p.last_diag = ev.diag;
         if (p.once) return poll_end{};  // a job found by lookup: its id is what counts
         if (!status_check_may_pass(ev.ec)) return state_unknown(p);
     }
-    auto elapsed = std::chrono::duration_cast<milliseconds>(ev.now - p.started);
-    auto step = next_poll(st.policy.poll, p.checks, elapsed, std::uniform_real_distribution<double>(0, 1)(st.rng));
+    poll_clues clues{p.expected, running ? std::optional<std::int64_t>(p.job.process_time) : std::nullopt};
+    auto step = plan_next_check(st.policy.poll, p.checks, elapsed, clues, std::uniform_real_distribution<double>(0, 1)(st.rng));
     if (step.what == poll_step::action::give_up) {
         if (p.last_failure) return state_unknown(p);
         poll_end e{errc::poll_timeout, p.job.diag};

@@ -60,6 +60,7 @@ flow_policy policy_of(const poll_options& po) {
     p.poll.interval = po.retry_interval.value_or(std::chrono::milliseconds(1000));
     p.poll.max_interval = po.max_interval;
     p.poll.deadline = po.deadline;
+    p.adaptive = po.adaptive;
     return p;
 }
 

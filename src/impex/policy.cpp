@@ -201,4 +201,56 @@ bool is_download_link(std::string_view url, std::string& why) {
     return false;
 }
 
+// ------------------------------------------------------------ status checks
+
+std::optional<std::chrono::milliseconds> job_timings::expected(const std::string& key) const {
+    std::lock_guard lock(mu_);
+    auto it = rings_.find(key);
+    if (it == rings_.end() || it->second.n == 0) return std::nullopt;
+    std::size_t n = std::min<std::size_t>(it->second.n, 8);
+    std::vector<std::chrono::milliseconds> v(it->second.last, it->second.last + n);
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n / 2), v.end());
+    return v[n / 2];
+}
+
+void job_timings::record(const std::string& key, std::chrono::milliseconds duration) {
+    std::lock_guard lock(mu_);
+    auto& r = rings_[key];
+    r.last[r.n % 8] = duration;
+    ++r.n;
+}
+
+job_timings& job_timings::global() {
+    static job_timings t;
+    return t;
+}
+
+poll_step plan_next_check(const poll_policy& p, int checks, std::chrono::milliseconds elapsed, const poll_clues& c,
+                          double random01) noexcept {
+    using ms = std::chrono::milliseconds;
+    if (!c.expected || c.expected->count() <= 0) return next_poll(p, checks, elapsed, random01);
+    if (p.max_attempts > 0 && checks >= p.max_attempts) return {poll_step::action::give_up, ms::zero(), "max attempts reached"};
+    if (p.deadline.count() > 0 && elapsed >= p.deadline) return {poll_step::action::give_up, ms::zero(), "poll deadline passed"};
+    ms expected = *c.expected;
+    // The server's clock for how long the job has run, when it agrees with ours.
+    ms ran = elapsed;
+    if (c.process_time && *c.process_time >= 0) {
+        ms server(*c.process_time);
+        if (server <= elapsed + ms(1000) && server * 2 >= elapsed) ran = server;
+    }
+    ms margin = std::max(ms(2), expected / 50);
+    ms delay = ran < expected ? expected - ran + margin : std::max(expected / 10, (ran - expected) / 2);
+    delay = std::max(delay, ms(1));
+    if (p.max_interval.count() > 0) delay = std::min(delay, p.max_interval);
+    if (p.deadline.count() > 0) delay = std::min(delay, p.deadline - elapsed);
+    return {poll_step::action::wait, delay, ran < expected ? "job expected to end" : "job running past its expected end"};
+}
+
+std::chrono::milliseconds observed_duration(std::chrono::milliseconds last_running, std::chrono::milliseconds seen_ended,
+                                            std::int64_t process_time) noexcept {
+    using ms = std::chrono::milliseconds;
+    if (process_time > 0 && ms(process_time) >= last_running && ms(process_time) <= seen_ended) return ms(process_time);
+    return last_running + (seen_ended - last_running) / 2;
+}
+
 }  // namespace cspark::detail

@@ -5,11 +5,14 @@
 #pragma once
 
 #include <cspark/error.hpp>
+#include <cspark/job.hpp>
 
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -88,5 +91,47 @@ std::string unique_name(const std::string& name, std::set<std::string>& used);
 /// A download link must be an absolute http(s) URL or a path on the API host
 /// ("/..."); anything else (file:, ftp:, a bare word) is refused with `why`.
 bool is_download_link(std::string_view url, std::string& why);
+
+// ---- where status checks go
+
+/// Durations of a tenant's recent jobs of one kind (key: "export {base url}"),
+/// shared by every flow of the process: each ended job's duration is
+/// recorded, and the median of the last 8 places the next job's checks.
+class job_timings {
+public:
+    std::optional<std::chrono::milliseconds> expected(const std::string& key) const;
+    void record(const std::string& key, std::chrono::milliseconds duration);
+    static job_timings& global();
+
+private:
+    struct ring {
+        std::chrono::milliseconds last[8]{};
+        std::size_t n = 0;
+    };
+    mutable std::mutex mu_;
+    std::map<std::string, ring> rings_;
+};
+
+/// What is known when a check is planned.
+struct poll_clues {
+    std::optional<std::chrono::milliseconds> expected;  ///< the tenant's recent jobs of this kind
+    std::optional<std::int64_t> process_time;           ///< the last status's process_time (running job)
+};
+
+/// After `checks` status checks found the job running, `elapsed` since polling
+/// began (the job's creation): with an expected duration, the next check goes
+/// just after the expected end (+2 %), and past it waits grow with the overrun
+/// (a tenth of the expected duration, or half the overrun, whichever is more);
+/// without one, the SDK-like schedule (next_poll). Always within the
+/// policy's bounds: at most max_interval a wait, max_attempts checks, the deadline.
+poll_step plan_next_check(const poll_policy& p, int checks, std::chrono::milliseconds elapsed, const poll_clues& c,
+                          double random01) noexcept;
+
+/// A job's duration as the checks saw it: between the last check that found it
+/// running and the first that found it ended (both since polling began); the
+/// server's process_time when it falls in that window (its unit is not
+/// documented: a value that does not fit is not trusted).
+std::chrono::milliseconds observed_duration(std::chrono::milliseconds last_running, std::chrono::milliseconds seen_ended,
+                                            std::int64_t process_time) noexcept;
 
 }  // namespace cspark::detail

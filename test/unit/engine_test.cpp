@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 using namespace cspark;
 using namespace cspark::detail;
 namespace json = boost::json;
@@ -164,7 +166,38 @@ TEST_CASE("engine: exp from POST to a verified file, with notes for observers") 
     CHECK_FALSE(s.st.ec);
     CHECK(s.st.downloaded.size() == 1);
     using n = flow_note::type;
-    CHECK(s.notes() == std::vector<n>{n::intent, n::job_created, n::status, n::status, n::downloaded, n::finished});
+    CHECK(s.notes() == std::vector<n>{n::intent, n::job_created, n::status, n::status, n::timing, n::downloaded, n::finished});
+    // The job's duration as the checks saw it: running at 0 ms, ended at the check 1000 ms later.
+    auto timing = std::find_if(s.st.notes.begin(), s.st.notes.end(), [](const flow_note& x) { return x.what == n::timing; });
+    REQUIRE(timing != s.st.notes.end());
+    CHECK(timing->kind == "export");
+    CHECK(timing->delay == 500ms);
+}
+
+TEST_CASE("engine: with the tenant's typical duration known, the first check waits for it and lands just after") {
+    flow_policy policy;
+    policy.expected_export = 4000ms;
+    sim s(exp_plan(), {}, policy);
+    CHECK(s.begin().what == act::post_export);
+    job_status created;
+    created.id = "E1";
+    created.status = "created";
+    REQUIRE(s.ok(created).what == act::sleep);  // no check at once: sleep to the expected end
+    CHECK(s.last.delay == 4000ms + 80ms);
+    REQUIRE(s.timer().what == act::check_status);
+    // Still running (the server says it has run 4050 ms): a tenth of the expected duration more.
+    job_status running;
+    running.id = "E1";
+    running.status = "in_progress";
+    running.process_time = 4050;
+    REQUIRE(s.ok(running).what == act::sleep);
+    CHECK(s.last.delay == 400ms);
+    // Without adaptive checks, the SDK-like schedule: a check at once.
+    flow_policy plain = policy;
+    plain.adaptive = false;
+    sim t(exp_plan(), {}, plain);
+    t.begin();
+    CHECK(t.ok(created).what == act::check_status);
 }
 
 TEST_CASE("engine: migrate holds each tenant slot from POST to the job's end") {

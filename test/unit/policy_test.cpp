@@ -143,3 +143,46 @@ TEST_CASE("header values: no control characters") {
     CHECK_FALSE(header_value_ok(std::string("a\0b", 3)));
     CHECK_FALSE(header_value_ok("del\x7f"));
 }
+
+TEST_CASE("plan_next_check: at the expected end, then growing with the overrun, within the policy's bounds") {
+    using namespace std::chrono_literals;
+    poll_policy p;
+    p.interval = 1000ms;
+    p.max_interval = 10000ms;
+    p.deadline = 60000ms;
+    p.jitter = 0;
+    poll_clues c{5000ms, std::nullopt};
+    CHECK(plan_next_check(p, 1, 1000ms, c, 0.5).delay == 4000ms + 100ms);
+    CHECK(plan_next_check(p, 2, 5100ms, c, 0.5).delay == 500ms);     // just past: a tenth
+    CHECK(plan_next_check(p, 3, 9000ms, c, 0.5).delay == 2000ms);    // far past: half the overrun
+    CHECK(plan_next_check(p, 4, 59000ms, c, 0.5).delay == 1000ms);   // never past the deadline
+    CHECK(plan_next_check(p, 4, 60000ms, c, 0.5).what == poll_step::action::give_up);
+    c.expected = 60000ms;
+    CHECK(plan_next_check(p, 1, 0ms, c, 0.5).delay == 10000ms);      // never more than max_interval
+    p.max_attempts = 3;
+    CHECK(plan_next_check(p, 3, 0ms, c, 0.5).what == poll_step::action::give_up);
+    // The server's process_time, when it agrees with our clock, says how long the job has run.
+    p.max_attempts = 0;
+    c.expected = 5000ms;
+    c.process_time = 3000;
+    CHECK(plan_next_check(p, 1, 2900ms, c, 0.5).delay == 2000ms + 100ms);
+    c.process_time = 3;  // seconds, not milliseconds? not trusted
+    CHECK(plan_next_check(p, 1, 2900ms, c, 0.5).delay == 2100ms + 100ms);
+    // Nothing known: the SDK-like schedule.
+    c.expected.reset();
+    CHECK(plan_next_check(p, 1, 0ms, c, 0.5).delay == next_poll(p, 1, 0ms, 0.5).delay);
+}
+
+TEST_CASE("observed_duration and job_timings: what a job took, and the tenant's typical duration") {
+    using namespace std::chrono_literals;
+    CHECK(observed_duration(1000ms, 2000ms, 0) == 1500ms);
+    CHECK(observed_duration(1000ms, 2000ms, 1234) == 1234ms);
+    CHECK(observed_duration(1000ms, 2000ms, 5) == 1500ms);  // not in the window: not trusted
+    job_timings t;
+    CHECK_FALSE(t.expected("export a"));
+    for (auto d : {100ms, 900ms, 200ms}) t.record("export a", d);
+    CHECK(t.expected("export a") == 200ms);  // the median
+    for (int i = 0; i < 8; ++i) t.record("export a", 50ms);
+    CHECK(t.expected("export a") == 50ms);   // the last 8 only
+    CHECK_FALSE(t.expected("import a"));
+}
