@@ -8,6 +8,7 @@
 //   fleet-bench --n 1000 --package-mib 1 [--job-ms 200]
 #include <cspark/impex.hpp>
 
+#include "batch_child.hpp"
 #include "emulator_child.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -62,15 +63,10 @@ std::string name(const char* prefix, std::size_t i, std::size_t n) {
 }
 
 // `cspark-impex batch` over the same migrations (with the same concurrency and
-// poll interval), against the same emulator: wall seconds, CPU seconds and the
-// journal's fsyncs, from its --json summary.
-struct batch_run {
-    double wall = 0, cpu = 0;
-    std::size_t done = 0, fsyncs = 0;
-};
-
-batch_run run_batch(const bench::emulator_child& emu, std::size_t first, std::size_t n, long job_ms,
-                    const std::filesystem::path& dir) {
+// poll interval, one job per migration as the fleet runs them), against the
+// same emulator.
+bench::batch_run run_batch(const bench::emulator_child& emu, std::size_t first, std::size_t n, long job_ms,
+                           const std::filesystem::path& dir) {
     json::array list;
     for (std::size_t i = first; i < n; ++i) {
         auto s = name("tenant-", i, n), t = name("target-", i, n);
@@ -81,36 +77,8 @@ batch_run run_batch(const bench::emulator_child& emu, std::size_t first, std::si
                                     {"target", json::object{{"base_url", emu.url + "/" + t}, {"api_key_env", "K_" + t}}},
                                     {"export", json::object{{"services", json::array{"folder-1/service-1"}}}}});
     }
-    std::filesystem::create_directories(dir);
-    auto plan = (dir / "plan.json").string(), journal = (dir / "run.jsonl").string(), out = (dir / "out.json").string();
-    std::ofstream(plan) << json::serialize(json::object{{"migrations", list}});
-    std::string conc = std::to_string(n - first + 1), interval = std::to_string(job_ms / 4);
-    auto t0 = steady::now();
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        int fd = ::open(out.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
-        ::dup2(fd, 1);
-        ::execl(CSPARK_CLI_BIN, CSPARK_CLI_BIN, "--json", "--quiet", "batch", plan.c_str(), "--journal", journal.c_str(),
-                "--concurrency", conc.c_str(), "--retry-interval", interval.c_str(), "--max-retries", "4",
-                static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
-    int status = 0;
-    rusage ru{};
-    ::wait4(pid, &status, 0, &ru);
-    batch_run r;
-    r.wall = std::chrono::duration<double>(steady::now() - t0).count();
-    r.cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-            static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-    std::ifstream in(out);
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    boost::system::error_code ec;
-    auto doc = json::parse(text, ec);
-    if (!ec && doc.is_object()) {
-        r.done = doc.at("done").to_number<std::size_t>();
-        r.fsyncs = doc.at("journal_fsyncs").to_number<std::size_t>();
-    }
-    return r;
+    return bench::run_batch(list, dir, {"--concurrency", std::to_string(n - first + 1), "--retry-interval",
+                                        std::to_string(job_ms / 4), "--max-retries", "4"});
 }
 
 int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms, bool with_batch) {
@@ -172,7 +140,7 @@ int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms, bool with_b
     }
     double emu_cpu = bench::cpu_seconds_of(emu.pid);
     bench::stop_emulator(emu);
-    batch_run b;
+    bench::batch_run b;
     if (with_batch) {
         // A fresh emulator, as the fleet had: one holding the fleet's jobs answers slower.
         auto fresh = start_emulator(n, package_bytes, job_ms);

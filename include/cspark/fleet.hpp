@@ -84,8 +84,10 @@ bool outcome_known(error_code ec) noexcept;
 /// entry whose source tenant is free, never waits behind a busy one. With
 /// `coalesce`, entries of one tenant pair share jobs; a combined job that
 /// fails for one entry is split until the bad entry fails alone, named, and
-/// every other one migrates. Each entry gets its own result (its services'
-/// outcomes from the combined import). One failure never stops the others.
+/// every other one migrates. Each entry gets its own result: the combined
+/// jobs' ids, states and files, and its own services' outcomes from the
+/// combined import (the combined status documents, `raw` and `outputs`, are
+/// not copied into each entry's result). One failure never stops the others.
 boost::asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_entry> entries,
                                                                    fleet_options options);
 

@@ -7,25 +7,33 @@ namespace cspark {
 transport::transport(asio::any_io_executor ex, transport_config cfg) : impl_(std::make_unique<impl>()) {
     impl_->ex = std::move(ex);
     impl_->cfg = std::move(cfg);
-    auto& ctx = impl_->tls_ctx;
+    // TLS asked for explicitly: set it up now, so a bad CA file fails here.
+    if (impl_->cfg.tls.insecure || !impl_->cfg.tls.ca_file.empty()) impl_->tls();
+}
+
+ssl::context& transport::impl::tls() {
+    if (tls_ctx) return *tls_ctx;
+    auto& ctx = tls_ctx.emplace(ssl::context::tls_client);
     ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    if (impl_->cfg.tls.insecure) {
+    if (cfg.tls.insecure) {
         ctx.set_verify_mode(ssl::verify_none);
-        impl_->cfg.log.log(log_level::warn, "TLS certificate verification is disabled (insecure)");
+        cfg.log.log(log_level::warn, "TLS certificate verification is disabled (insecure)");
     } else {
         ctx.set_verify_mode(ssl::verify_peer);
         error_code ec;
         ctx.set_default_verify_paths(ec);  // a machine without a CA store can still use ca_file
-        if (!impl_->cfg.tls.ca_file.empty()) {
-            ctx.load_verify_file(impl_->cfg.tls.ca_file, ec);
+        if (!cfg.tls.ca_file.empty()) {
+            ctx.load_verify_file(cfg.tls.ca_file, ec);
             if (ec) {
+                tls_ctx.reset();
                 diagnostics d;
-                d.detail = "cannot load CA file '" + impl_->cfg.tls.ca_file + "': " + ec.message();
+                d.detail = "cannot load CA file '" + cfg.tls.ca_file + "': " + ec.message();
                 throw spark_error(errc::file_error, std::move(d));
             }
         }
     }
+    return ctx;
 }
 
 transport::~transport() = default;
@@ -57,7 +65,7 @@ asio::awaitable<std::unique_ptr<connection>> transport::impl::connect(const orig
     auto endpoints = co_await resolve(o, connect_deadline, timed_out(), oc, res);
     if (!endpoints) co_return nullptr;
 
-    auto c = std::make_unique<connection>(ex, o.tls ? &tls_ctx : nullptr, cfg.header_limit, cfg.chunk_size);
+    auto c = std::make_unique<connection>(ex, o.tls ? &tls() : nullptr, cfg.header_limit, cfg.chunk_size);
     auto* raw = c.get();
     oc.hook = [raw] { raw->stream.tcp().close(); };
     c->stream.tcp().expires_at(connect_deadline);

@@ -115,7 +115,10 @@ using detail::use_tuple;
 struct transport::impl {
     asio::any_io_executor ex;
     transport_config cfg;
-    ssl::context tls_ctx{ssl::context::tls_client};
+    // Made on the first https connection: loading the system CA store costs
+    // tens of milliseconds that a plain-http run (the emulator) never needs.
+    std::optional<ssl::context> tls_ctx;
+    ssl::context& tls();
     std::unordered_map<std::string, host_pool> pools;
     transport_stats stats;
 

@@ -165,10 +165,29 @@ std::vector<std::string> names_of(const fleet_entry& e) {
     return out;
 }
 
+// A combined job as each member sees it: id, state, files, timings; the
+// status documents (raw, outputs) stay out, since a copy of a 100-service
+// document per member was most of a coalesced batch's CPU time.
+job_status light(const job_status& j) {
+    job_status out;
+    out.id = j.id;
+    out.kind = j.kind;
+    out.status = j.status;
+    out.state = j.state;
+    out.status_url = j.status_url;
+    out.process_time = j.process_time;
+    out.files = j.files;
+    out.errors = j.errors;
+    out.diag = j.diag;
+    return out;
+}
+
 // One member's part of a combined migration that succeeded.
-migration_result share_of(const fleet_entry& e, const migration_result& m) {
+migration_result share_of(const fleet_entry& e, const migration_result& m, const std::vector<detail::import_shares>& shares) {
     migration_result r;
-    r.exported = m.exported;
+    r.exported.job = light(m.exported.job);
+    r.exported.files = m.exported.files;
+    r.exported.diag = m.exported.diag;
     r.ec = m.ec;
     r.diag = m.diag;
     r.elapsed = m.elapsed;
@@ -192,7 +211,10 @@ migration_result share_of(const fleet_entry& e, const migration_result& m) {
                     sources.push_back(text("folder_source") + "/" + text("service_source"));
                 }
     }
-    for (const auto& imp : m.imported) r.imported.push_back(detail::share_of(imp, sources, targets));
+    for (std::size_t k = 0; k < m.imported.size(); ++k) {
+        r.imported.push_back(shares[k].of(sources, targets));
+        r.imported.back().job = light(m.imported[k].job);
+    }
     return r;
 }
 
@@ -239,7 +261,9 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
         for (auto p = parts.rbegin(); p != parts.rend(); ++p) st->enqueue(*p, {}, true);
         co_return;
     }
-    for (auto i : t.members) st->finish(i, m.ec ? m : share_of(st->entries[i], m));
+    std::vector<detail::import_shares> shares;
+    for (const auto& imp : m.imported) shares.emplace_back(imp);
+    for (auto i : t.members) st->finish(i, m.ec ? m : share_of(st->entries[i], m, shares));
 }
 
 asio::awaitable<void> worker(std::shared_ptr<fleet_state> st) {

@@ -132,25 +132,32 @@ bool selects(const export_request& r, const json::object& sv) {
     return false;
 }
 
-import_result share_of(const import_result& combined, const std::vector<std::string>& sources,
-                       const std::vector<std::string>& destinations) {
-    std::set<std::string> src;
-    std::set<std::pair<std::string, std::string>> pairs;
-    for (std::size_t k = 0; k < sources.size(); ++k) {
-        if (destinations.empty()) src.insert(service_path(sources[k]));
-        else pairs.emplace(service_path(sources[k]), service_path(k < destinations.size() ? destinations[k] : sources[k]));
-    }
-    auto mine = [&](const import_outcome& o) {
-        if (destinations.empty()) return src.count(service_path(o.source)) > 0;
-        return pairs.count({service_path(o.source), service_path(o.destination)}) > 0;
+import_shares::import_shares(const import_result& combined) : all_(combined) {
+    for (std::size_t k = 0; k < combined.services.size(); ++k)
+        services_[service_path(combined.services[k].source)].emplace_back(service_path(combined.services[k].destination), k);
+    for (std::size_t k = 0; k < combined.versions.size(); ++k)
+        versions_[service_path(combined.versions[k].source)].emplace_back(service_path(combined.versions[k].destination), k);
+}
+
+import_result import_shares::of(const std::vector<std::string>& sources, const std::vector<std::string>& destinations) const {
+    std::set<std::size_t> svc, ver;  // indices, in the combined order
+    auto pick = [](const auto& index, const std::string& src, const std::string* dst, std::set<std::size_t>& into) {
+        auto it = index.find(src);
+        if (it == index.end()) return;
+        for (const auto& [d, k] : it->second)
+            if (!dst || d == *dst) into.insert(k);
     };
+    for (std::size_t k = 0; k < sources.size(); ++k) {
+        std::string src = service_path(sources[k]);
+        std::string dst = destinations.empty() ? std::string() : service_path(k < destinations.size() ? destinations[k] : sources[k]);
+        const std::string* want = destinations.empty() ? nullptr : &dst;
+        pick(services_, src, want, svc);
+        pick(versions_, src, want, ver);
+    }
     import_result r;
-    r.job = combined.job;
-    r.diag = combined.diag;
-    for (const auto& o : combined.services)
-        if (mine(o)) r.services.push_back(o);
-    for (const auto& o : combined.versions)
-        if (mine(o)) r.versions.push_back(o);
+    r.diag = all_.diag;
+    for (auto k : svc) r.services.push_back(all_.services[k]);
+    for (auto k : ver) r.versions.push_back(all_.versions[k]);
     return r;
 }
 

@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,10 +60,20 @@ bool selects(const export_request& r, const boost::json::object& service_version
 /// "folder/service" of a URI ("f/s[1.2]" -> "f/s"), lower-cased.
 std::string service_path(const std::string& uri);
 
-/// The part of a combined import that is one entry's: with `destinations`
-/// (one per source), the outcomes of those (source, destination) pairs;
-/// without, every outcome whose source is among `sources`.
-import_result share_of(const import_result& combined, const std::vector<std::string>& sources,
-                       const std::vector<std::string>& destinations);
+/// The parts of a combined import that are each entry's. Built once per
+/// combined job (outcomes indexed by service path), asked once per entry.
+class import_shares {
+public:
+    explicit import_shares(const import_result& combined);
+    /// With `destinations` (one per source): the outcomes of those (source,
+    /// destination) pairs; without: every outcome whose source is among
+    /// `sources`. The job is left empty for the caller to fill.
+    import_result of(const std::vector<std::string>& sources, const std::vector<std::string>& destinations) const;
+
+private:
+    const import_result& all_;
+    // service path of the source -> (destination path, index) of services / versions
+    std::map<std::string, std::vector<std::pair<std::string, std::size_t>>> services_, versions_;
+};
 
 }  // namespace cspark::detail

@@ -35,13 +35,30 @@ bool is_safe_entry_name(std::string_view name) noexcept {
 
 // ---------------------------------------------------------------- reader
 
-reader::reader(reader&& o) noexcept : fd_(o.fd_), size_(o.size_), entries_(std::move(o.entries_)) { o.fd_ = -1; }
+struct reader::inflater {
+    z_stream zs{};
+    bool ready = false;
+};
+
+void reader::inflater_deleter::operator()(inflater* z) const noexcept {
+    if (z->ready) inflateEnd(&z->zs);
+    delete z;
+}
+
+reader::reader(reader&& o) noexcept
+    : fd_(o.fd_), size_(o.size_), entries_(std::move(o.entries_)), z_(std::move(o.z_)), in_(std::move(o.in_)),
+      out_(std::move(o.out_)) {
+    o.fd_ = -1;
+}
 reader& reader::operator=(reader&& o) noexcept {
     if (this != &o) {
         if (fd_ >= 0) ::close(fd_);
         fd_ = o.fd_;
         size_ = o.size_;
         entries_ = std::move(o.entries_);
+        z_ = std::move(o.z_);
+        in_ = std::move(o.in_);
+        out_ = std::move(o.out_);
         o.fd_ = -1;
     }
     return *this;
@@ -151,14 +168,30 @@ bool reader::read(const entry_info& e, const std::function<void(std::span<const 
         why = "entry '" + e.name + "': compression method " + std::to_string(e.method) + " is not supported";
         return false;
     }
-    std::vector<char> in(64 * 1024), out(64 * 1024);
+    if (in_.empty()) {
+        in_.resize(64 * 1024);
+        out_.resize(64 * 1024);
+    }
+    auto& in = in_;
+    auto& out = out_;
     uLong crc = crc32(0, nullptr, 0);
     std::uint64_t produced = 0, consumed = 0;
-    z_stream zs{};
-    if (e.method == 8 && inflateInit2(&zs, -15) != Z_OK) {
-        why = "inflateInit2 failed";
-        return false;
+    z_stream dummy{};
+    if (e.method == 8) {
+        if (!z_) {
+            z_.reset(new inflater{});
+            if (inflateInit2(&z_->zs, -15) != Z_OK) {
+                z_.reset();
+                why = "inflateInit2 failed";
+                return false;
+            }
+            z_->ready = true;
+        } else if (inflateReset(&z_->zs) != Z_OK) {
+            why = "inflateReset failed";
+            return false;
+        }
     }
+    z_stream& zs = e.method == 8 ? z_->zs : dummy;
     bool ok = true, ended = e.method == 0;
     while (consumed < e.compressed_size && ok) {
         std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), e.compressed_size - consumed));
@@ -197,7 +230,6 @@ bool reader::read(const entry_info& e, const std::function<void(std::span<const 
             if (rc == Z_STREAM_END) ended = true;
         }
     }
-    if (e.method == 8) inflateEnd(&zs);
     if (!ok) return false;
     if (!ended && e.compressed_size > 0) {
         why = "entry '" + e.name + "': deflate stream is truncated";

@@ -72,6 +72,15 @@ private:
     bool finished_ = false;
     std::unique_ptr<detail::hasher> hash_;
     std::string sha256_;
+    // One deflate state and one pair of buffers for every entry: a fresh
+    // 256 KiB of each per entry (mmap, zero, unmap) was most of the cost of
+    // a package of many small files.
+    struct deflater;
+    struct deflater_deleter {
+        void operator()(deflater* d) const noexcept;
+    };
+    std::unique_ptr<deflater, deflater_deleter> z_;
+    std::vector<char> in_, out_;
 };
 
 class reader {
@@ -88,6 +97,8 @@ public:
     std::uint64_t file_size() const noexcept { return size_; }
 
     /// Streams the uncompressed bytes of `e` to `fn`, checking size and CRC-32.
+    /// One read at a time per reader (it reuses its buffers): `fn` must not
+    /// read from the same reader, and a reader is not shared across threads.
     bool read(const entry_info& e, const std::function<void(std::span<const char>)>& fn, std::string& why) const;
     /// Reads a small entry whole (at most `max` bytes).
     std::optional<std::string> read_all(const entry_info& e, std::size_t max, std::string& why) const;
@@ -97,6 +108,15 @@ private:
     int fd_ = -1;
     std::uint64_t size_ = 0;
     std::vector<entry_info> entries_;
+    // One inflate state and one pair of buffers for every entry read (a
+    // package holds hundreds of small entries; fresh ones each cost more
+    // than the reading).
+    struct inflater;
+    struct inflater_deleter {
+        void operator()(inflater* z) const noexcept;
+    };
+    mutable std::unique_ptr<inflater, inflater_deleter> z_;
+    mutable std::vector<char> in_, out_;
 };
 
 /// Whether `name` is safe to extract below a directory: relative, no "..",

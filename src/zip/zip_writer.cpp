@@ -14,6 +14,16 @@ using namespace format;
 
 // ---------------------------------------------------------------- writer
 
+struct writer::deflater {
+    z_stream zs{};
+    bool ready = false;
+};
+
+void writer::deflater_deleter::operator()(deflater* d) const noexcept {
+    if (d->ready) deflateEnd(&d->zs);
+    delete d;
+}
+
 writer::writer(std::filesystem::path path, int level) : path_(std::move(path)), level_(level) {
     errno = 0;
     fd_ = ::open(path_.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
@@ -78,18 +88,31 @@ void writer::add_file(std::string name, body_source& src, bool deflate) {
 
     error_code ec;
     src.rewind(ec);
-    std::vector<char> in(128 * 1024), out(128 * 1024);
-    z_stream zs{};
-    if (deflate && deflateInit2(&zs, level_, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        fail(path_, "deflateInit2 failed");
+    if (in_.empty()) {
+        in_.resize(128 * 1024);
+        out_.resize(128 * 1024);
+    }
+    auto& in = in_;
+    auto& out = out_;
+    if (deflate) {
+        if (!z_) {
+            z_.reset(new deflater{});
+            if (deflateInit2(&z_->zs, level_, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+                z_.reset();
+                fail(path_, "deflateInit2 failed");
+            }
+            z_->ready = true;
+        } else if (deflateReset(&z_->zs) != Z_OK) {
+            fail(path_, "deflateReset failed");
+        }
+    }
+    z_stream dummy{};
+    z_stream& zs = deflate ? z_->zs : dummy;
     uLong crc = crc32(0, nullptr, 0);
     std::uint64_t before = offset_;
     for (;;) {
         std::size_t n = src.read(std::span<char>(in.data(), in.size()), ec);
-        if (ec) {
-            if (deflate) deflateEnd(&zs);
-            fail(path_, "reading the data of '" + e.name + "' failed");
-        }
+        if (ec) fail(path_, "reading the data of '" + e.name + "' failed");
         e.size += n;
         crc = crc32(crc, reinterpret_cast<const Bytef*>(in.data()), static_cast<uInt>(n));
         if (!deflate) {
@@ -109,7 +132,6 @@ void writer::add_file(std::string name, body_source& src, bool deflate) {
         } while (zs.avail_out == 0 || (flush_mode == Z_FINISH && rc != Z_STREAM_END));
         if (n == 0) break;
     }
-    if (deflate) deflateEnd(&zs);
     e.crc32 = static_cast<std::uint32_t>(crc);
     e.compressed_size = offset_ - before;
     if (offset_ >= 0xffffffffull) fail(path_, "archive reached 4 GiB (ZIP64 is not supported)");

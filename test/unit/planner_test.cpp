@@ -58,7 +58,7 @@ TEST_CASE("named_members and split_group: a named member alone, the rest togethe
     CHECK(split_group({7}, {}).empty());
 }
 
-TEST_CASE("selects and share_of attribute a combined job's outputs to entries") {
+TEST_CASE("selects and import_shares attribute a combined job's outputs to entries") {
     auto sv = json::parse(R"({"folder_source":"Pricing","service_source":"Motor","service_id_source":"6F1D3C0A-1B7E-4C55-9A0E-0C1D2E3F4A5B","version_id_source":"7f1d3c0a-1b7e-4c55-9a0e-0c1d2e3f4a5b"})")
                   .as_object();
     CHECK(selects(export_request{.folders = {"pricing"}}, sv));
@@ -70,11 +70,12 @@ TEST_CASE("selects and share_of attribute a combined job's outputs to entries") 
     import_result all;
     all.services = {{"f/a", "g/a", "added"}, {"f/a", "g/a2", "added"}, {"f/b", "g/b", "added"}};
     all.versions = {{"f/a[1.0.0]", "g/a[1.0.0]", "added"}, {"f/b[1.0.0]", "g/b[1.0.0]", "added"}};
-    auto mine = share_of(all, {"f/a"}, {"g/a2"});
+    import_shares shares(all);
+    auto mine = shares.of({"f/a"}, {"g/a2"});
     REQUIRE(mine.services.size() == 1);
     CHECK(mine.services[0].destination == "g/a2");
     CHECK(mine.versions.empty());
-    auto every = share_of(all, {"f/a"}, {});
+    auto every = shares.of({"F/A[1.0]"}, {});
     CHECK(every.services.size() == 2);
     CHECK(every.versions.size() == 1);
 }
