@@ -6,6 +6,7 @@
 //
 //   emulator-bench [--connections 10000] [--download-mb 200] [--threads 1]
 #include <cspark/client.hpp>
+#include <cspark/impex.hpp>
 
 #include "emulator_child.hpp"
 
@@ -21,6 +22,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <csignal>
@@ -118,7 +120,58 @@ struct download_result {
     bool ok = false;
 };
 
-download_result download(const std::string& url, const std::string& key) {
+// The same package three ways into files on one disk: `curl -o`, and
+// cspark's verified download (SHA-256 against file_hash, .part then rename),
+// durable (fsync) and not. Best of `rounds`, alternating, so the page cache
+// and the disk treat them alike.
+struct to_disk {
+    double curl_s = 1e9, cspark_s = 1e9, cspark_durable_s = 1e9;
+    std::uint64_t bytes = 0;
+    bool ok = true;
+};
+
+to_disk download_to_disk(const std::string& url, const std::string& key, const std::string& link, const std::string& hash,
+                         int rounds) {
+    to_disk r;
+    auto dir = std::filesystem::temp_directory_path() / ("cspark-emulator-bench-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    asio::io_context io;
+    cspark::impex spark(cspark::client(io.get_executor(), {.base_url = url + "/tenant-0001", .api_key = key,
+                                                           .use_environment = false}));
+    for (int i = 0; i < rounds; ++i) {
+        auto curl_out = dir / "curl.zip";
+        std::string cmd = "curl -s -o '" + curl_out.string() + "' '" + link + "'";
+        auto t0 = clock_t_::now();
+        r.ok = r.ok && std::system(cmd.c_str()) == 0;
+        r.curl_s = std::min(r.curl_s, std::chrono::duration<double>(clock_t_::now() - t0).count());
+        r.bytes = std::filesystem::file_size(curl_out);
+        std::filesystem::remove(curl_out);
+        for (bool durable : {false, true}) {
+            cspark::download_options o{.directory = dir, .file_name = "cspark.zip", .expected_hash = hash};
+            o.durable = durable;
+            bool done = false;
+            cspark::error_code ec;
+            auto t1 = clock_t_::now();
+            spark.exports.download(cspark::export_file{link, hash}, o, [&](cspark::error_code e, cspark::downloaded_file f) {
+                ec = e;
+                r.ok = r.ok && f.verified;
+                done = true;
+            });
+            io.restart();
+            while (!done && io.run_one() > 0) {}
+            double s = std::chrono::duration<double>(clock_t_::now() - t1).count();
+            (durable ? r.cspark_durable_s : r.cspark_s) = std::min(durable ? r.cspark_durable_s : r.cspark_s, s);
+            r.ok = r.ok && !ec;
+            std::filesystem::remove(dir / "cspark.zip");
+        }
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+    return r;
+}
+
+download_result download(const std::string& url, const std::string& key, std::string* link_out = nullptr,
+                         std::string* hash_out = nullptr) {
     asio::io_context io;
     cspark::client c(io.get_executor(), {.base_url = url + "/tenant-0001", .api_key = key, .use_environment = false});
     download_result d;
@@ -144,12 +197,16 @@ download_result download(const std::string& url, const std::string& key) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         run({.target = "export/" + id + "/status"}, resp);
         auto st = json::parse(resp.body);
-        if (st.at("status") == "closed") file = std::string(st.at("outputs").at("files").at(0).at("file").as_string());
+        if (st.at("status") == "closed") {
+            file = std::string(st.at("outputs").at("files").at(0).at("file").as_string());
+            if (hash_out) *hash_out = std::string(st.at("outputs").at("files").at(0).at("file_hash").as_string());
+        }
     }
     struct counter : cspark::body_sink {
         std::uint64_t n = 0;
         void write(std::span<const char> data, cspark::error_code&) override { n += data.size(); }
     } sink;
+    if (link_out) *link_out = file;
     auto t0 = clock_t_::now();
     run({.target = file, .sink = &sink}, resp);
     d.seconds = std::chrono::duration<double>(clock_t_::now() - t0).count();
@@ -270,8 +327,10 @@ int main(int argc, char** argv) {
     auto big = bench::start_emulator({"--tenants", "1", "--package-bytes", std::to_string(download_mb * 1024 * 1024),
                                       "--job-ms", "200", "--max-upload-mb", std::to_string(download_mb * 2)},
                                      1);
-    auto d = download(big.url, big.keys.begin()->second);
+    std::string link, hash;
+    auto d = download(big.url, big.keys.begin()->second, &link, &hash);
     long dl_rss = bench::peak_rss_kib(big.pid);
+    auto disk = download_to_disk(big.url, big.keys.begin()->second, link, hash, 3);
     bench::stop_emulator(big);
 
     // Status calls while a large export is built: inside the request (the
@@ -298,6 +357,12 @@ int main(int argc, char** argv) {
     std::printf("%-44s %14.3f\n", "  seconds", d.seconds);
     std::printf("%-44s %14.2f\n", "  GB/s (cspark::client into a counting sink)", gbps);
     std::printf("%-44s %14.1f\n", "  emulator peak RSS (MiB)", dl_rss / 1024.0);
+    auto mbps = [&](double secs) { return disk.bytes / secs / 1e6; };
+    std::printf("%-44s %14s\n", "the same package into a file (best of 3)", (std::to_string(disk.bytes >> 20) + " MiB").c_str());
+    std::printf("%-44s %14.0f\n", "  curl -o, MB/s", mbps(disk.curl_s));
+    std::printf("%-44s %14.0f\n", "  cspark verified (SHA-256), MB/s", mbps(disk.cspark_s));
+    std::printf("%-44s %14.2f\n", "    vs curl", disk.curl_s / disk.cspark_s);
+    std::printf("%-44s %14.0f\n", "  cspark verified + fsync, MB/s", mbps(disk.cspark_durable_s));
     for (const auto* r : {&stalled, &free_}) {
         std::printf("%-44s %14s\n", r == &stalled ? "status calls while a package is built inside"
                                                   : "status calls while a package is built aside",
@@ -308,7 +373,7 @@ int main(int argc, char** argv) {
         std::printf("%-44s %14.2f\n", "  max ms", r->ms.empty() ? 0.0 : r->ms.back());
         std::printf("%-44s %14.2f\n", "  seconds until the export job closed", r->build_s);
     }
-    bool ok = held.connected == connections && held.ok == 2 * connections && d.ok && stalled.ok && free_.ok;
+    bool ok = held.connected == connections && held.ok == 2 * connections && d.ok && stalled.ok && free_.ok && disk.ok;
     std::printf("%-44s %14s\n", "all connections served", ok ? "yes" : "NO");
     std::fflush(stdout);
     return ok ? 0 : 1;

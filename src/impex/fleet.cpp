@@ -16,6 +16,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 
+#include <list>
 #include <set>
 
 namespace cspark {
@@ -88,11 +89,18 @@ struct fleet_state {
     std::size_t workers_left = 0;
     std::unique_ptr<detail::gates> gates;
     std::shared_ptr<asio::steady_timer> all_done;
-    std::vector<std::shared_ptr<asio::steady_timer>> sleepers;  // workers with nothing runnable
+    std::list<std::shared_ptr<asio::steady_timer>> sleepers;  // workers with nothing runnable
 
     void wake_all() {
         for (auto& t : sleepers) t->cancel();
         sleepers.clear();
+    }
+    // One task may have become runnable: one sleeper is enough (waking all of
+    // a thousand idle workers on every release was quadratic).
+    void wake_one() {
+        if (sleepers.empty()) return;
+        sleepers.front()->cancel();
+        sleepers.pop_front();
     }
     std::vector<bool> ended;
     void finish(std::size_t i, migration_result m) {
@@ -259,6 +267,7 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
         for (const auto& f : m.exported.files)
             if (!f.path.empty()) std::filesystem::remove(f.path, ignored);  // the combined package: parts export their own
         for (auto p = parts.rbegin(); p != parts.rend(); ++p) st->enqueue(*p, {}, true);
+        for (std::size_t k = 1; k < parts.size(); ++k) st->wake_one();  // this worker takes one itself
         co_return;
     }
     std::vector<detail::import_shares> shares;
@@ -280,15 +289,15 @@ asio::awaitable<void> worker(std::shared_ptr<fleet_state> st) {
         }
         if (!t) {  // every queued task waits for a busy tenant (or a running one may split): sleep until that changes
             auto sleeper = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
-            st->sleepers.push_back(sleeper);
+            auto mine = st->sleepers.insert(st->sleepers.end(), sleeper);
             co_await sleeper->async_wait(asio::as_tuple(asio::use_awaitable));
-            std::erase(st->sleepers, sleeper);
+            if (sleeper.use_count() > 1) st->sleepers.erase(mine);  // cancelled, not woken: still listed
             continue;
         }
         ++st->running;
         co_await run_task(st, std::move(*t));
         --st->running;
-        st->wake_all();
+        if (st->queue.empty() && st->running == 0) st->wake_all();  // all done: every sleeper ends
     }
     st->wake_all();  // a sleeper may be the last to see the queue empty
 }
@@ -305,7 +314,7 @@ asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_e
     st->gates = std::make_unique<detail::gates>(ex);
     std::weak_ptr<fleet_state> weak = st;
     st->gates->on_release = [weak] {
-        if (auto s = weak.lock()) s->wake_all();
+        if (auto s = weak.lock()) s->wake_one();
     };
     st->all_done = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
 
