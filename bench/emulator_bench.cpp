@@ -8,6 +8,7 @@
 #include <cspark/client.hpp>
 #include <cspark/impex.hpp>
 
+#include "bench_args.hpp"
 #include "emulator_child.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -114,6 +115,22 @@ conn_result hold_connections(const std::string& host, std::uint16_t port, const 
     return r;
 }
 
+// One request on `io` (which nothing else runs), to its end; throws on failure.
+cspark::response sync_send(asio::io_context& io, cspark::client& c, cspark::request r) {
+    bool done = false;
+    cspark::response out;
+    cspark::error_code ec;
+    c.async_send(r, [&](cspark::error_code e, cspark::response resp) {
+        ec = e;
+        out = std::move(resp);
+        done = true;
+    });
+    io.restart();
+    while (!done && io.run_one() > 0) {}
+    if (ec) throw cspark::spark_error(ec, out.diag);
+    return out;
+}
+
 struct download_result {
     std::uint64_t bytes = 0;
     double seconds = 0;
@@ -175,18 +192,7 @@ download_result download(const std::string& url, const std::string& key, std::st
     asio::io_context io;
     cspark::client c(io.get_executor(), {.base_url = url + "/tenant-0001", .api_key = key, .use_environment = false});
     download_result d;
-    auto run = [&](cspark::request r, cspark::response& out) {
-        bool done = false;
-        cspark::error_code ec;
-        c.async_send(r, [&](cspark::error_code e, cspark::response resp) {
-            ec = e;
-            out = std::move(resp);
-            done = true;
-        });
-        io.restart();
-        while (!done && io.run_one() > 0) {}
-        if (ec) throw cspark::spark_error(ec, out.diag);
-    };
+    auto run = [&](cspark::request r, cspark::response& out) { out = sync_send(io, c, std::move(r)); };
     cspark::response resp;
     run({.method = cspark::http_method::post, .target = "export",
          .body = R"({"inputs":{"services":["folder-1/service-1"]}})", .content_type = "application/json"},
@@ -229,20 +235,7 @@ stall_result status_during_build(const std::string& url, const std::map<std::str
     auto sync_client = [&](asio::io_context& io, const std::string& tenant) {
         return cspark::client(io.get_executor(), {.base_url = url + "/" + tenant, .api_key = keys.at(tenant), .use_environment = false});
     };
-    auto send = [](asio::io_context& io, cspark::client& c, cspark::request r) {
-        bool done = false;
-        cspark::response out;
-        cspark::error_code ec;
-        c.async_send(r, [&](cspark::error_code e, cspark::response resp) {
-            ec = e;
-            out = std::move(resp);
-            done = true;
-        });
-        io.restart();
-        while (!done && io.run_one() > 0) {}
-        if (ec) throw cspark::spark_error(ec, out.diag);
-        return out;
-    };
+    auto send = [](asio::io_context& io, cspark::client& c, cspark::request r) { return sync_send(io, c, std::move(r)); };
     std::string id;
     std::mutex m;
     auto t0 = clock_t_::now();
@@ -294,23 +287,11 @@ int main(int argc, char** argv) {
         "  --threads server threads (default 10000 on 1), the download rate of a --download-mb package\n"
         "  (default 200), and status-call latency while a --package-mb export (default 500) is built,\n"
         "  inside the request (as before) and on the builder thread.\n";
-    for (int i = 1; i < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            std::cout << usage;
-            return 0;
-        }
-        std::size_t* target = a == "--connections" ? &connections
-                              : a == "--download-mb" ? &download_mb
-                              : a == "--package-mb"  ? &package_mb
-                              : a == "--threads"     ? &threads
-                                                     : nullptr;
-        char* end = nullptr;
-        if (!target || i + 1 >= argc || (*target = std::strtoul(argv[i + 1], &end, 10), *end != '\0')) {
-            std::cerr << "emulator-bench: bad argument '" << a << "'\n" << usage;
-            return 2;
-        }
-    }
+    auto set = [](std::size_t& to) { return [&to](long v) { to = static_cast<std::size_t>(v); }; };
+    if (auto rc = bench::parse_args(argc, argv, "emulator-bench", usage,
+                                    {{"--connections", set(connections)}, {"--download-mb", set(download_mb)},
+                                     {"--package-mb", set(package_mb)}, {"--threads", set(threads)}}))
+        return *rc;
     rlimit rl{};
     ::getrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < connections + 64) {

@@ -11,6 +11,7 @@
 #include <cspark/client.hpp>
 
 #include "batch_child.hpp"
+#include "bench_args.hpp"
 #include "emulator_child.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -109,27 +110,11 @@ int main(int argc, char** argv) {
         "usage: plan-bench [--job-ms MS] [--pairs P] [--n N] [--max-services S]\n"
         "  A: 50 migrations of one tenant pair; B: N (1000) migrations over P (20) pairs, Zipf shares;\n"
         "  each through `cspark-impex batch`, coalesced and --no-coalesce, jobs of MS (200) ms.\n";
-    for (int i = 1; i < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            std::cout << usage;
-            return 0;
-        }
-        char* end = nullptr;
-        long v = i + 1 < argc ? std::strtol(argv[i + 1], &end, 10) : 0;
-        if (i + 1 >= argc || *end != '\0' || v <= 0) {
-            std::cerr << "plan-bench: bad argument '" << a << "'\n" << usage;
-            return 2;
-        }
-        if (a == "--job-ms") job_ms = v;
-        else if (a == "--pairs") pairs = static_cast<std::size_t>(v);
-        else if (a == "--n") n = static_cast<std::size_t>(v);
-        else if (a == "--max-services") max_services = static_cast<std::size_t>(v);
-        else {
-            std::cerr << "plan-bench: unknown argument '" << a << "'\n" << usage;
-            return 2;
-        }
-    }
+    auto size = [](std::size_t& to) { return [&to](long v) { to = static_cast<std::size_t>(v); }; };
+    if (auto rc = bench::parse_args(argc, argv, "plan-bench", usage,
+                                    {{"--job-ms", [&](long v) { job_ms = v; }}, {"--pairs", size(pairs)}, {"--n", size(n)},
+                                     {"--max-services", size(max_services)}}))
+        return *rc;
     // Zipf shares: pair k gets n * (1/k) / H(pairs), rounded, the remainder to pair 1.
     double h = 0;
     for (std::size_t k = 1; k <= pairs; ++k) h += 1.0 / static_cast<double>(k);

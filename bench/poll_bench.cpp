@@ -9,6 +9,8 @@
 #include <cspark/emulator.hpp>
 #include <cspark/impex.hpp>
 
+#include "bench_args.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -96,21 +98,10 @@ int main(int argc, char** argv) {
         "usage: poll-bench [--jobs N] [--retry-interval-ms MS]\n"
         "  N exports in a row (default 20) per job duration (200 ms, 5 s) and schedule (SDK-like, adaptive),\n"
         "  first wait MS (default 1000, the SDKs' retry_interval); prints overshoot and status calls per job.\n";
-    for (int i = 1; i < argc; i += 2) {
-        std::string a = argv[i];
-        if (a == "--help" || a == "-h") {
-            std::cout << usage;
-            return 0;
-        }
-        char* end = nullptr;
-        long v = i + 1 < argc ? std::strtol(argv[i + 1], &end, 10) : 0;
-        if (i + 1 >= argc || *end != '\0' || v <= 0 || (a != "--jobs" && a != "--retry-interval-ms")) {
-            std::cerr << "poll-bench: bad argument '" << a << "'\n" << usage;
-            return 2;
-        }
-        if (a == "--jobs") jobs = static_cast<int>(v);
-        else interval_ms = v;
-    }
+    if (auto rc = bench::parse_args(argc, argv, "poll-bench", usage,
+                                    {{"--jobs", [&](long v) { jobs = static_cast<int>(v); }},
+                                     {"--retry-interval-ms", [&](long v) { interval_ms = v; }}}))
+        return *rc;
     std::printf("status checks: %d exports per row, retry_interval %ld ms, virtual time\n", jobs, interval_ms);
     std::printf("%8s %7s %-10s %10s %10s %10s %10s\n", "job", "jitter", "schedule", "median %", "p90 %", "max %",
                 "calls/job");

@@ -131,18 +131,8 @@ TEST_CASE("batch: killed with SIGKILL part-way, the rerun finishes every migrati
     cli_fixture f(pairs_fleet(20));
     auto plan = make_plan(f, 200, 20);
     auto journal = f.dir / "run.jsonl";
-    const char* bin = std::getenv("CSPARK_CLI_BIN");
-    REQUIRE(bin);
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int devnull = ::open("/dev/null", O_WRONLY);
-        ::dup2(devnull, 1);
-        ::dup2(devnull, 2);
-        ::execl(bin, bin, "--quiet", "batch", plan.c_str(), "--journal", journal.c_str(), "--concurrency", "64",
-                "--retry-interval", "20", "--no-coalesce", static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
+    pid_t pid = f.start_quiet({"--quiet", "batch", plan, "--journal", journal.string(), "--concurrency", "64",
+                               "--retry-interval", "20", "--no-coalesce"});
     // Kill it once some migrations are done (bounded wait, no fixed sleep).
     auto until = std::chrono::steady_clock::now() + 60s;
     while (count_lines(journal, "\"e\":\"done\"") < 40 && std::chrono::steady_clock::now() < until)

@@ -104,18 +104,7 @@ TEST_CASE("batch: kill -9 of a coalesced batch mid-import, the rerun finishes wi
     cli_fixture f(pairs_fleet(20), cfg);
     auto plan = make_plan(f, 200, 20);  // 10 migrations per pair
     auto journal = f.dir / "run.jsonl";
-    const char* bin = std::getenv("CSPARK_CLI_BIN");
-    REQUIRE(bin);
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int devnull = ::open("/dev/null", O_WRONLY);
-        ::dup2(devnull, 1);
-        ::dup2(devnull, 2);
-        ::execl(bin, bin, "--quiet", "batch", plan.c_str(), "--journal", journal.c_str(), "--retry-interval", "20",
-                static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
+    pid_t pid = f.start_quiet({"--quiet", "batch", plan, "--journal", journal.string(), "--retry-interval", "20"});
     // Kill it once some combined imports were announced (bounded wait, no fixed sleep).
     auto until = std::chrono::steady_clock::now() + 60s;
     while (count_lines(journal, "\"e\":\"import_intent\"") < 5 && std::chrono::steady_clock::now() < until)

@@ -89,6 +89,26 @@ struct cli_fixture {
         r.err = slurp(err_path);
         return r;
     }
+    /// Starts the binary with `args` in the background, its output discarded; returns its pid.
+    pid_t start_quiet(std::vector<std::string> args) {
+        const char* bin = std::getenv("CSPARK_CLI_BIN");
+        REQUIRE_MESSAGE(bin, "CSPARK_CLI_BIN is not set (run through meson test)");
+        pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            int devnull = ::open("/dev/null", O_WRONLY);
+            ::dup2(devnull, 1);
+            ::dup2(devnull, 2);
+            std::vector<std::string> all{bin};
+            all.insert(all.end(), args.begin(), args.end());
+            std::vector<char*> argv;
+            for (auto& a : all) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(argv[0], argv.data());
+            ::_exit(127);
+        }
+        return pid;
+    }
     /// The emulator's state and fault rules (both lock the emulator: safe from this thread).
     json::value state() { return emu->state(); }
     void faults(const std::string& rules) { emu->set_faults(json::parse(R"({"rules":)" + rules + "}")); }
