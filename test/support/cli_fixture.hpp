@@ -60,45 +60,18 @@ struct cli_fixture {
     std::string src() const { return emu->base_url("tenant-0001"); }
     std::string dst() const { return emu->base_url("target-0001"); }
 
-    /// Runs the binary with `args`; `in_child` runs in the child before exec (limits).
-    cli_result run(std::vector<std::string> args, const std::function<void()>& in_child = {}) {
+    /// Forks the binary with `args`, stdout and stderr to `out` / `err`
+    /// ("" = discarded); `in_child` runs in the child before exec (limits).
+    static pid_t start(std::vector<std::string> args, const std::string& out, const std::string& err,
+                       const std::function<void()>& in_child = {}) {
         const char* bin = std::getenv("CSPARK_CLI_BIN");
         REQUIRE_MESSAGE(bin, "CSPARK_CLI_BIN is not set (run through meson test)");
-        auto out_path = dir / "stdout", err_path = dir / "stderr";
         pid_t pid = ::fork();
         REQUIRE(pid >= 0);
         if (pid == 0) {
-            int o = ::open(out_path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
-            int e = ::open(err_path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
-            ::dup2(o, 1);
-            ::dup2(e, 2);
+            ::dup2(::open(out.empty() ? "/dev/null" : out.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600), 1);
+            ::dup2(::open(err.empty() ? "/dev/null" : err.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600), 2);
             if (in_child) in_child();
-            std::vector<std::string> all{bin};
-            all.insert(all.end(), args.begin(), args.end());
-            std::vector<char*> argv;
-            for (auto& a : all) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(argv[0], argv.data());
-            ::_exit(127);
-        }
-        int status = 0;
-        ::waitpid(pid, &status, 0);
-        cli_result r;
-        r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        r.out = slurp(out_path);
-        r.err = slurp(err_path);
-        return r;
-    }
-    /// Starts the binary with `args` in the background, its output discarded; returns its pid.
-    pid_t start_quiet(std::vector<std::string> args) {
-        const char* bin = std::getenv("CSPARK_CLI_BIN");
-        REQUIRE_MESSAGE(bin, "CSPARK_CLI_BIN is not set (run through meson test)");
-        pid_t pid = ::fork();
-        REQUIRE(pid >= 0);
-        if (pid == 0) {
-            int devnull = ::open("/dev/null", O_WRONLY);
-            ::dup2(devnull, 1);
-            ::dup2(devnull, 2);
             std::vector<std::string> all{bin};
             all.insert(all.end(), args.begin(), args.end());
             std::vector<char*> argv;
@@ -109,6 +82,20 @@ struct cli_fixture {
         }
         return pid;
     }
+    /// Runs the binary with `args` to its end; `in_child` runs in the child before exec (limits).
+    cli_result run(std::vector<std::string> args, const std::function<void()>& in_child = {}) {
+        auto out_path = dir / "stdout", err_path = dir / "stderr";
+        pid_t pid = start(std::move(args), out_path.string(), err_path.string(), in_child);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        cli_result r;
+        r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        r.out = slurp(out_path);
+        r.err = slurp(err_path);
+        return r;
+    }
+    /// Starts the binary with `args` in the background, its output discarded; returns its pid.
+    pid_t start_quiet(std::vector<std::string> args) { return start(std::move(args), "", ""); }
     /// The emulator's state and fault rules (both lock the emulator: safe from this thread).
     json::value state() { return emu->state(); }
     void faults(const std::string& rules) { emu->set_faults(json::parse(R"({"rules":)" + rules + "}")); }
