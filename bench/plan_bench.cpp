@@ -58,13 +58,14 @@ struct scenario {
     std::vector<std::size_t> per_pair;  // migrations of each pair
 };
 
-void run(const scenario& sc, long job_ms, std::size_t max_services, bool& ok) {
+void run(const scenario& sc, long job_ms, std::size_t max_services, bool compare, bool& ok) {
     std::size_t pairs = sc.per_pair.size(), most = 0, total = 0;
     for (auto m : sc.per_pair) {
         most = std::max(most, m);
         total += m;
     }
     for (bool coalesce : {true, false}) {
+        if (!coalesce && !compare) break;
         auto emu = bench::start_emulator({"--tenants", std::to_string(pairs), "--target-tenants", std::to_string(pairs),
                                           "--services", std::to_string(most), "--versions", "1", "--package-bytes", "16384",
                                           "--job-ms", std::to_string(job_ms)},
@@ -104,16 +105,18 @@ void run(const scenario& sc, long job_ms, std::size_t max_services, bool& ok) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    long job_ms = 200;
+    long job_ms = 200, compare = 1;
     std::size_t pairs = 20, n = 1000, max_services = 100;
     const char* usage =
-        "usage: plan-bench [--job-ms MS] [--pairs P] [--n N] [--max-services S]\n"
+        "usage: plan-bench [--job-ms MS] [--pairs P] [--n N] [--max-services S] [--compare 1|2|3]\n"
         "  A: 50 migrations of one tenant pair; B: N (1000) migrations over P (20) pairs, Zipf shares;\n"
-        "  each through `cspark-impex batch`, coalesced and --no-coalesce, jobs of MS (200) ms.\n";
+        "  each through `cspark-impex batch`, coalesced and --no-coalesce, jobs of MS (200) ms.\n"
+        "  --compare 2: --no-coalesce for A only, 3: for neither (long jobs make B's take minutes).\n";
     auto size = [](std::size_t& to) { return [&to](long v) { to = static_cast<std::size_t>(v); }; };
     if (auto rc = bench::parse_args(argc, argv, "plan-bench", usage,
                                     {{"--job-ms", [&](long v) { job_ms = v; }}, {"--pairs", size(pairs)}, {"--n", size(n)},
-                                     {"--max-services", size(max_services)}}))
+                                     {"--max-services", size(max_services)},
+                                     {"--compare", [&](long v) { compare = v; }}}))
         return *rc;
     // Zipf shares: pair k gets n * (1/k) / H(pairs), rounded, the remainder to pair 1.
     double h = 0;
@@ -128,8 +131,9 @@ int main(int argc, char** argv) {
     std::printf("%-34s %-12s %6s %6s %8s %8s %9s %9s %7s %7s\n", "scenario", "mode", "migr", "done", "exports", "imports",
                 "crit s", "wall s", "ratio", "cpu s");
     bool ok = true;
-    run({"A: 1 pair x 50", {50}}, job_ms, max_services, ok);
-    run({"B: " + std::to_string(pairs) + " pairs, Zipf, busiest " + std::to_string(zipf[0]), zipf}, job_ms, max_services, ok);
+    run({"A: 1 pair x 50", {50}}, job_ms, max_services, compare == 1 || compare == 2, ok);
+    run({"B: " + std::to_string(pairs) + " pairs, Zipf, busiest " + std::to_string(zipf[0]), zipf}, job_ms, max_services,
+        compare == 1, ok);
     std::printf("crit = the busiest pair's jobs in series: (combined jobs + 1) x job latency (no-coalesce: migrations + 1)\n");
     return ok ? 0 : 1;
 }
