@@ -305,14 +305,9 @@ int report(const std::vector<std::string>& journals, const output& out) {
         for (std::string line; std::getline(in, line);) {
             error_code ec;
             auto v = json::parse(line, ec);
-            if (ec || !v.is_object() || !v.get_object().contains("m")) continue;
+            if (ec || !v.is_object()) continue;
             std::string e = v.get_object().contains("e") && v.at("e").is_string() ? std::string(v.at("e").as_string()) : "";
-            std::vector<std::string> who;
-            if (v.at("m").is_string()) who.emplace_back(v.at("m").as_string());
-            else if (v.at("m").is_array())
-                for (const auto& n : v.at("m").as_array())
-                    if (n.is_string()) who.emplace_back(n.as_string());
-            for (const auto& m : who) {
+            for (const auto& m : journal_members(v.get_object())) {
                 if (e == "done") final_state[m] = v.at("ok").as_bool() ? "done" : "failed";
                 else if (final_state[m] != "done") final_state[m] = "in progress (" + e + ")";
             }

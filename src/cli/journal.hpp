@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <unistd.h>
 
 namespace cspark::cli {
@@ -35,6 +36,18 @@ struct progress_state {
     std::optional<bool> done;
 };
 
+
+/// The migrations a journal record is for: "m" names one, or (a step of a
+/// combined job) an array of them; none when it is missing or malformed.
+inline std::vector<std::string> journal_members(const boost::json::object& r) {
+    std::vector<std::string> out;
+    const auto* m = r.if_contains("m");
+    if (m && m->is_string()) out.emplace_back(m->get_string());
+    if (m && m->is_array())
+        for (const auto& name : m->get_array())
+            if (name.is_string()) out.emplace_back(name.get_string());
+    return out;
+}
 
 class journal {
     using json_object = boost::json::object;
@@ -110,14 +123,7 @@ private:
         });
     }
     void apply(const boost::json::object& r) {
-        auto s = [&](std::string_view k) { return r.contains(k) && r.at(k).is_string() ? std::string(r.at(k).as_string()) : std::string(); };
-        // "m" names one migration, or (a combined job's step) an array of them.
-        if (auto* m = r.if_contains("m"); m && m->is_array()) {
-            for (const auto& name : m->get_array())
-                if (name.is_string()) apply_to(states_[std::string(name.get_string())], r);
-            return;
-        }
-        apply_to(states_[s("m")], r);
+        for (const auto& name : journal_members(r)) apply_to(states_[name], r);
     }
     void apply_to(progress_state& st, const boost::json::object& r) {
         auto s = [&](std::string_view k) { return r.contains(k) && r.at(k).is_string() ? std::string(r.at(k).as_string()) : std::string(); };

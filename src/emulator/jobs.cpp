@@ -54,9 +54,7 @@ server::response_plan emulator::impl::export_create(const server::request_head& 
 }
 
 namespace {
-struct built_package {
-    std::optional<emu::package_result> pkg;  // none: the build failed
-};
+using built_package = std::optional<emu::package_result>;  // none: the build failed
 
 built_package build(const std::filesystem::path& file, const std::string& tenant,
                     const std::vector<emu::selected_version>& versions, const std::string& file_filter,
@@ -69,14 +67,14 @@ built_package build(const std::filesystem::path& file, const std::string& tenant
 }
 
 void take(job& j, built_package b) {
-    if (!b.pkg) {
+    if (!b) {
         j.fail = true;  // surfaces as a failed job, as Spark reports export problems
         return;
     }
-    j.file_hash = b.pkg->sha256;
-    j.file_size = b.pkg->size;
-    j.services = std::move(b.pkg->services);
-    j.service_versions = std::move(b.pkg->service_versions);
+    j.file_hash = b->sha256;
+    j.file_size = b->size;
+    j.services = std::move(b->services);
+    j.service_versions = std::move(b->service_versions);
 }
 }  // namespace
 

@@ -170,25 +170,42 @@ std::optional<std::uint64_t> content_range_start(std::string_view range) {
 
 }  // namespace detail
 
-std::optional<json::array> services_modify(const destinations& d, error_code& ec, std::string& why) {
-    ec = {};
-    json::array out;
+std::vector<service_mapping> mappings_of(const destinations& d) {
+    std::vector<service_mapping> out;
     std::visit(
         [&](const auto& v) {
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, std::string>) {
-                detail::add_mapping(out, v, "", upgrade::minor, ec, why);
+                out.push_back({.source = v});
             } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-                for (const auto& s : v)
-                    if (!ec) detail::add_mapping(out, s, "", upgrade::minor, ec, why);
+                for (const auto& s : v) out.push_back({.source = s});
             } else if constexpr (std::is_same_v<T, service_mapping>) {
-                detail::add_mapping(out, v.source, v.target, v.upgrade, ec, why);
+                out.push_back(v);
             } else {
-                for (const auto& m : v)
-                    if (!ec) detail::add_mapping(out, m.source, m.target, m.upgrade, ec, why);
+                out = v;
             }
         },
         d);
+    return out;
+}
+
+bool destination_given(const destinations& d) {
+    return std::visit(
+        [](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, service_mapping>) return !v.source.empty();
+            else return !v.empty();
+        },
+        d);
+}
+
+std::optional<json::array> services_modify(const destinations& d, error_code& ec, std::string& why) {
+    ec = {};
+    json::array out;
+    for (const auto& m : mappings_of(d)) {
+        detail::add_mapping(out, m.source, m.target, m.upgrade, ec, why);
+        if (ec) break;
+    }
     if (!ec && out.empty()) {
         ec = errc::invalid_argument;
         why = "no destination: give at least one {source, target} mapping";

@@ -11,12 +11,20 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cspark {
 
 /// The services_modify list an import sends for `d`. Errors: invalid_argument
 /// naming the bad URI.
 std::optional<boost::json::array> services_modify(const destinations& d, error_code& ec, std::string& why);
+
+/// Every mapping `d` names, as given (a URI is a mapping to itself).
+std::vector<service_mapping> mappings_of(const destinations& d);
+
+/// Whether `d` names anything: not an empty URI, list or mapping source
+/// (migrate then sends every exported service to itself).
+bool destination_given(const destinations& d);
 
 }  // namespace cspark
 

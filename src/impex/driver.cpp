@@ -110,7 +110,7 @@ public:
             if (n.what == flow_note::type::retry) clock().log().log(log_level::warn, n.kind + ": " + n.message);
             if (n.what == flow_note::type::timing) {
                 job_timings::global().record(slot_key(n.kind), n.delay);
-                job_timings::global().record(n.kind + " " + for_kind(n.kind).url().server.to_string(), n.delay);
+                job_timings::global().record(detail::host_key(n.kind, for_kind(n.kind)), n.delay);
                 continue;
             }
             if (io_.progress && n.what != flow_note::type::intent && n.what != flow_note::type::downloaded)
@@ -287,18 +287,24 @@ asio::awaitable<void> drive(flow_state& st, flow_io& io) {
     // when each job's polling begins (a job that ended meanwhile counts).
     // A tenant without history yet takes its Spark host's (jobs of one kind
     // on one environment take alike); the policy's bounds hold either way.
+    // Keys made once: the loop only looks them up.
     bool adaptive = st.policy.adaptive && !st.policy.expected_export && !st.policy.expected_import;
-    auto expected = [](const std::string& kind, client* c) -> std::optional<milliseconds> {
-        if (!c) return std::nullopt;
-        auto mine = job_timings::global().expected(slot_key(kind, *c));
-        return mine ? mine : job_timings::global().expected(kind + " " + c->url().server.to_string());
-    };
+    struct history {
+        std::string tenant, host;
+        std::optional<milliseconds> expected() const {
+            if (tenant.empty()) return std::nullopt;
+            auto mine = job_timings::global().expected(tenant);
+            return mine ? mine : job_timings::global().expected(host);
+        }
+    } exports, imports;
+    if (adaptive && io.source) exports = {slot_key("export", *io.source), host_key("export", *io.source)};
+    if (adaptive && io.target) imports = {slot_key("import", *io.target), host_key("import", *io.target)};
     flow_event ev;
     ev.now = r.clock().timer()->now();
     for (;;) {
         if (adaptive) {
-            st.policy.expected_export = expected("export", io.source);
-            st.policy.expected_import = expected("import", io.target);
+            st.policy.expected_export = exports.expected();
+            st.policy.expected_import = imports.expected();
         }
         flow_action a = resume(st, std::move(ev));
         if (!st.notes.empty()) co_await r.report();  // most steps note nothing: no coroutine frame for them

@@ -7,6 +7,7 @@
 // task that fails for one of its entries is split and its parts queued again.
 #include <cspark/impex.hpp>
 
+#include "impex/codec.hpp"
 #include "impex/flows.hpp"
 #include "impex/planner.hpp"
 
@@ -24,24 +25,9 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Every mapping a destinations value names (empty: every exported service to itself).
-std::vector<service_mapping> mappings_of(const destinations& d) {
-    std::vector<service_mapping> out;
-    std::visit(
-        [&](const auto& v) {
-            using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, std::string>) {
-                if (!v.empty()) out.push_back({.source = v});
-            } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-                for (const auto& s : v) out.push_back({.source = s});
-            } else if constexpr (std::is_same_v<T, service_mapping>) {
-                if (!v.source.empty()) out.push_back(v);
-            } else {
-                out = v;
-            }
-        },
-        d);
-    return out;
+// An entry's mappings (none: every exported service to itself, as migrate does).
+std::vector<service_mapping> mappings_named(const destinations& d) {
+    return destination_given(d) ? mappings_of(d) : std::vector<service_mapping>{};
 }
 
 std::string target_of(const service_mapping& m) { return m.target.empty() ? m.source : m.target; }
@@ -56,7 +42,7 @@ std::string share_key(const fleet_entry& e, bool coalesce, std::size_t index) {
            std::to_string(reinterpret_cast<std::uintptr_t>(e.target)) + "|" + std::string(to_string(x.file_filter)) + "|" +
            std::string(to_string(x.version_filter)) + "|" + x.source_system + "|" + std::string(to_string(e.request.if_present)) +
            "|" + (e.request.keep_files ? "keep" : "discard") + "|" + x.directory.string() + "|" +
-           (mappings_of(e.request.destination).empty() ? "default" : "mapped") + "|" + std::to_string(p.max_retries.value_or(-1)) +
+           (destination_given(e.request.destination) ? "mapped" : "default") + "|" + std::to_string(p.max_retries.value_or(-1)) +
            "|" + ms(p.retry_interval) + "|" + ms(p.deadline) + "|" + (x.durable ? "durable" : "") + (x.overwrite ? "overwrite" : "");
 }
 
@@ -142,7 +128,7 @@ migrate_request combined_request(fleet_state& st, const task& t) {
         add_unique(x.folders, r.exports.folders, folders);
         add_unique(x.services, r.exports.services, services);
         add_unique(x.version_ids, r.exports.version_ids, versions);
-        for (auto& m : mappings_of(r.destination)) mappings.push_back(std::move(m));
+        for (auto& m : mappings_named(r.destination)) mappings.push_back(std::move(m));
     }
     req.destination = std::move(mappings);
     std::vector<progress_fn> users;
@@ -164,7 +150,7 @@ std::vector<std::string> names_of(const fleet_entry& e) {
     }
     for (const auto& f : x.folders) out.push_back(f);
     for (const auto& v : x.version_ids) out.push_back(v);
-    for (const auto& m : mappings_of(e.request.destination)) {
+    for (const auto& m : mappings_named(e.request.destination)) {
         out.push_back(detail::service_path(m.source));
         out.push_back(detail::service_path(target_of(m)));
         auto slash = target_of(m).find('/');
@@ -200,25 +186,12 @@ migration_result share_of(const fleet_entry& e, const migration_result& m, const
     r.diag = m.diag;
     r.elapsed = m.elapsed;
     std::vector<std::string> sources, targets;
-    auto mappings = mappings_of(e.request.destination);
+    auto mappings = mappings_named(e.request.destination);
     for (const auto& mp : mappings) {
         sources.push_back(mp.source);
         targets.push_back(target_of(mp));
     }
-    if (mappings.empty()) {  // every service of its selection to itself
-        const auto& outputs = m.exported.job.outputs;
-        if (const auto* list = outputs.is_object() ? outputs.get_object().if_contains("service_versions") : nullptr;
-            list && list->is_array())
-            for (const auto& sv : list->get_array())
-                if (sv.is_object() && detail::selects(e.request.exports, sv.get_object())) {
-                    const auto& o = sv.get_object();
-                    auto text = [&](std::string_view k) {
-                        const auto* p = o.if_contains(k);
-                        return p && p->is_string() ? std::string(p->get_string()) : std::string();
-                    };
-                    sources.push_back(text("folder_source") + "/" + text("service_source"));
-                }
-    }
+    if (mappings.empty()) sources = detail::selected_services(e.request.exports, m.exported.job.outputs);  // each to itself
     for (std::size_t k = 0; k < m.imported.size(); ++k) {
         r.imported.push_back(shares[k].of(sources, targets));
         r.imported.back().job = light(m.imported[k].job);
@@ -249,7 +222,7 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
     if (st->options.checkpoint)
         checkpoint = [fn = st->options.checkpoint, members = t.members](const checkpoint_event& ev) { return fn(members, ev); };
     const auto& co = st->options.coalesce;
-    std::uint64_t limit = 200ull * 1024 * 1024;
+    std::uint64_t limit = import_request{}.max_package_bytes;  // Spark's default upload limit
     if (t.members.size() > 1 && co.max_package_bytes > 0) limit = std::min(limit, co.max_package_bytes);
     auto m = co_await detail::run_migrate(first.source->get_client(), first.target->get_client(), std::move(req),
                                           st->gates.get(), t.from, std::move(checkpoint), limit);
@@ -326,7 +299,7 @@ asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_e
         detail::plan_item it;
         it.key = share_key(e, coalesce, i);
         const auto& x = e.request.exports;
-        auto mappings = mappings_of(e.request.destination);
+        auto mappings = mappings_named(e.request.destination);
         it.weight = std::max<std::size_t>({x.folders.size() + x.services.size() + x.version_ids.size(), mappings.size(), 1});
         for (const auto& m : mappings) it.destinations.push_back(detail::service_path(target_of(m)));
         it.resume = resume_key(e.resume);

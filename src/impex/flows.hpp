@@ -58,7 +58,11 @@ boost::asio::awaitable<migration_result> run_migrate(
     std::function<boost::asio::awaitable<void>(const checkpoint_event&)> checkpoint,
     std::uint64_t max_package_bytes = 200ull * 1024 * 1024);
 
-/// The key of a tenant's job slot in `gates` ("export {base url}").
+/// The key of a tenant's job slot in `gates` ("export {base url}"); also
+/// the key of its jobs' durations in job_timings.
 std::string slot_key(const std::string& kind, const client& c);
+/// The key of the durations of a Spark host's jobs of `kind` ("export {origin}"):
+/// what stands in for a tenant with no history yet.
+std::string host_key(const std::string& kind, const client& c);
 
 }  // namespace cspark::detail

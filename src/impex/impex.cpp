@@ -232,6 +232,7 @@ asio::awaitable<outcome<import_result>> run_imp(client& c, import_request r) {
 }
 
 std::string slot_key(const std::string& kind, const client& c) { return kind + " " + c.url().to_string(); }
+std::string host_key(const std::string& kind, const client& c) { return kind + " " + c.url().server.to_string(); }
 
 asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_request req, gates* g,
                                               const migration_checkpoint& from,
@@ -277,12 +278,7 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
     if (start.export_cid.empty()) start.export_cid = cid;
     if (start.import_cid.empty()) start.import_cid = new_correlation_id();
     error_code ec;
-    bool given = std::visit([](const auto& v) {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, service_mapping>) return !v.source.empty();
-        else return !v.empty();
-    }, req.destination);
-    if (given) {
+    if (destination_given(req.destination)) {
         auto mods = services_modify(req.destination, ec, why);
         if (!mods) {
             m.ec = ec;

@@ -107,12 +107,6 @@ std::string field(const json::object& o, std::string_view key) {
 }
 }  // namespace
 
-std::string service_path(const std::string& uri) {
-    std::string s = uri;
-    if (auto br = s.find('['); br != std::string::npos && !s.empty() && s.back() == ']') s.resize(br);
-    return to_lower(s);
-}
-
 bool selects(const export_request& r, const json::object& sv) {
     std::string folder = to_lower(field(sv, "folder_source")), service = to_lower(field(sv, "service_source"));
     std::string service_id = to_lower(field(sv, "service_id_source")), version_id = to_lower(field(sv, "version_id_source"));
@@ -130,6 +124,19 @@ bool selects(const export_request& r, const json::object& sv) {
             return true;
     }
     return false;
+}
+
+std::vector<std::string> selected_services(const export_request& r, const json::value& outputs) {
+    std::vector<std::string> out;
+    std::set<std::string> seen;
+    const auto* list = outputs.is_object() ? outputs.get_object().if_contains("service_versions") : nullptr;
+    if (!list || !list->is_array()) return out;
+    for (const auto& sv : list->get_array())
+        if (sv.is_object() && selects(r, sv.get_object())) {
+            std::string path = field(sv.get_object(), "folder_source") + "/" + field(sv.get_object(), "service_source");
+            if (seen.insert(service_path(path)).second) out.push_back(std::move(path));
+        }
+    return out;
 }
 
 import_shares::import_shares(const import_result& combined) : all_(combined) {

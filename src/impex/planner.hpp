@@ -8,6 +8,8 @@
 #include <cspark/requests.hpp>
 #include <cspark/results.hpp>
 
+#include "impex/policy.hpp"
+
 #include <boost/json/object.hpp>
 
 #include <cstddef>
@@ -57,8 +59,9 @@ std::vector<std::vector<std::size_t>> split_group(const std::vector<std::size_t>
 /// service id, version id).
 bool selects(const export_request& r, const boost::json::object& service_version);
 
-/// "folder/service" of a URI ("f/s[1.2]" -> "f/s"), lower-cased.
-std::string service_path(const std::string& uri);
+/// The services (service paths) of an export's outputs.service_versions
+/// that the request's selectors pick, each once.
+std::vector<std::string> selected_services(const export_request& r, const boost::json::value& outputs);
 
 /// The parts of a combined import that are each entry's. Built once per
 /// combined job (outcomes indexed by service path), asked once per entry.

@@ -162,14 +162,18 @@ job_lookup identify_job(const describe_view& d, const std::string& correlation_i
     return out;
 }
 
+std::string service_path(const std::string& uri) {
+    std::string s = uri;
+    if (auto br = s.find('['); br != std::string::npos && !s.empty() && s.back() == ']') s.resize(br);
+    return to_lower(s);
+}
+
 bool outputs_match(const json::value& outputs, const json::array& services_modify) {
     using pair = std::pair<std::string, std::string>;
     // Outputs name services without the version selector a mapping may carry.
-    auto path = [](std::string uri) {
-        if (auto br = uri.find('['); br != std::string::npos && !uri.empty() && uri.back() == ']') uri.resize(br);
-        return to_lower(uri);
+    auto norm = [](const std::string& src, const std::string& dst) {
+        return pair{service_path(src), service_path(dst.empty() ? src : dst)};
     };
-    auto norm = [&](const std::string& src, const std::string& dst) { return pair{path(src), path(dst.empty() ? src : dst)}; };
     std::set<pair> sent, got;
     for (const auto& m : services_modify)
         if (m.is_object()) sent.insert(norm(str(m.get_object(), "service_uri_source"), str(m.get_object(), "service_uri_destination")));
@@ -228,9 +232,9 @@ job_timings& job_timings::global() {
 poll_step plan_next_check(const poll_policy& p, int checks, std::chrono::milliseconds elapsed, const poll_clues& c,
                           double random01) noexcept {
     using ms = std::chrono::milliseconds;
-    if (!c.expected || c.expected->count() <= 0) return next_poll(p, checks, elapsed, random01);
-    if (p.max_attempts > 0 && checks >= p.max_attempts) return {poll_step::action::give_up, ms::zero(), "max attempts reached"};
-    if (p.deadline.count() > 0 && elapsed >= p.deadline) return {poll_step::action::give_up, ms::zero(), "poll deadline passed"};
+    // The schedule's own rules decide when to give up; an expected duration only moves the wait.
+    auto step = next_poll(p, checks, elapsed, random01);
+    if (step.what == poll_step::action::give_up || !c.expected || c.expected->count() <= 0) return step;
     ms expected = *c.expected;
     // The server's clock for how long the job has run, when it agrees with ours.
     ms ran = elapsed;

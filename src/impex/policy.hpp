@@ -80,6 +80,9 @@ job_lookup identify_job(const describe_view& d, const std::string& correlation_i
                         std::chrono::milliseconds since_post_began,
                         std::chrono::milliseconds margin = std::chrono::seconds(2));
 
+/// "folder/service" of a service URI ("F/S[1.2]" -> "f/s"): lower-cased, no version selector.
+std::string service_path(const std::string& uri);
+
 /// The (source, destination) pairs of a finished import's outputs.services
 /// equal those of the services_modify list that was sent (case-insensitive,
 /// destination defaulting to source).
