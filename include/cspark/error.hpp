@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace cspark {
@@ -91,6 +92,12 @@ enum class errc {
 const boost::system::error_category& error_category() noexcept;
 
 inline error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
+
+/// A stable machine-readable name for `ec`: the errc's identifier
+/// ("not_found", "job_failed", ...), "cancelled" for Asio's operation_aborted,
+/// "system_error" for other categories, "ok" for no error. Names never change
+/// between versions (JSON output, journals, metrics labels rely on them).
+std::string_view error_name(error_code ec) noexcept;
 
 /// The errc for a non-2xx HTTP status (http_status for unlisted ones).
 errc errc_from_http_status(int status) noexcept;

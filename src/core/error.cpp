@@ -94,6 +94,69 @@ errc errc_from_http_status(int status) noexcept {
     }
 }
 
+std::string_view error_name(error_code ec) noexcept {
+    if (!ec) return "ok";
+    if (ec.category() != error_category()) {
+        if (ec == boost::system::errc::operation_canceled) return "cancelled";
+        if (ec == boost::system::errc::no_space_on_device) return "file_error";
+        return "system_error";
+    }
+    switch (static_cast<errc>(ec.value())) {
+    case errc::invalid_base_url: return "invalid_base_url";
+    case errc::unsupported_scheme: return "unsupported_scheme";
+    case errc::missing_tenant: return "missing_tenant";
+    case errc::missing_credentials: return "missing_credentials";
+    case errc::oauth_file_unreadable: return "oauth_file_unreadable";
+    case errc::invalid_argument: return "invalid_argument";
+    case errc::resolve_failed: return "resolve_failed";
+    case errc::connect_failed: return "connect_failed";
+    case errc::connect_timeout: return "connect_timeout";
+    case errc::tls_handshake_failed: return "tls_handshake_failed";
+    case errc::tls_handshake_timeout: return "tls_handshake_timeout";
+    case errc::tls_verify_failed: return "tls_verify_failed";
+    case errc::request_timeout: return "request_timeout";
+    case errc::idle_timeout: return "idle_timeout";
+    case errc::connection_closed: return "connection_closed";
+    case errc::too_many_open_files: return "too_many_open_files";
+    case errc::malformed_response: return "malformed_response";
+    case errc::header_too_large: return "header_too_large";
+    case errc::body_too_large: return "body_too_large";
+    case errc::malformed_json: return "malformed_json";
+    case errc::unexpected_response: return "unexpected_response";
+    case errc::redirect_refused: return "redirect_refused";
+    case errc::bad_request: return "bad_request";
+    case errc::unauthorized: return "unauthorized";
+    case errc::forbidden: return "forbidden";
+    case errc::not_found: return "not_found";
+    case errc::conflict: return "conflict";
+    case errc::unsupported_media_type: return "unsupported_media_type";
+    case errc::unprocessable_entity: return "unprocessable_entity";
+    case errc::rate_limited: return "rate_limited";
+    case errc::server_error: return "server_error";
+    case errc::bad_gateway: return "bad_gateway";
+    case errc::service_unavailable: return "service_unavailable";
+    case errc::gateway_timeout: return "gateway_timeout";
+    case errc::http_status: return "http_status";
+    case errc::file_error: return "file_error";
+    case errc::body_source_error: return "body_source_error";
+    case errc::file_exists: return "file_exists";
+    case errc::invalid_package: return "invalid_package";
+    case errc::package_too_large: return "package_too_large";
+    case errc::cancelled: return "cancelled";
+    case errc::deadline_exceeded: return "deadline_exceeded";
+    case errc::oauth_failed: return "oauth_failed";
+    case errc::job_failed: return "job_failed";
+    case errc::job_cancelled: return "job_cancelled";
+    case errc::poll_timeout: return "poll_timeout";
+    case errc::no_files: return "no_files";
+    case errc::hash_mismatch: return "hash_mismatch";
+    case errc::job_state_unknown: return "job_state_unknown";
+    case errc::import_outcome_unknown: return "import_outcome_unknown";
+    case errc::internal_error: return "internal_error";
+    }
+    return "unknown";
+}
+
 std::string diagnostics::to_string() const {
     std::string s;
     auto add = [&s](std::string_view key, std::string_view value) {

@@ -69,6 +69,36 @@ std::string mask_url(std::string_view url) {
     return out;
 }
 
+std::string mask_links(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    auto link_end = [&](std::size_t from) {
+        auto end = text.find_first_of(" \t\r\n\"'<>()[]{}", from);
+        return end == std::string_view::npos ? text.size() : end;
+    };
+    std::size_t i = 0;
+    while (i < text.size()) {
+        auto http = text.find("http", i);
+        auto bearer = text.find("Bearer ", i);
+        auto at = std::min(http, bearer);
+        if (at == std::string_view::npos) break;
+        out.append(text.substr(i, at - i));
+        if (at == bearer) {
+            out += "Bearer ***";
+            i = link_end(at + 7);
+        } else if (text.substr(at, 7) == "http://" || text.substr(at, 8) == "https://") {
+            auto end = link_end(at);
+            out += mask_url(text.substr(at, end - at));
+            i = end;
+        } else {
+            out += "http";
+            i = at + 4;
+        }
+    }
+    if (i < text.size()) out.append(text.substr(i));
+    return out;
+}
+
 std::string mask_secrets(std::string text, std::span<const std::string> secrets) {
     for (const auto& s : secrets) {
         if (s.size() < 4) continue;

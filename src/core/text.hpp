@@ -24,6 +24,10 @@ std::string_view trim(std::string_view s) noexcept;
 
 /// Replaces every query parameter value with "***" ("?token=abc" -> "?token=***").
 std::string mask_url(std::string_view url);
+/// Masks what free text may carry of a secret: the query values of every
+/// http(s) link in it (pre-signed download links carry tokens) and the value
+/// after "Bearer ".
+std::string mask_links(std::string_view text);
 /// Replaces each non-empty secret (of 4+ characters) found in text with "***".
 std::string mask_secrets(std::string text, std::span<const std::string> secrets);
 /// At most `max` bytes of `body`, control characters replaced, "..." when cut.

@@ -55,3 +55,19 @@ TEST_CASE("cspark codes convert to std::error_code") {
     std::error_code sec = error_code(errc::conflict);
     CHECK(sec.message() == error_code(errc::conflict).message());
 }
+
+TEST_CASE("every errc has a stable, distinct machine name") {
+    std::set<std::string> seen;
+    for (int i = static_cast<int>(errc::invalid_base_url); i <= static_cast<int>(errc::internal_error); ++i) {
+        auto name = std::string(error_name(static_cast<errc>(i)));
+        CAPTURE(i);
+        CHECK(name != "unknown");
+        CHECK(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
+        CHECK(seen.insert(name).second);
+    }
+    CHECK(error_name(errc::not_found) == "not_found");
+    CHECK(error_name(errc::job_failed) == "job_failed");
+    CHECK(error_name(error_code{}) == "ok");
+    CHECK(error_name(error_code(ECANCELED, boost::system::system_category())) == "cancelled");
+    CHECK(error_name(error_code(EPIPE, boost::system::system_category())) == "system_error");
+}

@@ -12,6 +12,15 @@ TEST_CASE("URL query values are masked; the rest stays readable") {
     CHECK(mask_url("http://h/?flag") == "http://h/?flag");
 }
 
+TEST_CASE("links and bearer tokens in free text are masked") {
+    CHECK(mask_links("GET https://s3/x.zip?X-Amz-Signature=abc123&e=1 failed (link https://h/dl?t=zz)") ==
+          "GET https://s3/x.zip?X-Amz-Signature=***&e=*** failed (link https://h/dl?t=***)");
+    CHECK(mask_links("Authorization: Bearer eyJhbGciOi.xyz sent") == "Authorization: Bearer *** sent");
+    CHECK(mask_links("httpd says http:/ no link; plain http") == "httpd says http:/ no link; plain http");
+    CHECK(mask_links("") == "");
+    CHECK(mask_links("\"http://h/p?k=v\"") == "\"http://h/p?k=***\"");
+}
+
 TEST_CASE("known secrets are masked in text") {
     std::vector<std::string> secrets{"supersecret", "", "ab"};
     CHECK(mask_secrets("key=supersecret and supersecret", secrets) == "key=*** and ***");
