@@ -17,6 +17,8 @@
 #include <boost/asio/deferred.hpp>
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <memory>
 
 namespace cspark {
@@ -26,6 +28,9 @@ struct client_stats {
     std::uint64_t attempts = 0;      ///< sends, retries included
     std::uint64_t retries = 0;       ///< sends decided by the retry policy
     std::uint64_t token_fetches = 0; ///< OAuth tokens obtained
+    /// Retries by the failure that caused them: error_name() of the attempt's
+    /// error ("rate_limited", "service_unavailable", "connection_closed", ...).
+    std::map<std::string, std::uint64_t, std::less<>> retry_reasons;
 };
 
 /// A handle: copies share one client. Not thread-safe: use it from one thread
@@ -67,7 +72,7 @@ public:
     const std::shared_ptr<cspark::transport>& get_transport() const noexcept;
     const std::shared_ptr<timer_service>& timer() const noexcept;
     const logger& log() const noexcept;
-    client_stats stats() const noexcept;
+    client_stats stats() const;
 
     struct impl;
 

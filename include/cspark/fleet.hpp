@@ -2,6 +2,7 @@
 // and resumes from.
 #pragma once
 
+#include <cspark/metrics.hpp>
 #include <cspark/requests.hpp>
 #include <cspark/results.hpp>
 
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,10 +35,14 @@ struct migration_checkpoint {
 /// A step a journal records. Intents come before their POST: the fleet
 /// awaits the checkpoint callback, so a journal makes them durable first.
 struct checkpoint_event {
-    enum class kind { export_intent, export_job, downloaded, import_intent, import_job } what = kind::export_intent;
+    enum class kind {
+        export_intent, export_job, downloaded, import_intent, import_job,
+        export_done, import_done,  ///< the job ended (succeeded or failed): for phase times, not needed to resume
+    } what = kind::export_intent;
     std::string id;                     ///< correlation id (intents) or job id
     std::filesystem::path path;         ///< downloaded
     std::string sha256;                 ///< downloaded
+    std::chrono::milliseconds duration{0};  ///< *_done: how long the job ran, as observed
 };
 
 struct fleet_entry {
@@ -69,6 +75,9 @@ struct fleet_options {
     /// are the indices the step is for: one, or every entry of a combined job.
     std::function<boost::asio::awaitable<void>(const std::vector<std::size_t>& entries, const checkpoint_event&)> checkpoint;
     coalesce_options coalesce;
+    /// Counters of the run (migrations by state, jobs in flight, bytes,
+    /// retries, job durations); read snapshot() while it runs. Optional.
+    std::shared_ptr<fleet_monitor> monitor;
 };
 
 /// Whether a flow that ended with `ec` has a known outcome. False for a

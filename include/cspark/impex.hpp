@@ -154,6 +154,7 @@ public:
     boost::asio::awaitable<migration_result> migrate(impex& target, migrate_request req);
 
     client& get_client() noexcept { return client_; }
+    const client& get_client() const noexcept { return client_; }
 
 private:
     friend class job_verbs;

@@ -16,6 +16,10 @@ struct progress_event {
     std::uint64_t bytes = 0, total = 0;  ///< transfer progress (bytes); total 0 = unknown
     std::chrono::milliseconds delay{0};  ///< retry: wait before the next attempt
     std::string message;    ///< retry reason, failure text
+    /// retry: a stable reason code: "job_slot_busy" (another job of the
+    /// tenant runs), "request_not_received" (a POST failed before a job was
+    /// made: sent again), "download_resumed" (a download continues by Range)
+    std::string reason;
 };
 using progress_fn = std::function<void(const progress_event&)>;
 

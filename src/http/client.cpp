@@ -317,6 +317,7 @@ private:
             co_return false;
         }
         ++s_.stats.retries;
+        ++s_.stats.retry_reasons[std::string(error_name(ao.ec))];
         s_.cfg.log.log(log_level::warn, method_name() + " " + detail::mask_url(url_) + ": " + std::string(d.reason) +
                                             "; attempt " + std::to_string(attempt + 1) + " of " +
                                             std::to_string(s_.retry.max_retries + 1) + " in " + std::to_string(d.delay.count()) + " ms");
@@ -405,7 +406,7 @@ asio::any_io_executor client::get_executor() const noexcept { return impl_->ex; 
 const std::shared_ptr<cspark::transport>& client::get_transport() const noexcept { return impl_->tr; }
 const std::shared_ptr<timer_service>& client::timer() const noexcept { return impl_->timer; }
 const logger& client::log() const noexcept { return impl_->cfg.log; }
-client_stats client::stats() const noexcept { return impl_->stats; }
+client_stats client::stats() const { return impl_->stats; }
 
 }  // namespace cspark
 

@@ -82,6 +82,10 @@ progress_event progress_of(const flow_note& n) {
     e.status = n.status;
     e.delay = n.delay;
     e.message = n.message;
+    if (n.what == flow_note::type::retry) {
+        e.reason = n.status;
+        e.status.clear();
+    }
     switch (n.what) {
     case flow_note::type::job_created: e.what = progress_event::kind::job_created; break;
     case flow_note::type::retry: e.what = progress_event::kind::retry; break;
@@ -111,6 +115,7 @@ public:
             if (n.what == flow_note::type::timing) {
                 job_timings::global().record(slot_key(n.kind), n.delay);
                 job_timings::global().record(detail::host_key(n.kind, for_kind(n.kind)), n.delay);
+                if (io_.checkpoint) co_await io_.checkpoint(n);  // a journal's phase times
                 continue;
             }
             if (io_.progress && n.what != flow_note::type::intent && n.what != flow_note::type::downloaded)

@@ -39,9 +39,10 @@ void note(flow_state& st, flow_note::type what, std::string kind, std::string id
     st.notes.push_back(make_note(what, std::move(kind), std::move(id), std::move(status)));
 }
 
-void note_retry(flow_state& st, const std::string& kind, milliseconds delay, std::string why) {
+void note_retry(flow_state& st, const std::string& kind, milliseconds delay, std::string reason, std::string why) {
     auto n = make_note(flow_note::type::retry, kind);
     n.delay = delay;
+    n.status = std::move(reason);
     n.message = std::move(why);
     st.notes.push_back(std::move(n));
 }

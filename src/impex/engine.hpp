@@ -64,7 +64,7 @@ struct flow_note {
     enum class type { intent, job_created, status, retry, downloaded, finished, failed, timing } what = type::status;
     std::string kind;          ///< "export" / "import"
     std::string id;            ///< job id (job_created, status, finished, failed)
-    std::string status;        ///< job status / correlation id (intent)
+    std::string status;        ///< job status / correlation id (intent) / retry: its reason code
     milliseconds delay{0};     ///< retry; timing: the job's duration
     std::string message;       ///< retry reason, failure
     std::filesystem::path path;  ///< downloaded

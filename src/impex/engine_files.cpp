@@ -65,7 +65,7 @@ flow_action after_download(flow_state& st, flow_event& ev) {
         bool dropped = ev.ec == errc::connection_closed || ev.ec == errc::idle_timeout || ev.ec == errc::request_timeout;
         if (dropped && st.resumes < st.policy.max_resumes) {
             ++st.resumes;
-            note_retry(st, "export", milliseconds(0), "resuming the download at byte " + std::to_string(ev.bytes_held));
+            note_retry(st, "export", milliseconds(0), "download_resumed", "resuming the download at byte " + std::to_string(ev.bytes_held));
             return download(st);
         }
         return end_with(st, ev.ec, ev.diag, "export", st.export_job.id);

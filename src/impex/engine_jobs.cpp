@@ -167,7 +167,7 @@ flow_action post_failed(flow_state& st, flow_event& ev) {
         auto delay = std::min(st.policy.conflict_step * st.posts, st.policy.conflict_cap);
         auto deadline = st.policy.poll.deadline;
         if (deadline.count() > 0 && waited + delay > deadline) return end_with(st, ev.ec, ev.diag, kind, {});
-        note_retry(st, kind, delay, "another " + kind + " job of the tenant is running");
+        note_retry(st, kind, delay, "job_slot_busy", "another " + kind + " job of the tenant is running");
         st.slept = true;
         --st.posts;  // waiting out another job is not a resend
         return sleep_for(delay);
@@ -184,7 +184,7 @@ flow_action resend(flow_state& st) {
     const std::string kind = kind_of(st);
     if (st.posts >= st.policy.max_posts) return end_with(st, st.post_ec, st.post_diag, kind, {});
     auto delay = exporting(st) ? milliseconds(0) : st.policy.resend_step * st.posts;
-    note_retry(st, kind, delay, kind + " request failed (" + st.post_ec.message() + ") and no job was made: sending again");
+    note_retry(st, kind, delay, "request_not_received", kind + " request failed (" + st.post_ec.message() + ") and no job was made: sending again");
     st.at = exporting(st) ? stage::export_post : stage::import_post;
     st.slept = true;
     return sleep_for(delay);

@@ -18,7 +18,7 @@ flow_action make(act what, std::string kind = {}, std::string id = {});
 flow_action sleep_for(milliseconds d);
 flow_note make_note(flow_note::type what, std::string kind, std::string id = {}, std::string status = {});
 void note(flow_state& st, flow_note::type what, std::string kind, std::string id = {}, std::string status = {});
-void note_retry(flow_state& st, const std::string& kind, milliseconds delay, std::string why);
+void note_retry(flow_state& st, const std::string& kind, milliseconds delay, std::string reason, std::string why);
 bool exporting(const flow_state& st);
 std::string kind_of(const flow_state& st);
 const std::string& cid_of(const flow_state& st);

@@ -9,6 +9,7 @@
 
 #include "impex/codec.hpp"
 #include "impex/flows.hpp"
+#include "impex/monitor.hpp"
 #include "impex/planner.hpp"
 
 #include "core/text.hpp"
@@ -89,8 +90,10 @@ struct fleet_state {
         sleepers.pop_front();
     }
     std::vector<bool> ended;
+    fleet_monitor::impl* monitor = nullptr;
     void finish(std::size_t i, migration_result m) {
         ended[i] = true;
+        if (monitor) monitor->ended(m.ec, outcome_known(m.ec));
         if (options.finished) options.finished(i, m);
         results[i] = std::move(m);
     }
@@ -209,23 +212,31 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
         co_return;
     }
     auto req = combined_request(*st, t);
-    if (st->options.progress) {
+    std::shared_ptr<detail::task_watch> watch;
+    if (st->monitor) watch = std::make_shared<detail::task_watch>(*st->monitor);
+    if (st->options.progress || watch) {
         auto user = req.exports.progress;
         auto fleet_progress = st->options.progress;
         auto members = t.members;
-        req.exports.progress = [user, fleet_progress, members](const progress_event& ev) {
+        req.exports.progress = [user, fleet_progress, members, watch](const progress_event& ev) {
             if (user) user(ev);
-            for (auto i : members) fleet_progress(i, ev);
+            if (watch) watch->on_progress(ev);
+            if (fleet_progress)
+                for (auto i : members) fleet_progress(i, ev);
         };
     }
     std::function<asio::awaitable<void>(const checkpoint_event&)> checkpoint;
-    if (st->options.checkpoint)
-        checkpoint = [fn = st->options.checkpoint, members = t.members](const checkpoint_event& ev) { return fn(members, ev); };
+    if (st->options.checkpoint || watch)
+        checkpoint = [fn = st->options.checkpoint, members = t.members, watch](const checkpoint_event& ev) -> asio::awaitable<void> {
+            if (watch) watch->on_checkpoint(ev);
+            if (fn) co_await fn(members, ev);
+        };
     const auto& co = st->options.coalesce;
     std::uint64_t limit = import_request{}.max_package_bytes;  // Spark's default upload limit
     if (t.members.size() > 1 && co.max_package_bytes > 0) limit = std::min(limit, co.max_package_bytes);
     auto m = co_await detail::run_migrate(first.source->get_client(), first.target->get_client(), std::move(req),
                                           st->gates.get(), t.from, std::move(checkpoint), limit);
+    if (watch) watch->end();
     if (t.members.size() == 1) {
         st->finish(t.members.front(), std::move(m));
         co_return;
@@ -240,6 +251,10 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
         for (const auto& f : m.exported.files)
             if (!f.path.empty()) std::filesystem::remove(f.path, ignored);  // the combined package: parts export their own
         for (auto p = parts.rbegin(); p != parts.rend(); ++p) st->enqueue(*p, {}, true);
+        if (st->monitor) {
+            st->monitor->requeued(t.members.size());
+            ++st->monitor->m.splits;
+        }
         for (std::size_t k = 1; k < parts.size(); ++k) st->wake_one();  // this worker takes one itself
         co_return;
     }
@@ -268,6 +283,7 @@ asio::awaitable<void> worker(std::shared_ptr<fleet_state> st) {
             continue;
         }
         ++st->running;
+        if (st->monitor) st->monitor->started(t->members.size());
         co_await run_task(st, std::move(*t));
         --st->running;
         if (st->queue.empty() && st->running == 0) st->wake_all();  // all done: every sleeper ends
@@ -290,6 +306,14 @@ asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_e
         if (auto s = weak.lock()) s->wake_one();
     };
     st->all_done = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+    if (st->options.monitor) {
+        st->monitor = &st->options.monitor->get_impl();
+        st->monitor->planned(st->entries.size());
+        for (const auto& e : st->entries) {
+            if (e.source) st->monitor->watch(e.source->get_client());
+            if (e.target) st->monitor->watch(e.target->get_client());
+        }
+    }
 
     // The plan: groups of entries (one each without coalescing).
     std::vector<detail::plan_item> items;
@@ -336,6 +360,7 @@ asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_e
         if (!st->ended[i]) {  // cancelled before it started
             st->results[i].ec = errc::cancelled;
             st->results[i].diag.detail = "cancelled before it started";
+            if (st->monitor) st->monitor->never_started();
         }
     co_return std::move(st->results);
 }

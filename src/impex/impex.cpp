@@ -178,6 +178,11 @@ checkpoint_event checkpoint_of(const flow_note& n) {
         e.what = exp ? checkpoint_event::kind::export_job : checkpoint_event::kind::import_job;
         e.id = n.id;
         break;
+    case flow_note::type::timing:
+        e.what = exp ? checkpoint_event::kind::export_done : checkpoint_event::kind::import_done;
+        e.id = n.id;
+        e.duration = n.delay;
+        break;
     default:
         e.what = checkpoint_event::kind::downloaded;
         e.path = n.path;
@@ -260,7 +265,8 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
     io.download.overwrite = r.overwrite;
     io.download.progress = r.progress;
     if (checkpoint) io.checkpoint = [&checkpoint](const flow_note& n) -> asio::awaitable<void> {
-        if (n.what == flow_note::type::intent || n.what == flow_note::type::job_created || n.what == flow_note::type::downloaded) {
+        if (n.what == flow_note::type::intent || n.what == flow_note::type::job_created || n.what == flow_note::type::downloaded ||
+            n.what == flow_note::type::timing) {
             auto e = checkpoint_of(n);  // a named local: see shared/toolchain.md (g++ 12)
             co_await checkpoint(e);
         }
