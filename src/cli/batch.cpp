@@ -3,13 +3,20 @@
 //
 // Journal (JSON lines; an intent is durable before the POST it announces,
 // records arriving during an fsync share the next one; "m" is one NAME, or
-// [NAME, ...] for a step of a combined job, which a rerun resumes together):
-//   {"m":NAME,"e":"export_intent","cid":C,"t":MS}  before POST export (C = correlation id, MS = wall time)
+// [NAME, ...] for a step of a combined job, which a rerun resumes together;
+// every record has "t", its wall time in ms since the epoch):
+//   {"e":"run","migrations":N}                      a run starts (N entries to do)
+//   {"m":NAME,"e":"export_intent","cid":C,"src":S,"dst":D}  before POST export (C = correlation id, S/D = tenants)
 //   {"m":NAME,"e":"export_job","id":J}             after POST export
-//   {"m":NAME,"e":"downloaded","path":P,"sha256":H}
-//   {"m":NAME,"e":"import_intent","file":P,"cid":C,"t":MS}  before POST import
+//   {"m":NAME,"e":"export_done","id":J,"ms":D}     the job ended after D ms (phase times only)
+//   {"m":NAME,"e":"downloaded","path":P,"sha256":H,"bytes":B}
+//   {"m":NAME,"e":"import_intent","file":P,"cid":C,"dst":D}  before POST import
 //   {"m":NAME,"e":"import_job","id":J}
-//   {"m":NAME,"e":"done","ok":true|false,"error":...}  only for a known outcome
+//   {"m":NAME,"e":"import_done","id":J,"ms":D}
+//   {"m":NAME,"e":"done","ok":true|false,"code":E,"error":...,"status":H,"api_code":A,"request_id":R}
+//                                                   a known outcome (E = error_name)
+//   {"m":NAME,"e":"unknown","code":E,"error":...}  an unknown outcome: the next run resumes it
+//   {"e":"run_end","retries":R,"bytes_down":B,"bytes_up":U}
 // batch = load the plan, replay the journal into checkpoints, run the
 // library's migrate_fleet with the journal as its checkpoint observer: jobs
 // resume by id, intents without a job are looked up (describe) before
@@ -17,6 +24,7 @@
 #include "cli/cli.hpp"
 #include "cli/journal.hpp"
 #include "cli/plan.hpp"
+#include "cli/report.hpp"
 #include "core/hash.hpp"
 #include "core/text.hpp"
 
@@ -86,18 +94,45 @@ migration_checkpoint checkpoint_of(const progress_state& st) {
     return cp;
 }
 
-// A journal record for a fleet step (intents carry their wall time).
-json::object record_of(const json::value& name, const checkpoint_event& ev, const progress_state& st) {
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// A journal record for a fleet step, with its wall time (intents: the time a
+// rerun's lookup by correlation id starts from; every step: the report's phases).
+json::object record_of(const json::value& name, const checkpoint_event& ev, const progress_state& st, const impex* source,
+                       const impex* target) {
     using kind = checkpoint_event::kind;
-    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto tenant = [](const impex* api) { return api ? api->get_client().url().tenant : std::string(); };
+    json::object r{{"m", name}};
     switch (ev.what) {
-    case kind::export_intent: return {{"m", name}, {"e", "export_intent"}, {"cid", ev.id}, {"t", now_ms}};
-    case kind::export_job: return {{"m", name}, {"e", "export_job"}, {"id", ev.id}};
-    case kind::downloaded: return {{"m", name}, {"e", "downloaded"}, {"path", ev.path.string()}, {"sha256", ev.sha256}};
-    case kind::import_intent: return {{"m", name}, {"e", "import_intent"}, {"file", st.path}, {"cid", ev.id}, {"t", now_ms}};
-    case kind::import_job: return {{"m", name}, {"e", "import_job"}, {"id", ev.id}};
+    case kind::export_intent:
+        r.insert({{"e", "export_intent"}, {"cid", ev.id}, {"src", tenant(source)}, {"dst", tenant(target)}});
+        break;
+    case kind::export_job: r.insert({{"e", "export_job"}, {"id", ev.id}}); break;
+    case kind::export_done: r.insert({{"e", "export_done"}, {"id", ev.id}, {"ms", ev.duration.count()}}); break;
+    case kind::downloaded: {
+        std::error_code ignored;
+        auto size = std::filesystem::file_size(ev.path, ignored);
+        r.insert({{"e", "downloaded"}, {"path", ev.path.string()}, {"sha256", ev.sha256}, {"bytes", ignored ? 0 : size}});
+        break;
     }
-    return {};
+    case kind::import_intent: r.insert({{"e", "import_intent"}, {"file", st.path}, {"cid", ev.id}, {"dst", tenant(target)}}); break;
+    case kind::import_job: r.insert({{"e", "import_job"}, {"id", ev.id}}); break;
+    case kind::import_done: r.insert({{"e", "import_done"}, {"id", ev.id}, {"ms", ev.duration.count()}}); break;
+    }
+    r["t"] = now_ms();
+    return r;
+}
+
+// What a failure's record says: its stable code, the words, the diagnostics
+// an operator quotes to Coherent (masked: diagnostics never hold secrets).
+void describe_failure(json::object& rec, const migration_result& m) {
+    rec["code"] = error_name(m.ec);
+    rec["error"] = m.ec.message() + " " + m.diag.to_string();
+    if (m.diag.http_status) rec["status"] = m.diag.http_status;
+    if (!m.diag.api_code.empty()) rec["api_code"] = m.diag.api_code;
+    if (!m.diag.request_id.empty()) rec["request_id"] = m.diag.request_id;
 }
 
 }  // namespace
@@ -161,14 +196,16 @@ void finish(journal& j, const output& out, tally& t, const std::string& name, co
         if (m.ec != errc::cancelled) {
             ++t.unknown;
             out.info(name + ": OUTCOME UNKNOWN (rerun to resume): " + m.diag.to_string());
+            json::object rec{{"m", name}, {"e", "unknown"}};
+            describe_failure(rec, m);
+            rec["t"] = now_ms();
+            j.append(std::move(rec));  // for the report: a rerun still resumes it from its steps
         }
         return;
     }
     json::object rec{{"m", name}, {"e", "done"}, {"ok", !m.ec}};
-    if (m.ec) {
-        rec["error"] = m.ec.message() + " " + m.diag.to_string();
-        rec["code"] = m.ec.message();
-    }
+    if (m.ec) describe_failure(rec, m);
+    rec["t"] = now_ms();
     std::error_code ignored;
     if (auto package = j.state(name).path; !package.empty()) std::filesystem::remove(package, ignored);
     for (const auto& f : m.exported.files) std::filesystem::remove(f.path, ignored);
@@ -180,10 +217,15 @@ void finish(journal& j, const output& out, tally& t, const std::string& name, co
 // Runs the library's fleet over the entries with the journal as its
 // checkpoint observer, Ctrl-C cancelling; false when interrupted.
 bool run_fleet(asio::io_context& io, std::vector<fleet_entry> entries, journal& j, const batch_options& bo,
-               const output& out, tally& t) {
+               const output& out, tally& t, std::shared_ptr<fleet_monitor> monitor) {
     std::vector<std::string> names;
-    for (const auto& e : entries) names.push_back(e.name);
+    std::vector<std::pair<const impex*, const impex*>> tenants;
+    for (const auto& e : entries) {
+        names.push_back(e.name);
+        tenants.emplace_back(e.source, e.target);
+    }
     fleet_options opts;
+    opts.monitor = std::move(monitor);
     opts.concurrency = std::max<std::size_t>(bo.concurrency, 1);
     opts.coalesce.enabled = bo.coalesce;
     opts.coalesce.max_services = std::max<std::size_t>(bo.max_services, 1);
@@ -196,7 +238,8 @@ bool run_fleet(asio::io_context& io, std::vector<fleet_entry> entries, journal& 
             for (auto i : members) list.push_back(json::string(names[i]));
             who = std::move(list);
         }
-        auto rec = record_of(who, ev, j.state(names[members.front()]));
+        const auto& [source, target] = tenants[members.front()];
+        auto rec = record_of(who, ev, j.state(names[members.front()]), source, target);
         bool intent = ev.what == checkpoint_event::kind::export_intent || ev.what == checkpoint_event::kind::import_intent;
         // An intent is durable before the POST it announces; a job id or a
         // package rides with the next fsync (a crash before it is resumed by
@@ -224,6 +267,69 @@ bool run_fleet(asio::io_context& io, std::vector<fleet_entry> entries, journal& 
         },
         [&] { return all_done; });
 }
+
+// `--metrics FILE`: the fleet's counters in Prometheus text format, replaced
+// every second (written aside, then renamed: a scraper never reads half a
+// file) and once at the end. A write that fails is said once; the run goes on.
+class metrics_file {
+public:
+    metrics_file(asio::io_context& io, std::string path, std::shared_ptr<fleet_monitor> mon, std::size_t skipped, const output& out)
+        : timer_(io), path_(std::move(path)), mon_(std::move(mon)), skipped_(skipped), out_(out) {}
+    static constexpr std::chrono::seconds interval{1};
+    void start() {
+        if (path_.empty()) return;
+        write();
+        arm();
+    }
+    void stop() {
+        if (path_.empty()) return;
+        stopped_ = true;
+        timer_.cancel();
+        write();
+    }
+
+private:
+    void arm() {
+        timer_.expires_after(interval);
+        timer_.async_wait([this](const error_code& ec) {
+            if (ec || stopped_) return;
+            write();
+            arm();
+        });
+    }
+    void write() {
+        auto m = mon_->snapshot();
+        m.migrations += skipped_;  // done in an earlier run (the journal says)
+        m.done += skipped_;
+        auto text = to_prometheus(m);
+        auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        char line[160];
+        std::snprintf(line, sizeof line,
+                      "# HELP cspark_batch_updated_seconds When this file was written (Unix time).\n"
+                      "# TYPE cspark_batch_updated_seconds gauge\ncspark_batch_updated_seconds %.3f\n", now);
+        text += line;
+        auto tmp = path_ + ".tmp";
+        int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+        bool ok = fd >= 0 && detail::write_all(fd, text.data(), text.size());
+        int err = errno;
+        if (fd >= 0) ::close(fd);
+        if (ok && ::rename(tmp.c_str(), path_.c_str()) != 0) {
+            ok = false;
+            err = errno;
+        }
+        if (!ok) {
+            ::unlink(tmp.c_str());
+            if (!warned_) out_.error("batch: --metrics: cannot write '" + path_ + "': " + std::strerror(err) + " (the run goes on)");
+            warned_ = true;
+        }
+    }
+    asio::steady_timer timer_;
+    std::string path_;
+    std::shared_ptr<fleet_monitor> mon_;
+    std::size_t skipped_;
+    const output& out_;
+    bool stopped_ = false, warned_ = false;
+};
 
 }  // namespace
 
@@ -276,7 +382,15 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     }
     if (skipped) out.info(std::to_string(skipped) + " migrations already done (journal): skipped");
     tally t;
-    bool completed = run_fleet(io, std::move(entries), *j, bo, out, t);
+    auto monitor = std::make_shared<fleet_monitor>();
+    metrics_file metrics(io, bo.metrics_path, monitor, skipped, out);
+    j->append(json::object{{"e", "run"}, {"migrations", entries.size()}, {"t", now_ms()}});
+    metrics.start();
+    bool completed = run_fleet(io, std::move(entries), *j, bo, out, t, monitor);
+    metrics.stop();
+    auto m = monitor->snapshot();
+    j->append(json::object{{"e", "run_end"}, {"retries", m.retries_total()}, {"bytes_down", m.bytes_downloaded},
+                           {"bytes_up", m.bytes_uploaded}, {"t", now_ms()}});
     j->flush();
     if (j->failed()) {
         out.error("batch: writing the journal '" + journal_path + "' failed: " + std::strerror(errno) + " (rerun to resume)");
@@ -285,7 +399,8 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     std::size_t done_total = skipped + t.done;
     out.result(json::object{{"migrations", plan.size()}, {"done", done_total}, {"failed", t.failed},
                             {"unknown", t.unknown}, {"skipped", skipped}, {"interrupted", !completed},
-                            {"journal_fsyncs", j->fsyncs()}});
+                            {"journal_fsyncs", j->fsyncs()}, {"export_jobs", m.export_jobs}, {"import_jobs", m.import_jobs},
+                            {"retries", m.retries_total()}, {"bytes_downloaded", m.bytes_downloaded}});
     if (!out.json)
         std::printf("batch: %zu migrations, %zu done (%zu from the journal), %zu failed, %zu unknown%s\n", plan.size(),
                     done_total, skipped, t.failed, t.unknown,
@@ -294,41 +409,44 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     return t.failed ? failed : t.unknown ? unknown : ok;
 }
 
-int report(const std::vector<std::string>& journals, const output& out) {
-    std::map<std::string, std::string> final_state;
-    for (const auto& path : journals) {
-        std::ifstream in(path);
-        if (!in) {
-            out.error("report: cannot read journal '" + path + "'");
-            return usage;
-        }
-        for (std::string line; std::getline(in, line);) {
-            error_code ec;
-            auto v = json::parse(line, ec);
-            if (ec || !v.is_object()) continue;
-            std::string e = v.get_object().contains("e") && v.at("e").is_string() ? std::string(v.at("e").as_string()) : "";
-            for (const auto& m : journal_members(v.get_object())) {
-                if (e == "done") final_state[m] = v.at("ok").as_bool() ? "done" : "failed";
-                else if (final_state[m] != "done") final_state[m] = "in progress (" + e + ")";
-            }
-        }
+int report(const std::vector<std::string>& journals, const std::string& html, const output& out) {
+    std::string why;
+    auto r = read_report(journals, why);
+    if (!r) {
+        out.error("report: " + why);
+        return usage;
     }
-    std::size_t done = 0, failed_n = 0, pending = 0;
     json::object per;
-    for (const auto& [m, s] : final_state) {
-        per[m] = s;
-        if (s == "done") ++done;
-        else if (s == "failed") ++failed_n;
-        else ++pending;
+    for (const auto& [m, s] : r->states) per[m] = s;
+    json::object result{{"migrations", r->migrations}, {"done", r->done}, {"failed", r->failed}, {"pending", r->unknown},
+                        {"export_jobs", r->export_jobs}, {"import_jobs", r->import_jobs}, {"retries", r->retries},
+                        {"bytes", r->bytes}, {"wall_ms", r->ended > r->started ? r->ended - r->started : 0}, {"states", per}};
+    if (!html.empty()) {
+        auto page = render_html(*r, "cspark-impex batch report");
+        auto tmp = html + ".part";
+        int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+        bool ok = fd >= 0 && detail::write_all(fd, page.data(), page.size());
+        int err = errno;
+        if (fd >= 0) ::close(fd);
+        if (ok && ::rename(tmp.c_str(), html.c_str()) != 0) {
+            ok = false;
+            err = errno;
+        }
+        if (!ok) {
+            ::unlink(tmp.c_str());
+            out.error("report: cannot write '" + html + "': " + std::strerror(err));
+            return failed;
+        }
+        result["html"] = html;
     }
-    out.result(json::object{{"migrations", final_state.size()}, {"done", done}, {"failed", failed_n}, {"pending", pending},
-                            {"states", per}});
+    out.result(result);
     if (!out.json) {
-        std::printf("report: %zu migrations: %zu done, %zu failed, %zu pending\n", final_state.size(), done, failed_n, pending);
-        for (const auto& [m, s] : final_state)
+        std::printf("report: %zu migrations: %zu done, %zu failed, %zu pending\n", r->migrations, r->done, r->failed, r->unknown);
+        for (const auto& [m, s] : r->states)
             if (s != "done") std::printf("  %s: %s\n", m.c_str(), s.c_str());
+        if (!html.empty()) std::printf("report: page written to %s\n", html.c_str());
     }
-    return failed_n || pending ? failed : ok;
+    return r->failed || r->unknown ? failed : ok;
 }
 
 }  // namespace cspark::cli

@@ -76,13 +76,15 @@ struct batch_options {
     std::size_t concurrency = 64;  ///< flows in flight (a combined job counts one)
     bool coalesce = true;          ///< migrations of one tenant pair share an export and an import job
     std::size_t max_services = 100;  ///< per combined job
+    std::string metrics_path;      ///< "" = none; else a Prometheus text file, replaced every second
 };
 
 /// `batch plan.json --journal run.jsonl`; returns the exit code.
 int batch(const std::string& plan, const std::string& journal, const batch_options& options, const std::string& shard,
           const connection_options& defaults, std::chrono::milliseconds poll_timeout, const output& out);
-/// `batch --report J...`: merges journals into one summary.
-int report(const std::vector<std::string>& journals, const output& out);
+/// `batch --report J... [--html FILE]`: merges journals into one summary
+/// (and one HTML page).
+int report(const std::vector<std::string>& journals, const std::string& html, const output& out);
 
 struct extract_options;
 /// `inspect pkg.zip [--extract DIR]`; returns the exit code.

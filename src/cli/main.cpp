@@ -135,6 +135,7 @@ struct cli_args {
     batch_options batch;
     bool no_coalesce = false;
     std::vector<std::string> report;
+    std::string html;
     extract_options xo;
 };
 
@@ -210,6 +211,9 @@ void define_batch_and_inspect(CLI::App& app, cli_args& a, commands& c) {
         ->check(CLI::PositiveNumber);
     c.batch->add_option("--shard", a.shard, "K/N: take this process's share of the plan");
     c.batch->add_option("--report", a.report, "Merge these journals into one summary (no plan needed)");
+    c.batch->add_option("--html", a.html, "With --report: also write one self-contained HTML page (timeline, failures, slowest tenants)");
+    c.batch->add_option("--metrics", a.batch.metrics_path,
+                        "Keep a Prometheus text file up to date during the run (for node_exporter's textfile collector)");
     c.batch->add_option("--timeout", a.conn.timeout_ms, "Request timeout in ms")->capture_default_str();
     c.batch->add_option("--max-retries", a.conn.max_retries,
                         "Retries of one HTTP request after a transient failure; how long a job is awaited is --poll-timeout")
@@ -336,7 +340,11 @@ int run_describe(asio::io_context& io, cli_args& a) {
 }
 
 int run_batch(cli_args& a) {
-    if (!a.report.empty()) return report(a.report, a.out);
+    if (!a.report.empty()) return report(a.report, a.html, a.out);
+    if (!a.html.empty()) {
+        a.out.error("--html goes with --report JOURNAL...: the page is made from journals");
+        return usage;
+    }
     if (a.plan.empty() || a.journal.empty()) {
         a.out.error("batch needs a plan and --journal (or --report JOURNAL...)");
         return usage;
