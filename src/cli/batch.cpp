@@ -303,11 +303,10 @@ private:
         m.done += skipped_;
         auto text = to_prometheus(m);
         auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        char line[160];
-        std::snprintf(line, sizeof line,
-                      "# HELP cspark_batch_updated_seconds When this file was written (Unix time).\n"
-                      "# TYPE cspark_batch_updated_seconds gauge\ncspark_batch_updated_seconds %.3f\n", now);
-        text += line;
+        char stamp[32];
+        std::snprintf(stamp, sizeof stamp, "%.3f", now);
+        text += "# HELP cspark_batch_updated_seconds When this file was written (Unix time).\n"
+                "# TYPE cspark_batch_updated_seconds gauge\ncspark_batch_updated_seconds " + std::string(stamp) + "\n";
         auto tmp = path_ + ".tmp";
         int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
         bool ok = fd >= 0 && detail::write_all(fd, text.data(), text.size());

@@ -80,9 +80,12 @@ TEST_CASE("coalesced fleet: a combined job that fails naming no one is halved un
     auto src = t.make("tenant-0001");
     auto dst = t.make("target-0001");
     // The first import job fails (an error that names no service): the 8 are split 4 + 4.
-    t.f.emu->set_faults(json::parse(R"({"rules":[{"route":"import.create","kind":"job_fail","nth":[1]}]})"));
+    // Two status checks answered 503: the client retries them (counted by reason).
+    t.f.emu->set_faults(json::parse(R"({"rules":[{"route":"import.create","kind":"job_fail","nth":[1]},
+                                                {"route":"export.status","kind":"status","status":503,"times":2}]})"));
     fleet_options opt;
     opt.coalesce.enabled = true;
+    opt.monitor = std::make_shared<fleet_monitor>();
     std::vector<migration_result> results;
     auto entries = pair_entries(t, *src, *dst, 8);
     run_coro(t.f.io, [&]() -> asio::awaitable<void> { results = co_await migrate_fleet(std::move(entries), opt); });
@@ -93,6 +96,21 @@ TEST_CASE("coalesced fleet: a combined job that fails naming no one is halved un
     }
     CHECK(t.jobs("export") == 3);
     CHECK(t.jobs("import") == 3);
+
+    // The monitor counted each job once, whatever its members, and settled.
+    auto m = opt.monitor->snapshot();
+    CHECK(m.migrations == 8);
+    CHECK(m.done == 8);
+    CHECK(m.queued + m.running + m.failed + m.unknown + m.cancelled == 0);
+    CHECK(m.export_jobs == 3);
+    CHECK(m.import_jobs == 3);
+    CHECK(m.export_jobs_in_flight + m.import_jobs_in_flight == 0);
+    CHECK(m.splits == 1);
+    CHECK(m.export_job_seconds.count == 3);
+    CHECK(m.import_job_seconds.count == 3);  // the failed one too: it ended
+    CHECK(m.bytes_downloaded > 0);
+    CHECK(m.bytes_uploaded > 0);
+    CHECK(m.retries["service_unavailable"] == 2);
 }
 
 TEST_CASE("coalesced fleet: an entry whose destination folder is missing fails alone, named; the rest migrate") {
