@@ -24,7 +24,6 @@
 #include "cli/cli.hpp"
 #include "cli/journal.hpp"
 #include "cli/plan.hpp"
-#include "cli/report.hpp"
 #include "core/hash.hpp"
 #include "core/text.hpp"
 
@@ -307,17 +306,7 @@ private:
         std::snprintf(stamp, sizeof stamp, "%.3f", now);
         text += "# HELP cspark_batch_updated_seconds When this file was written (Unix time).\n"
                 "# TYPE cspark_batch_updated_seconds gauge\ncspark_batch_updated_seconds " + std::string(stamp) + "\n";
-        auto tmp = path_ + ".tmp";
-        int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-        bool ok = fd >= 0 && detail::write_all(fd, text.data(), text.size());
-        int err = errno;
-        if (fd >= 0) ::close(fd);
-        if (ok && ::rename(tmp.c_str(), path_.c_str()) != 0) {
-            ok = false;
-            err = errno;
-        }
-        if (!ok) {
-            ::unlink(tmp.c_str());
+        if (int err = replace_file(path_, text, ".tmp"); err != 0) {
             if (!warned_) out_.error("batch: --metrics: cannot write '" + path_ + "': " + std::strerror(err) + " (the run goes on)");
             warned_ = true;
         }
@@ -406,46 +395,6 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
                     completed ? (t.unknown ? " (rerun the same command to resume them)" : "") : ", interrupted");
     if (!completed) return interrupted;
     return t.failed ? failed : t.unknown ? unknown : ok;
-}
-
-int report(const std::vector<std::string>& journals, const std::string& html, const output& out) {
-    std::string why;
-    auto r = read_report(journals, why);
-    if (!r) {
-        out.error("report: " + why);
-        return usage;
-    }
-    json::object per;
-    for (const auto& [m, s] : r->states) per[m] = s;
-    json::object result{{"migrations", r->migrations}, {"done", r->done}, {"failed", r->failed}, {"pending", r->unknown},
-                        {"export_jobs", r->export_jobs}, {"import_jobs", r->import_jobs}, {"retries", r->retries},
-                        {"bytes", r->bytes}, {"wall_ms", r->ended > r->started ? r->ended - r->started : 0}, {"states", per}};
-    if (!html.empty()) {
-        auto page = render_html(*r, "cspark-impex batch report");
-        auto tmp = html + ".part";
-        int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-        bool ok = fd >= 0 && detail::write_all(fd, page.data(), page.size());
-        int err = errno;
-        if (fd >= 0) ::close(fd);
-        if (ok && ::rename(tmp.c_str(), html.c_str()) != 0) {
-            ok = false;
-            err = errno;
-        }
-        if (!ok) {
-            ::unlink(tmp.c_str());
-            out.error("report: cannot write '" + html + "': " + std::strerror(err));
-            return failed;
-        }
-        result["html"] = html;
-    }
-    out.result(result);
-    if (!out.json) {
-        std::printf("report: %zu migrations: %zu done, %zu failed, %zu pending\n", r->migrations, r->done, r->failed, r->unknown);
-        for (const auto& [m, s] : r->states)
-            if (s != "done") std::printf("  %s: %s\n", m.c_str(), s.c_str());
-        if (!html.empty()) std::printf("report: page written to %s\n", html.c_str());
-    }
-    return r->failed || r->unknown ? failed : ok;
 }
 
 }  // namespace cspark::cli

@@ -9,7 +9,10 @@
 #include <boost/json/serialize.hpp>
 
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <fcntl.h>
+#include <unistd.h>
 #include <fstream>
 #include <iostream>
 
@@ -168,6 +171,17 @@ progress_fn output::progress(const std::string& label) const {
 logger output::log() const {
     if (!verbose) return {};
     return {log_level::debug, stderr_sink()};
+}
+
+int replace_file(const std::string& path, std::string_view data, const char* suffix) {
+    auto tmp = path + suffix;
+    int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    bool ok = fd >= 0 && detail::write_all(fd, data.data(), data.size());
+    int err = ok ? 0 : errno;
+    if (fd >= 0) ::close(fd);
+    if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+    if (err != 0) ::unlink(tmp.c_str());
+    return err;
 }
 
 bool run_interruptible(asio::io_context& io, const std::function<void(asio::cancellation_slot)>& start,

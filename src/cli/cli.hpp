@@ -62,6 +62,11 @@ struct output {
     logger log() const;
 };
 
+/// Writes `data` to path + suffix and renames it over `path`: a reader sees
+/// the old file or the new one, never half; nothing is left on failure.
+/// Returns 0 or the errno.
+int replace_file(const std::string& path, std::string_view data, const char* suffix);
+
 /// Runs `op` on `io`, cancelling it on SIGINT/SIGTERM. Returns false when
 /// interrupted.
 bool run_interruptible(boost::asio::io_context& io, const std::function<void(boost::asio::cancellation_slot)>& start,

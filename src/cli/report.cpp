@@ -168,6 +168,9 @@ private:
             close(row, t);
         } else if (e == "import_intent") {
             if (auto dst = str(rec, "dst"); !dst.empty()) row.target = dst;
+            // Between the download and the import's POST: waiting for the target tenant's import slot.
+            if (!row.phases.empty() && row.phases.back().end > 0 && t > row.phases.back().end)
+                row.phases.push_back({"queued", row.phases.back().end, t, {}});
             open(row, "import job", t);
         } else if (e == "import_job") {
             row.import_job = str(rec, "id");

@@ -11,9 +11,10 @@
 
 namespace cspark::cli {
 
-/// A span of one row's time: "queued" (waiting for a worker and the
-/// tenant's job slot), "export job", "download", "import job" (upload
-/// included). Times are milliseconds since the epoch.
+/// A span of one row's time: "queued" (waiting for a worker and the source
+/// tenant's export slot; after the download, for the target's import slot),
+/// "export job", "download", "import job" (upload included). Times are
+/// milliseconds since the epoch.
 struct report_phase {
     std::string name;
     std::int64_t start = 0, end = 0;

@@ -76,15 +76,17 @@ TEST_CASE("report: journals give counts, one row per migration or combined job, 
     CHECK(a.label() == "a");
     CHECK(a.source == "uat");
     CHECK(a.state == "done");
-    REQUIRE(a.phases.size() == 4);
+    REQUIRE(a.phases.size() == 5);
     CHECK(a.phases[0].name == "queued");
     CHECK(a.phases[0].end - a.phases[0].start == 100);
     CHECK(a.phases[1].name == "export job");
     CHECK(a.phases[1].end == 2000);
     CHECK(a.phases[2].name == "download");
     CHECK(a.phases[2].end == 2300);
-    CHECK(a.phases[3].name == "import job");
-    CHECK(a.phases[3].end == 4010);
+    CHECK(a.phases[3].name == "queued");  // for the target's import slot, after the download
+    CHECK(a.phases[3].end - a.phases[3].start == 100);
+    CHECK(a.phases[4].name == "import job");
+    CHECK(a.phases[4].end == 4010);
     CHECK(r->rows[1].label() == "b +1 more");
     CHECK(r->rows[1].state == "failed");
     CHECK(r->rows[2].state == "unknown");
@@ -110,7 +112,7 @@ TEST_CASE("report: the HTML page is well-formed, has the rows and failures, and 
     CHECK(doc.count("//s:svg//s:g[@class='row']") == 3);
     CHECK(doc.count("//s:g[@data-state='failed']") == 1);
     CHECK(doc.count("//s:rect[@class='unknown']") == 1);
-    CHECK(doc.count("//s:g[@class='row'][1]/s:rect") == 4);  // a: queued, export, download, import
+    CHECK(doc.count("//s:g[@class='row'][1]/s:rect") == 5);  // a: queued, export, download, queued, import
     auto hover = doc.all("//s:g[@class='row'][1]/s:rect[2]/s:title");
     REQUIRE(hover.size() == 1);
     CHECK(hover[0].find("export job EJ1") != std::string::npos);
