@@ -303,7 +303,7 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
     m.diag = st.diag;
     if (m.ec && m.ec != errc::cancelled)
         m.diag.detail = (st.failed_in == "export" ? "export from " + src.url().to_string() : "import into " + dst.url().to_string()) +
-                        ": " + m.diag.detail;
+                        (m.diag.detail.empty() ? "" : ": " + m.diag.detail);
     m.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - began);
     co_return m;
 }
