@@ -86,6 +86,14 @@ std::optional<base_url> parse_base_url(std::string_view url_in, std::string_view
     base_url out;
     out.server.tls = scheme == "https";
     out.server.host = detail::to_lower(u.host_address());
+    if (u.host_type() == urls::host_type::name) {
+        // A DNS name: what percent-decoding made of it must be one (found by
+        // the uri fuzzer: "%ce" gave a byte no URL could carry back).
+        for (unsigned char c : out.server.host)
+            if (!(std::isalnum(c) || c == '-' || c == '.' || c == '_'))
+                return fail(errc::invalid_base_url, "base URL host '" + std::string(u.encoded_host()) +
+                                                        "' may only hold letters, digits, '-', '.' and '_'");
+    }
     out.server.port = out.server.tls ? 443 : 80;
     if (u.has_port()) {
         auto port = detail::parse_port(u.port());

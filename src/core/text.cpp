@@ -54,17 +54,17 @@ std::string mask_url(std::string_view url) {
     std::string_view query = url.substr(q + 1);
     auto hash = query.find('#');
     if (hash != std::string_view::npos) query = query.substr(0, hash);
-    bool first = true;
-    while (!query.empty()) {
-        auto amp = query.find('&');
-        std::string_view pair = query.substr(0, amp);
-        if (!first) out += '&';
-        first = false;
+    // Every pair, empty ones too ("a&&b" keeps both '&': masking twice
+    // gives what masking once gave).
+    for (std::size_t start = 0;;) {
+        auto amp = query.find('&', start);
+        std::string_view pair = query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
+        if (start > 0) out += '&';
         auto eq = pair.find('=');
         out += pair.substr(0, eq);
         if (eq != std::string_view::npos) out += "=***";
         if (amp == std::string_view::npos) break;
-        query.remove_prefix(amp + 1);
+        start = amp + 1;
     }
     return out;
 }

@@ -79,6 +79,8 @@ std::optional<wall_clock::time_point> parse_iso_timestamp(std::string_view s) no
         s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, io_ec))
         return std::nullopt;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || io_ec > 60) return std::nullopt;
+    // Beyond these the clock's nanoseconds overflow (found by the job fuzzer: year 3432).
+    if (y < 1970 || y > 2200) return std::nullopt;
     std::size_t i = 19;
     std::chrono::milliseconds frac{0};
     if (i < s.size() && s[i] == '.') {

@@ -94,6 +94,13 @@ TEST_CASE("bad base URLs get distinct errors naming the problem") {
     CHECK(ec == errc::invalid_base_url);
     CHECK(why.find("pw") == std::string::npos);
 
+    // Found by the uri fuzzer: a percent-encoded byte in the host came back
+    // as a byte no URL carries. A host is a DNS name or an address.
+    CHECK_FALSE(parse("https://exc.%ce.coherent.global/acme", "", "", &ec, &why));
+    CHECK(ec == errc::invalid_base_url);
+    CHECK(why.find("%ce") != std::string::npos);
+    CHECK(parse("http://%6Cocalhost:8080/a", "", "", &ec, &why));  // "l", percent-encoded: still a name
+
     CHECK_FALSE(parse("http://localhost/a", "b", "", &ec, &why));
     CHECK(ec == errc::invalid_base_url);
     CHECK(why.find("differs") != std::string::npos);
