@@ -108,6 +108,7 @@ public:
     std::size_t request_count() const;
 
     struct impl;
+    impl& get_impl() noexcept { return *impl_; }  ///< for the fuzzers: requests without sockets
 
 private:
     std::shared_ptr<impl> impl_;
