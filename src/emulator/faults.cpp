@@ -22,6 +22,8 @@ constexpr std::pair<fault_kind, std::string_view> kind_names[] = {
     {fault_kind::job_same_file_names, "job_same_file_names"},
     {fault_kind::range_wrong_bytes, "range_wrong_bytes"},
     {fault_kind::link_scheme, "link_scheme"},
+    {fault_kind::body, "body"},
+    {fault_kind::job_wrong_hash, "job_wrong_hash"},
 };
 const std::set<std::string> routes{"any", "token", "export.create", "export.status", "export.cancel",
                                    "export.describe", "import.create", "import.status", "import.describe",
@@ -98,6 +100,8 @@ void fault_set::load(const json::value& doc) {
         get_num("delay_ms", delay_ms);
         f.delay = std::chrono::milliseconds(delay_ms);
         get_num("after_bytes", f.after_bytes);
+        get_str("body", f.body);
+        get_str("content_type", f.content_type);
         if (auto* p = r.if_contains("after_action")) {
             if (!p->is_bool()) bad(i, "after_action must be true or false");
             f.after_action = p->get_bool();

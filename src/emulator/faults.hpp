@@ -29,6 +29,9 @@ enum class fault_kind {
     job_same_file_names,  ///< two links ending in one file name
     range_wrong_bytes,    ///< a Range request is answered from byte 0
     link_scheme,          ///< the export's link is file:///...
+    body,                 ///< answer `status` with `body` as `content_type` (before the action, or after it
+                          ///< with after_action): malformed or truncated JSON, a proxy's HTML page
+    job_wrong_hash,       ///< the export lists a file_hash its package does not have
 };
 
 std::string_view to_string(fault_kind k) noexcept;
@@ -51,6 +54,8 @@ struct fault_rule {
     std::uint64_t bytes_per_second = 0;  ///< slow_body
     std::chrono::milliseconds delay{0};  ///< delay
     std::uint64_t after_bytes = 0;       ///< reset_mid_body
+    std::string body;                    ///< body: the answer's bytes
+    std::string content_type = "application/json";  ///< body
 
     std::uint64_t seen = 0;   ///< matching calls so far
     std::uint64_t fired = 0;

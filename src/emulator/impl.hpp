@@ -36,7 +36,7 @@ struct job {
     clock_type::time_point created, due;
     std::optional<clock_type::time_point> finished;
     bool cancelled = false, fail = false, never_finishes = false, no_files = false, settled = false;
-    bool no_hash = false, same_file_names = false, file_link = false;
+    bool no_hash = false, same_file_names = false, file_link = false, wrong_hash = false;
     bool building = false;  // the package is being built off the server's threads: not finished before it is
     clock_type::time_point built;
     json::value source_system = nullptr, correlation_id = nullptr;
@@ -165,7 +165,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
                 std::string link = (j.file_link ? std::string("file://") : base_of(h)) + "/download/" + j.id + "/" +
                                    j.file_name + "?token=" + j.download_token;
                 boost::json::object file{{"file", link}};
-                if (!j.no_hash) file["file_hash"] = j.file_hash;
+                if (!j.no_hash) file["file_hash"] = j.wrong_hash ? std::string(j.file_hash.size(), '0') : j.file_hash;
                 files.push_back(file);
                 if (j.same_file_names) {  // the same package under another path ending in the same name
                     file["file"] = base_of(h) + "/download/" + j.id + "/copy/" + j.file_name + "?token=" + j.download_token;
@@ -220,6 +220,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
             if (f->kind == emu::fault_kind::job_never_finishes) j.never_finishes = true;
             if (f->kind == emu::fault_kind::job_no_files) j.no_files = true;
             if (f->kind == emu::fault_kind::job_no_hash) j.no_hash = true;
+            if (f->kind == emu::fault_kind::job_wrong_hash) j.wrong_hash = true;
             if (f->kind == emu::fault_kind::job_same_file_names) j.same_file_names = true;
             if (f->kind == emu::fault_kind::link_scheme) j.file_link = true;
         }

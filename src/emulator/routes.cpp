@@ -88,11 +88,21 @@ server::response_plan injected(int status, double retry_after, const std::string
                       std::move(extra));
 }
 
+// A body fault's answer: its bytes as they are.
+server::response_plan raw_reply(const emu::fault_rule& f) {
+    server::response_plan p;
+    p.status = f.status;
+    p.body = f.body;
+    p.headers.emplace_back("Content-Type", f.content_type);
+    return p;
+}
+
 // Faults that shape the answer after the route acted.
 void shape(server::response_plan& plan, const std::vector<const emu::fault_rule*>& fired, const std::string& route) {
     using emu::fault_kind;
     for (auto* f : fired) {
         if (f->kind == fault_kind::status && f->after_action) plan = injected(f->status, -1, "after " + route);
+        if (f->kind == fault_kind::body && f->after_action) plan = raw_reply(*f);
         if (f->kind == fault_kind::reset) plan.reset = true;  // after any action: the response is lost
         if (f->kind == fault_kind::reset_mid_body) plan.reset_after = f->after_bytes;
         if (f->kind == fault_kind::slow_body) plan.bytes_per_second = std::max<std::uint64_t>(f->bytes_per_second, 1);
@@ -121,11 +131,16 @@ server::response_plan emulator::impl::route(const server::request_head& h, std::
     auto fired = faults.fire(route_name, tenant_name);
     server::response_plan plan;
     bool refused = false;  // a status fault answers before any action
-    for (auto* f : fired)
+    for (auto* f : fired) {
         if (f->kind == emu::fault_kind::status && !f->after_action) {
             plan = injected(f->status, f->retry_after, "on " + route_name);
             refused = true;
         }
+        if (f->kind == emu::fault_kind::body && !f->after_action) {
+            plan = raw_reply(*f);
+            refused = true;
+        }
+    }
     if (!refused) {
         if (m.def->id == route_id::token) plan = token(h, tenant_name, body);
         else if (m.def->id == route_id::download) plan = download(h, m.job, fired, tenant_name);

@@ -357,6 +357,9 @@ asio::awaitable<outcome<job_status>> cancel_export(client& c, std::string id) {
     req.target = "export/" + id;
     req.body = R"({"export_status":"cancelled"})";
     req.content_type = "application/json";
+    // Setting a state twice is setting it once: a cancel that failed in
+    // transit is sent again (found by the fault matrix: a 503 left the job running).
+    req.idempotent = true;
     auto got = co_await call_json(c, req, j.diag);
     if (got.ec) co_return outcome<job_status>{got.ec, std::move(j)};
     std::string why;

@@ -62,7 +62,11 @@ flow_action begin_downloads(flow_state& st, flow_event& ev) {
 
 flow_action after_download(flow_state& st, flow_event& ev) {
     if (ev.what != ev_type::ok) {
-        bool dropped = ev.ec == errc::connection_closed || ev.ec == errc::idle_timeout || ev.ec == errc::request_timeout;
+        // A dropped transfer, or storage failing once (a download link's 500
+        // is the store's, not Spark's verdict on the input): go on from the
+        // bytes held.
+        bool dropped = ev.ec == errc::connection_closed || ev.ec == errc::idle_timeout || ev.ec == errc::request_timeout ||
+                       ev.ec == errc::server_error;
         if (dropped && st.resumes < st.policy.max_resumes) {
             ++st.resumes;
             note_retry(st, "export", milliseconds(0), "download_resumed", "resuming the download at byte " + std::to_string(ev.bytes_held));

@@ -38,6 +38,7 @@ TEST_CASE("a POST may have been acted on unless the server said it refused it") 
     CHECK(maybe_reached(errc::connection_closed, d));
     CHECK(maybe_reached(errc::gateway_timeout, d));
     CHECK(maybe_reached(errc::server_error, d));
+    CHECK(maybe_reached(errc::malformed_json, d));  // a 2xx nobody could read: the job may exist
     d.api_code = "EXCEEDED_FILE_SIZE";
     CHECK_FALSE(maybe_reached(errc::server_error, d));
     CHECK_FALSE(maybe_reached(errc::bad_request, {}));
