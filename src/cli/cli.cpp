@@ -287,7 +287,8 @@ int inspect(const std::string& file, const std::string& extract_dir, const extra
     if (!extract_dir.empty()) {
         std::filesystem::path root(extract_dir);
         if (!extract_all(*r, root, extract, why)) {
-            std::string msg = "refusing to extract: " + why;
+            // Nothing was written: say where, and why (a refusal, or the disk).
+            std::string msg = "nothing extracted into '" + root.string() + "': " + why;
             out.error(msg);
             doc["error"] = msg;
             out.result(doc);
