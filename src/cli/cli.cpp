@@ -225,7 +225,9 @@ json::value to_json(const import_result& r) {
 }
 
 json::value error_json(const error_code& ec, const diagnostics& d) {
-    return json::object{{"error", json::object{{"code", ec.message()},
+    // "code" is stable for machines (error_name); "text" is for people.
+    return json::object{{"error", json::object{{"code", error_name(ec)},
+                                               {"text", ec.message()},
                                                {"category", ec.category().name()},
                                                {"value", ec.value()},
                                                {"http_status", d.http_status},

@@ -290,3 +290,16 @@ TEST_CASE("Ctrl-C cancels cleanly: exit 3, the server job cancelled, no partial 
     CHECK(st.at("jobs").at(0).at("status") == "cancelled");
     CHECK((!std::filesystem::exists(out_dir) || std::filesystem::is_empty(out_dir)));
 }
+
+TEST_CASE("--json errors carry a stable code beside the words") {
+    cli_fixture f;
+    auto r = f.run({"--json", "status", "no-such-job", "--base-url", f.src(), "--api-key-env", "SRC_KEY"});
+    CHECK(r.rc == 1);
+    auto e = json::parse(r.out).at("error");
+    CHECK(e.at("code") == "server_error");  // Spark answers an unknown job id with 500 INVALID_JOB_ID
+    CHECK(e.at("api_code") == "INVALID_JOB_ID");
+    CHECK(e.at("text").as_string().find("500") != std::string::npos);
+    auto bad = f.run({"--json", "status", "x", "--base-url", f.src(), "--api-key-env", "NO_SUCH_VARIABLE"});
+    CHECK(bad.rc == 2);
+    CHECK(json::parse(bad.out).at("error").at("code") == "missing_credentials");
+}
