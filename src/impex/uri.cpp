@@ -86,6 +86,10 @@ std::optional<service_uri> parse_service_uri(std::string_view text, std::string&
         u.folder = std::string(path.substr(0, slash));
         u.service = std::string(path.substr(slash + 1));
     }
+    // Names are trimmed as the whole text is ("folders/  F/services/S" names
+    // folder "F"): found by the uri fuzzer, what to_string() wrote read back otherwise.
+    u.folder = std::string(detail::trim(u.folder));
+    u.service = std::string(detail::trim(u.service));
     if (!valid_name(u.folder)) {
         why = u.folder.empty() ? "folder name is missing in " + shown : "folder name '" + u.folder + "' in " + shown + " is not valid";
         return std::nullopt;

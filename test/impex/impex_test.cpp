@@ -32,6 +32,13 @@ TEST_CASE("service URIs: every documented form, and names the SDKs would corrupt
     auto c = parse_service_uri("folders/f/services/s[1.2]", why);
     REQUIRE(c);
     CHECK(c->to_string() == "f/s[1.2]");
+    // Found by the uri fuzzer: spaces around a name inside the text did not read back.
+    auto spaced = parse_service_uri("folders/   Folder e/services/Svc [1.2]", why);
+    REQUIRE(spaced);
+    CHECK(spaced->to_string() == "Folder e/Svc[1.2]");
+    auto again = parse_service_uri(spaced->to_string(), why);
+    REQUIRE(again);
+    CHECK(again->to_string() == spaced->to_string());
     auto d = parse_service_uri("service/6F1D3C0A-1B7E-4C55-9A0E-0C1D2E3F4A5B", why);
     REQUIRE(d);
     CHECK(d->form == service_uri::kind::service_id);
