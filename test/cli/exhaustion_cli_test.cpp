@@ -41,10 +41,11 @@ TEST_CASE("inspect --extract onto a full disk: the error names the place, the de
     if (mounted) ::umount(small.c_str());
 }
 
-// Skipped: under g++ ASan+UBSan this run shows a use of a freed download
-// session as the sink of a request (src/http/client.cpp build_headers, "invalid
-// vptr") when descriptors run out mid-fleet; clang passes. Open defect, in the
-// session note (issue 11): run it with --no-skip while fixing it.
+// Skipped: under g++ ASan+UBSan, when descriptors run out mid-fleet, UBSan's
+// vptr check reports objects "not of type" body_sink (client.cpp build_headers)
+// or beast::async_base (a stack address), differently from run to run; with
+// UBSan not halting, ASan reports no memory error and the test passes, and clang
+// passes. Not understood yet (issue 11): run it with --no-skip while finding out.
 TEST_CASE("batch at the descriptor limit: waits or fails clearly, and a rerun finishes each migration once" * doctest::skip()) {
     cli_fixture f(pairs_fleet(10));
     auto plan = make_plan(f, 30, 10);
