@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -42,6 +43,7 @@ struct checkpoint_event {
     std::string id;                     ///< correlation id (intents) or job id
     std::filesystem::path path;         ///< downloaded
     std::string sha256;                 ///< downloaded
+    std::uint64_t size = 0;             ///< downloaded: bytes
     std::chrono::milliseconds duration{0};  ///< *_done: how long the job ran, as observed
 };
 

@@ -110,12 +110,9 @@ json::object record_of(const json::value& name, const checkpoint_event& ev, cons
         break;
     case kind::export_job: r.insert({{"e", "export_job"}, {"id", ev.id}}); break;
     case kind::export_done: r.insert({{"e", "export_done"}, {"id", ev.id}, {"ms", ev.duration.count()}}); break;
-    case kind::downloaded: {
-        std::error_code ignored;
-        auto size = std::filesystem::file_size(ev.path, ignored);
-        r.insert({{"e", "downloaded"}, {"path", ev.path.string()}, {"sha256", ev.sha256}, {"bytes", ignored ? 0 : size}});
+    case kind::downloaded:
+        r.insert({{"e", "downloaded"}, {"path", ev.path.string()}, {"sha256", ev.sha256}, {"bytes", ev.size}});
         break;
-    }
     case kind::import_intent: r.insert({{"e", "import_intent"}, {"file", st.path}, {"cid", ev.id}, {"dst", tenant(target)}}); break;
     case kind::import_job: r.insert({{"e", "import_job"}, {"id", ev.id}}); break;
     case kind::import_done: r.insert({{"e", "import_done"}, {"id", ev.id}, {"ms", ev.duration.count()}}); break;

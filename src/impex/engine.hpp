@@ -69,6 +69,7 @@ struct flow_note {
     std::string message;       ///< retry reason, failure
     std::filesystem::path path;  ///< downloaded
     std::string sha256;        ///< downloaded
+    std::uint64_t size = 0;    ///< downloaded: bytes
 };
 
 struct flow_action {

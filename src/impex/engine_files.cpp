@@ -100,6 +100,7 @@ flow_action after_keep(flow_state& st, flow_event& ev) {
     auto n = make_note(flow_note::type::downloaded, "export", st.export_job.id);
     n.path = ev.file.path;
     n.sha256 = ev.file.sha256;
+    n.size = ev.file.size;
     st.notes.push_back(std::move(n));
     ++st.file;
     return next_download(st, ev);

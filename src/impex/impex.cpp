@@ -187,6 +187,7 @@ checkpoint_event checkpoint_of(const flow_note& n) {
         e.what = checkpoint_event::kind::downloaded;
         e.path = n.path;
         e.sha256 = n.sha256;
+        e.size = n.size;
         break;
     }
     return e;
