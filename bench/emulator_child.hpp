@@ -2,6 +2,7 @@
 // never share a core's time accounting or a descriptor limit.
 #pragma once
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -52,6 +53,14 @@ inline emulator_child start_emulator(const std::vector<std::string>& args, std::
     }
     if (c.url.empty()) throw std::runtime_error("cspark-emulator did not start");
     return c;
+}
+
+/// The name the emulator gives its i-th generated tenant (0-based) of n:
+/// "tenant-0001", "target-0042" (wider when n needs it).
+inline std::string tenant_name(const char* prefix, std::size_t i, std::size_t n) {
+    std::string num = std::to_string(i + 1);
+    std::size_t width = std::max<std::size_t>(4, std::to_string(n).size());
+    return std::string(prefix) + std::string(width - num.size(), '0') + num;
 }
 
 /// CPU seconds (user + system) the child has used so far.

@@ -56,12 +56,6 @@ double cpu_seconds() {
            static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-std::string name(const char* prefix, std::size_t i, std::size_t n) {
-    std::string num = std::to_string(i + 1);
-    std::size_t width = std::max<std::size_t>(4, std::to_string(n).size());
-    return std::string(prefix) + std::string(width - num.size(), '0') + num;
-}
-
 // `cspark-impex batch` over the same migrations (with the same concurrency and
 // poll interval, one job per migration as the fleet runs them), against the
 // same emulator.
@@ -69,7 +63,7 @@ bench::batch_run run_batch(const bench::emulator_child& emu, std::size_t first, 
                            const std::filesystem::path& dir) {
     json::array list;
     for (std::size_t i = first; i < n; ++i) {
-        auto s = name("tenant-", i, n), t = name("target-", i, n);
+        auto s = bench::tenant_name("tenant-", i, n), t = bench::tenant_name("target-", i, n);
         ::setenv(("K_" + s).c_str(), emu.keys.at(s).c_str(), 1);
         ::setenv(("K_" + t).c_str(), emu.keys.at(t).c_str(), 1);
         list.push_back(json::object{{"name", "m-" + std::to_string(i)},
@@ -93,8 +87,8 @@ int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms, bool with_b
         return std::make_unique<cspark::impex>(cspark::client(io.get_executor(), cfg));
     };
     for (std::size_t i = 0; i < n; ++i) {
-        src.push_back(make(name("tenant-", i, n)));
-        dst.push_back(make(name("target-", i, n)));
+        src.push_back(make(bench::tenant_name("tenant-", i, n)));
+        dst.push_back(make(bench::tenant_name("target-", i, n)));
     }
     auto entry = [&](std::size_t i) {
         cspark::fleet_entry e{.name = std::to_string(i), .source = src[i].get(), .target = dst[i].get()};

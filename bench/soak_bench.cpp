@@ -55,11 +55,6 @@ std::size_t open_fds() {
     return n;
 }
 
-std::string name(const char* prefix, std::size_t i) {
-    std::string num = std::to_string(i + 1);
-    return std::string(prefix) + std::string(num.size() < 4 ? 4 - num.size() : 0, '0') + num;
-}
-
 // The fault mix: each kind gets an equal share of `permille` per request.
 std::vector<std::string> fault_flags(long permille, long seed) {
     const std::vector<std::string> kinds{
@@ -112,7 +107,7 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<cspark::impex>> src, dst;
     for (long i = 0; i < pairs; ++i)
         for (auto [list, prefix] : {std::pair{&src, "tenant-"}, std::pair{&dst, "target-"}}) {
-            auto tenant = name(prefix, static_cast<std::size_t>(i));
+            auto tenant = bench::tenant_name(prefix, static_cast<std::size_t>(i), static_cast<std::size_t>(pairs));
             cspark::client_config cfg{.base_url = emu.url + "/" + tenant, .api_key = emu.keys.at(tenant),
                                       .max_retries = 4, .use_environment = false, .shared_transport = tr};
             cfg.retry_interval = std::chrono::milliseconds(10);
@@ -191,7 +186,8 @@ int main(int argc, char** argv) {
             auto p = static_cast<std::size_t>(i % pairs);
             std::size_t versions = 0;
             if (state.is_object()) {
-                const auto& services = state.at("tenants").at(name("target-", p)).at("folders").at("folder-1").at("services").as_object();
+                auto tenant = bench::tenant_name("target-", p, static_cast<std::size_t>(pairs));
+                const auto& services = state.at("tenants").at(tenant).at("folders").at("folder-1").at("services").as_object();
                 if (const auto* s = services.if_contains("m-" + std::to_string(i))) versions = s->at("versions").as_array().size();
             }
             const auto ec = outcomes[static_cast<std::size_t>(i)];
