@@ -18,7 +18,7 @@ inline std::filesystem::path scratch(const std::string& name) {
     static const auto dir = [] {
         auto d = std::filesystem::temp_directory_path() / ("cspark-fuzz-" + std::to_string(::getpid()));
         std::filesystem::create_directories(d);
-        std::atexit([] {
+        std::atexit([] {  // runs after `dir` is destroyed: the path is built again, not read from it
             std::error_code ignored;
             std::filesystem::remove_all(std::filesystem::temp_directory_path() / ("cspark-fuzz-" + std::to_string(::getpid())), ignored);
         });
