@@ -22,6 +22,7 @@
 // resume by id, intents without a job are looked up (describe) before
 // anything is sent again, so no import happens twice.
 #include "cli/cli.hpp"
+#include "cli/descriptors.hpp"
 #include "cli/journal.hpp"
 #include "cli/plan.hpp"
 #include "core/hash.hpp"
@@ -140,8 +141,8 @@ namespace {
 // first one's.
 class client_cache {
 public:
-    client_cache(asio::io_context& io, const output& out)
-        : io_(io), out_(out), tr_(std::make_shared<transport>(io.get_executor(), transport_config{})) {}
+    client_cache(asio::io_context& io, const output& out, const transport_config& tc)
+        : io_(io), out_(out), tr_(std::make_shared<transport>(io.get_executor(), tc)) {}
     impex& get(const connection_options& c) {
         auto key = c.base_url + "|" + c.env + "|" + c.tenant + "|" + c.api_key_env + "|" + c.token_env + "|" + c.oauth_file;
         auto& slot = apis_[key];
@@ -316,6 +317,44 @@ private:
     bool stopped_ = false, warned_ = false;
 };
 
+// Fits the run in the descriptor limit (raised to the hard one first): with
+// `ulimit -n` 1024 and --concurrency 2000, running out of descriptors midway
+// would fail migrations at random; fewer flows at once finish them all.
+// Hosts are counted by distinct scheme://authority of the base URLs (or
+// environment names), plus one for download links on another host.
+bool fit_to_descriptors(const std::vector<plan_entry>& plan, batch_options& run, transport_config& tc, const output& out) {
+    auto host_of = [](const connection_options& c) {
+        auto scheme = c.base_url.find("://");
+        if (scheme == std::string::npos) return c.base_url + "|" + c.env;
+        return c.base_url.substr(0, c.base_url.find('/', scheme + 3));  // scheme://authority
+    };
+    std::set<std::string> hosts;
+    for (const auto& e : plan) {
+        hosts.insert(host_of(e.source));
+        hosts.insert(host_of(e.target));
+    }
+    descriptor_demand d;
+    d.limit = raise_descriptor_limit();
+    if (d.limit == 0) return true;  // unknown: run as asked
+    d.open = open_descriptors();
+    d.hosts = hosts.size() + 1;
+    d.concurrency = run.concurrency;
+    d.per_host = tc.max_connections_per_host;
+    auto fit = fit_descriptors(d);
+    if (!fit) {
+        out.error("batch: the descriptor limit (ulimit -n) is " + std::to_string(d.limit) + " with " + std::to_string(d.open) +
+                  " open: too few for one migration over " + std::to_string(d.hosts) + " hosts; raise it");
+        return false;
+    }
+    if (fit->lowered)
+        out.info("batch: " + std::to_string(fit->concurrency) + " migrations at once, " + std::to_string(fit->per_host) +
+                 " connections per host (asked " + std::to_string(run.concurrency) + "): the descriptor limit (ulimit -n) is " +
+                 std::to_string(d.limit) + "; raise it for more");
+    run.concurrency = fit->concurrency;
+    tc.max_connections_per_host = fit->per_host;
+    return true;
+}
+
 }  // namespace
 
 int batch(const std::string& plan_path, const std::string& journal_path, const batch_options& bo, const std::string& shard,
@@ -323,8 +362,13 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     std::vector<plan_entry> plan;
     std::size_t shard_k = 0, shard_n = 1;
     try {
-        if (!shard.empty() && !parse_shard(shard, shard_k, shard_n)) {
-            out.error("--shard '" + shard + "' must be K/N with whole numbers 0 <= K < N");
+        const char* job_index = std::getenv("JOB_COMPLETION_INDEX");
+        if (!shard.empty() && !parse_shard(shard, shard_k, shard_n, job_index)) {
+            if (shard.front() == '/')
+                out.error("--shard '" + shard + "' takes K from JOB_COMPLETION_INDEX, which is " +
+                          (job_index ? "'" + std::string(job_index) + "'" : std::string("not set")) + ": it must be a whole number below N");
+            else
+                out.error("--shard '" + shard + "' must be K/N with whole numbers 0 <= K < N (or /N with JOB_COMPLETION_INDEX set)");
             return usage;
         }
         plan = load_plan(plan_path, defaults);
@@ -336,10 +380,18 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     std::erase_if(plan, [&](const plan_entry& e) { return fnv1a(e.name) % shard_n != shard_k; });
 
     asio::io_context io(1);
-    client_cache apis(io, out);
     std::unique_ptr<journal> j;
     try {
         j = std::make_unique<journal>(journal_path, io.get_executor());
+    } catch (const spark_error& e) {
+        out.error(e.diag().detail.empty() ? e.what() : e.diag().detail);
+        return usage;
+    }
+    batch_options run = bo;
+    transport_config tc;
+    if (!fit_to_descriptors(plan, run, tc, out)) return usage;
+    client_cache apis(io, out, tc);
+    try {
         for (auto& e : plan) {
             apis.get(e.source);
             apis.get(e.target);
@@ -371,7 +423,7 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     metrics_file metrics(io, bo.metrics_path, monitor, skipped, out);
     j->append(json::object{{"e", "run"}, {"migrations", entries.size()}, {"t", now_ms()}});
     metrics.start();
-    bool completed = run_fleet(io, std::move(entries), *j, bo, out, t, monitor);
+    bool completed = run_fleet(io, std::move(entries), *j, run, out, t, monitor);
     metrics.stop();
     auto m = monitor->snapshot();
     j->append(json::object{{"e", "run_end"}, {"retries", m.retries_total()}, {"bytes_down", m.bytes_downloaded},

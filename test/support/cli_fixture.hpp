@@ -16,6 +16,8 @@
 
 namespace cspark::test {
 
+inline bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
 struct cli_result {
     int rc = -1;
     std::string out, err;
@@ -71,6 +73,7 @@ struct cli_fixture {
         if (pid == 0) {
             ::dup2(::open(out.empty() ? "/dev/null" : out.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600), 1);
             ::dup2(::open(err.empty() ? "/dev/null" : err.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600), 2);
+            ::close_range(3, ~0U, 0);  // nothing of this process (the emulator's sockets, the files above) leaks into the child
             if (in_child) in_child();
             std::vector<std::string> all{bin};
             all.insert(all.end(), args.begin(), args.end());
