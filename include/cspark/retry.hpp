@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace cspark {
@@ -45,9 +46,22 @@ retry_decision decide_retry(const retry_config& cfg, bool idempotent, int attemp
 /// random01 * min(max_delay, retry_interval * 2^(attempt-1)).
 std::chrono::milliseconds backoff_delay(const retry_config& cfg, int attempt, double random01) noexcept;
 
-/// Parses a Retry-After (delta seconds; HTTP-dates are not honoured) or Spark's
-/// x-retry-after (seconds, may be fractional: ".1"). Empty optional when invalid.
+/// Parses a Retry-After or Spark's x-retry-after: delta seconds (may be
+/// fractional: ".1") or an HTTP date (IMF-fixdate, RFC 850 or asctime form),
+/// counted from `now` (the response's own Date header where it has one, so
+/// the two clocks never mix); a date already past is zero. Empty optional
+/// when invalid.
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
+                                                           std::chrono::system_clock::time_point now) noexcept;
+/// The same, counted from this machine's clock.
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) noexcept;
+
+/// An HTTP date in any of the three forms RFC 9110 asks recipients to accept:
+/// "Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
+/// "Sun Nov  6 08:49:37 1994". Years 1970-2200; empty optional when invalid.
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view value) noexcept;
+/// IMF-fixdate ("Fri, 27 Nov 2026 08:00:01 GMT"), whole seconds.
+std::string format_http_date(std::chrono::system_clock::time_point t);
 
 /// True for failures the server cannot have acted on (nothing was sent) and
 /// that may pass: connect errors and timeouts, resolve failures, handshake timeouts.

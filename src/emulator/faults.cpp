@@ -88,6 +88,9 @@ void fault_set::load(const json::value& doc) {
         get_num("status", f.status);
         if (f.status < 100 || f.status > 599) bad(i, "status must be an HTTP status");
         get_num("retry_after", f.retry_after);
+        get_str("retry_after_as", f.retry_after_as);
+        if (f.retry_after_as != "x-retry-after" && f.retry_after_as != "seconds" && f.retry_after_as != "date")
+            bad(i, "retry_after_as '" + f.retry_after_as + "' is not one of x-retry-after, seconds, date");
         get_num("probability", f.probability);
         if (f.probability < 0 || f.probability > 1) bad(i, "probability must be within [0, 1]");
         std::uint64_t times = 0;
@@ -126,6 +129,7 @@ json::value fault_set::to_json() const {
                        {"seen", f.seen}, {"fired", f.fired}};
         if (!f.tenant.empty()) o["tenant"] = f.tenant;
         if (f.retry_after >= 0) o["retry_after"] = f.retry_after;
+        if (f.retry_after_as != "x-retry-after") o["retry_after_as"] = f.retry_after_as;
         if (!f.nth.empty()) {
             json::array n;
             for (auto x : f.nth) n.push_back(x);

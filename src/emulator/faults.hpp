@@ -47,7 +47,9 @@ struct fault_rule {
     int status = 503;            ///< for kind = status
     bool after_action = false;   ///< status: the route acts first, then this status replaces its
                                  ///< answer (a gateway timing out on a request the server did)
-    double retry_after = -1;     ///< seconds in x-retry-after (429); < 0 = none
+    double retry_after = -1;     ///< seconds to wait, said with a 429; < 0 = none
+    std::string retry_after_as = "x-retry-after";  ///< how: "x-retry-after" (Spark's, seconds), "seconds"
+                                                   ///< (Retry-After: 2) or "date" (Retry-After: an HTTP date, with Date)
     double probability = 1.0;    ///< used when `nth` is empty
     std::vector<std::uint64_t> nth;  ///< 1-based matching calls that fire ("the 3rd")
     std::optional<std::uint64_t> times;  ///< fire at most this often

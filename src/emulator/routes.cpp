@@ -1,6 +1,9 @@
 // The emulator's route table and its small routes (token, download, admin).
 #include "emulator/impl.hpp"
 
+#include <cspark/retry.hpp>
+
+#include <cmath>
 #include <sstream>
 
 namespace cspark {
@@ -76,12 +79,20 @@ std::string media_type(const server::request_head& h) {
     return detail::to_lower(detail::trim(v.substr(0, v.find(';'))));
 }
 
-server::response_plan injected(int status, double retry_after, const std::string& what) {
+server::response_plan injected(int status, double retry_after, const std::string& retry_after_as, const std::string& what) {
     header_list extra;
     if (status == 429 && retry_after >= 0) {
-        std::ostringstream ra;
-        ra << retry_after;
-        extra.emplace_back("x-retry-after", ra.str());
+        if (retry_after_as == "date") {
+            // Whole seconds, rounded up: a client waits at least as asked.
+            auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+            auto at = now + std::chrono::seconds(static_cast<long long>(std::ceil(retry_after)));
+            extra.emplace_back("Date", format_http_date(now));
+            extra.emplace_back("Retry-After", format_http_date(at));
+        } else {
+            std::ostringstream ra;
+            ra << retry_after;
+            extra.emplace_back(retry_after_as == "seconds" ? "Retry-After" : "x-retry-after", ra.str());
+        }
     }
     return json_reply(status, json::object{{"type", "fault"}, {"code", "INJECTED_FAULT"},
                                            {"message", "injected " + std::to_string(status) + " " + what}},
@@ -101,7 +112,7 @@ server::response_plan raw_reply(const emu::fault_rule& f) {
 void shape(server::response_plan& plan, const std::vector<const emu::fault_rule*>& fired, const std::string& route) {
     using emu::fault_kind;
     for (auto* f : fired) {
-        if (f->kind == fault_kind::status && f->after_action) plan = injected(f->status, -1, "after " + route);
+        if (f->kind == fault_kind::status && f->after_action) plan = injected(f->status, -1, {}, "after " + route);
         if (f->kind == fault_kind::body && f->after_action) plan = raw_reply(*f);
         if (f->kind == fault_kind::reset) plan.reset = true;  // after any action: the response is lost
         if (f->kind == fault_kind::reset_mid_body) plan.reset_after = f->after_bytes;
@@ -133,7 +144,7 @@ server::response_plan emulator::impl::route(const server::request_head& h, std::
     bool refused = false;  // a status fault answers before any action
     for (auto* f : fired) {
         if (f->kind == emu::fault_kind::status && !f->after_action) {
-            plan = injected(f->status, f->retry_after, "on " + route_name);
+            plan = injected(f->status, f->retry_after, f->retry_after_as, "on " + route_name);
             refused = true;
         }
         if (f->kind == emu::fault_kind::body && !f->after_action) {

@@ -89,9 +89,13 @@ void read_api_error(std::string_view body, diagnostics& d) {
     }
 }
 
+// A date hint is counted from the response's own Date (no skew between the
+// server's clock and ours), else from this machine's clock.
 std::optional<std::chrono::milliseconds> retry_after_of(const header_list& h) {
-    if (auto v = find_header(h, "x-retry-after"); !v.empty()) return parse_retry_after(v);
-    if (auto v = find_header(h, "retry-after"); !v.empty()) return parse_retry_after(v);
+    auto now = std::chrono::system_clock::now();
+    if (auto date = parse_http_date(find_header(h, "date"))) now = *date;
+    if (auto v = find_header(h, "x-retry-after"); !v.empty()) return parse_retry_after(v, now);
+    if (auto v = find_header(h, "retry-after"); !v.empty()) return parse_retry_after(v, now);
     return std::nullopt;
 }
 

@@ -534,6 +534,28 @@ TEST_CASE("fault injection: statuses with x-retry-after on the nth call, honoure
     CHECK(timer->sleeps()[0] == 1500ms);
 }
 
+TEST_CASE("fault injection: a standard Retry-After in seconds or as an HTTP date, honoured by the client") {
+    for (std::string as : {"seconds", "date"}) {
+        CAPTURE(as);
+        emu_fixture f;
+        f.emu->set_faults(json::parse(std::string(R"({"rules":[{"route":"export.describe","kind":"status","status":429,"retry_after":2,"retry_after_as":")") +
+                                      as + R"(","nth":[1]}]})"));
+        auto cfg = f.config("tenant-0001");
+        auto timer = std::make_shared<manual_timer_service>();
+        cfg.timer = timer;
+        cfg.max_retries = 1;
+        client c(f.io.get_executor(), cfg);
+        auto r = f.call(c, http_method::get, "export/status");
+        REQUIRE_MESSAGE(!r.ec, r.resp.diag.to_string());
+        CHECK(r.resp.attempts == 2);
+        REQUIRE(timer->sleeps().size() == 1);
+        CHECK(timer->sleeps()[0] == 2000ms);  // a date is counted from the answer's own Date: no clock skew
+    }
+    emu_fixture f;
+    CHECK_THROWS_WITH_AS(f.emu->set_faults(json::parse(R"({"rules":[{"kind":"status","retry_after_as":"minutes"}]})")),
+                         doctest::Contains("retry_after_as 'minutes'"), spark_error);
+}
+
 TEST_CASE("fault injection: 500, 502, 503 and 504 by probability, with times") {
     emu_fixture f;
     auto c = f.make("tenant-0001");

@@ -1,11 +1,12 @@
 // The parsers of what users type: base URLs (with a tenant), service URIs,
-// durations, sizes, shard specs, and the maskers of what logs print.
+// durations, sizes, shard specs, HTTP dates, and the maskers of what logs print.
 #include "fuzz_util.hpp"
 
 #include "cli/cli.hpp"
 #include "core/text.hpp"
 
 #include <cspark/base_url.hpp>
+#include <cspark/retry.hpp>
 #include <cspark/service_uri.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -38,6 +39,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)cspark::cli::parse_size(s);
     std::size_t k = 0, n = 0;
     if (cspark::cli::parse_shard(s, k, n)) FUZZ_CHECK(k < n);
+    if (cspark::cli::parse_shard(s, k, n, std::string(rest.substr(0, 24)).c_str())) FUZZ_CHECK(k < n);
+
+    // Retry-After: an HTTP date prints back to itself (to the second), and a
+    // wait is never negative.
+    if (auto t = cspark::parse_http_date(first)) FUZZ_CHECK(cspark::parse_http_date(cspark::format_http_date(*t)) == t);
+    if (auto wait = cspark::parse_retry_after(first, std::chrono::system_clock::time_point{})) FUZZ_CHECK(wait->count() >= 0);
     std::string w3;
     (void)cspark::cli::parse_destination(s, w3);
 

@@ -88,7 +88,8 @@ TEST_CASE("Retry-After and x-retry-after are honoured") {
     CHECK(parse_retry_after(" 1.5 ") == 1500ms);
     CHECK_FALSE(parse_retry_after("soon"));
     CHECK_FALSE(parse_retry_after("-1"));
-    CHECK_FALSE(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"));
+    CHECK(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0ms);  // long past
+
 }
 
 TEST_CASE("the overall deadline stops retries that would end after it") {
@@ -101,4 +102,30 @@ TEST_CASE("the overall deadline stops retries that would end after it") {
     auto d = decide_retry(c, true, 2, o, 2500ms, 0.5);
     CHECK_FALSE(d.retry);
     CHECK(d.reason.find("deadline") != std::string_view::npos);
+}
+
+TEST_CASE("Retry-After as an HTTP date, in each of the three forms, counted from the given now") {
+    using namespace std::chrono;
+    auto now = sys_days(year(2026) / November / 27) + 8h;
+    CHECK(parse_http_date("Fri, 27 Nov 2026 08:00:00 GMT") == now);
+    CHECK(parse_http_date("Friday, 27-Nov-26 08:00:00 GMT") == now);
+    CHECK(parse_http_date("Fri Nov 27 08:00:00 2026") == now);
+    CHECK(parse_http_date("Sun Nov  6 08:49:37 1994") == sys_days(year(1994) / November / 6) + 8h + 49min + 37s);
+    CHECK(parse_http_date(" fri, 27 nov 2026 08:00:00 gmt ") == now);  // case and blanks
+
+    CHECK(parse_retry_after("Fri, 27 Nov 2026 08:00:01 GMT", now) == 1000ms);
+    CHECK(parse_retry_after("Fri, 27 Nov 2026 08:02:00 GMT", now) == 120000ms);
+    CHECK(parse_retry_after("Fri, 27 Nov 2026 07:59:00 GMT", now) == 0ms);  // past: now
+    CHECK(parse_retry_after("3", now) == 3000ms);
+
+    for (const char* bad : {"", "Fri, 27 Nov 2026 08:00:00", "Fri, 32 Nov 2026 08:00:00 GMT", "Fri, 31 Nov 2026 08:00:00 GMT",
+                            "Fri, 27 Foo 2026 08:00:00 GMT", "Fri, 27 Nov 2026 24:00:00 GMT", "Fri, 27 Nov 2026 8:00:00 GMT",
+                            "Xyz, 27 Nov 2026 08:00:00 GMT", "Fri, 27 Nov 1969 08:00:00 GMT", "Fri, 27 Nov 3000 08:00:00 GMT",
+                            "Fri, 27 Nov 2026 08:00:00 GMT extra", "Fri, 27 Nov 202 08:00:00 GMT", "Fri, -27 Nov 2026 08:00:00 GMT x"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(parse_http_date(bad));
+        CHECK_FALSE(parse_retry_after(bad, now));
+    }
+    CHECK(format_http_date(now + 1500ms) == "Fri, 27 Nov 2026 08:00:01 GMT");
+    CHECK(parse_http_date(format_http_date(now)) == now);
 }
