@@ -27,6 +27,7 @@ int exit_code_for(error_code ec) {
         ec == errc::package_too_large || ec == errc::invalid_base_url || ec == errc::unsupported_scheme)
         return usage;
     if (ec == errc::job_state_unknown || ec == errc::poll_timeout || ec == errc::import_outcome_unknown) return unknown;
+    if (ec == errc::unauthorized || ec == errc::forbidden) return denied;
     return failed;
 }
 
@@ -42,11 +43,12 @@ bool whole_number(std::string_view s, std::size_t& out) {
 }
 }  // namespace
 
-bool parse_shard(const std::string& spec, std::size_t& k, std::size_t& n) {
+bool parse_shard(const std::string& spec, std::size_t& k, std::size_t& n, const char* job_index) {
     auto slash = spec.find('/');
     if (slash == std::string::npos) return false;
-    return whole_number(std::string_view(spec).substr(0, slash), k) &&
-           whole_number(std::string_view(spec).substr(slash + 1), n) && n > 0 && k < n;
+    std::string_view index = std::string_view(spec).substr(0, slash);
+    if (index.empty()) index = job_index ? std::string_view(job_index) : std::string_view();
+    return whole_number(index, k) && whole_number(std::string_view(spec).substr(slash + 1), n) && n > 0 && k < n;
 }
 
 std::optional<std::uint64_t> parse_size(const std::string& spec) {
@@ -135,9 +137,33 @@ void output::info(const std::string& line) const {
 
 void output::error(const std::string& line) const { std::fprintf(stderr, "cspark-impex: %s\n", line.c_str()); }
 
+namespace {
+// Pre-signed download links carry their token in the query: a result
+// document (often kept as a CI artifact) shows them masked.
+json::value masked(const json::value& v) {
+    switch (v.kind()) {
+    case json::kind::string:
+        if (v.get_string().find("://") != json::string::npos) return json::string(detail::mask_links(v.get_string()));
+        return v;
+    case json::kind::array: {
+        json::array a;
+        for (const auto& x : v.get_array()) a.push_back(masked(x));
+        return a;
+    }
+    case json::kind::object: {
+        json::object o;
+        for (const auto& [k, x] : v.get_object()) o[k] = masked(x);
+        return o;
+    }
+    default:
+        return v;
+    }
+}
+}  // namespace
+
 void output::result(const json::value& doc) const {
     if (!json) return;
-    std::string s = json::serialize(doc);
+    std::string s = json::serialize(masked(doc));
     std::fprintf(stdout, "%s\n", s.c_str());
     std::fflush(stdout);
 }

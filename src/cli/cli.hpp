@@ -16,14 +16,16 @@ namespace cspark::cli {
 /// Exit codes: 0 all succeeded, 1 some migration/job failed, 2 bad usage or
 /// bad input, 3 interrupted, 4 an outcome is unknown (a job's state could not
 /// be learned, or an upload may have made a job): nothing was repeated; check
-/// with `status ID` or rerun the batch to resume.
-enum exit_code : int { ok = 0, failed = 1, usage = 2, interrupted = 3, unknown = 4 };
+/// with `status ID` or rerun the batch to resume; 5 credentials rejected
+/// (401/403) or a permission missing.
+enum exit_code : int { ok = 0, failed = 1, usage = 2, interrupted = 3, unknown = 4, denied = 5 };
 
 /// The exit code for a flow that failed with `ec`.
 int exit_code_for(error_code ec);
 
-/// "K/N" with whole numbers 0 <= K < N; false otherwise.
-bool parse_shard(const std::string& spec, std::size_t& k, std::size_t& n);
+/// "K/N" with whole numbers 0 <= K < N; false otherwise. "/N" takes K from
+/// `job_index` (JOB_COMPLETION_INDEX of a Kubernetes Indexed Job; null = unset).
+bool parse_shard(const std::string& spec, std::size_t& k, std::size_t& n, const char* job_index = nullptr);
 
 /// "500KB", "512MB", "2GB" (powers of 1024), or plain bytes; nullopt otherwise.
 std::optional<std::uint64_t> parse_size(const std::string& spec);

@@ -1,6 +1,9 @@
 // cspark-impex: export, import, migrate, status, cancel, describe, inspect.
 #include "cli/cli.hpp"
 #include "cli/extract.hpp"
+#include "cli/options.hpp"
+
+#include <cspark/version.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -20,42 +23,12 @@ using namespace cspark::cli;
 
 namespace {
 
-void add_connection(CLI::App* cmd, connection_options& o, const std::string& prefix = "") {
-    std::string p = prefix.empty() ? "--" : "--" + prefix + "-";
-    std::string who = prefix.empty() ? "" : " (" + prefix + ")";
-    cmd->add_option(p + "base-url", o.base_url, "Tenant base URL" + who + " (default: CSPARK_BASE_URL)");
-    cmd->add_option(p + "env", o.env, "Spark environment, e.g. uat.us" + who);
-    cmd->add_option(p + "tenant", o.tenant, "Tenant" + who);
-    cmd->add_option(p + "timeout", o.timeout_ms, "Request timeout in ms" + who)->capture_default_str();
-    cmd->add_option(p + "max-retries", o.max_retries,
-                    "Retries of one HTTP request after a transient failure (network, 429, 5xx)" + who +
-                        "; how long a job is awaited is --poll-timeout")->capture_default_str();
-    cmd->add_option(p + "retry-interval", o.retry_interval_ms,
-                    "First wait in ms before a retry or the next status check (waits grow x1.5 to 10 s)" + who)->capture_default_str();
-    cmd->add_option(p + "ca-file", o.ca_file, "Extra trusted CA (PEM)" + who)->check(CLI::ExistingFile);
-    cmd->add_flag(p + "insecure", o.insecure, "Skip TLS verification (testing only)" + who);
-    cmd->add_option(p + "api-key-env", o.api_key_env, "Name of the variable holding the API key" + who);
-    cmd->add_option(p + "token-env", o.token_env, "Name of the variable holding a bearer token" + who);
-    cmd->add_option(p + "oauth-file", o.oauth_file, "JSON file with client_id/client_secret" + who)->check(CLI::ExistingFile);
-}
-
 struct export_options {
     std::vector<std::string> services, folders, version_ids;
     std::string file_filter = "migrate", version_filter = "latest", directory = ".", source_system, correlation_id;
     std::string poll_timeout = "30m";
     bool overwrite = false;
 };
-
-// --poll-timeout: the whole wait for one job (status checks included).
-void add_poll_timeout(CLI::App* cmd, std::string& value) {
-    cmd->add_option("--poll-timeout", value,
-                    "How long to wait for a job to end, e.g. 90s, 5m, 2h (plain numbers are ms); then the job's "
-                    "state is reported unknown (exit 4) with its id")
-        ->check([](const std::string& v) { return parse_duration(v) ? std::string() : "'" + v + "' is not a duration such as 500ms, 60s, 2m or 1h"; })
-        ->capture_default_str();
-}
-
-std::chrono::milliseconds duration_of(const std::string& v) { return parse_duration(v).value_or(std::chrono::minutes(30)); }
 
 void add_export(CLI::App* cmd, export_options& e) {
     cmd->add_option("--services", e.services, "{folder}/{service}[{version}], service/{id}, version/{id}");
@@ -214,12 +187,11 @@ void define_batch_and_inspect(CLI::App& app, cli_args& a, commands& c) {
     c.batch->add_option("--html", a.html, "With --report: also write one self-contained HTML page (timeline, failures, slowest tenants)");
     c.batch->add_option("--metrics", a.batch.metrics_path,
                         "Keep a Prometheus text file up to date during the run (for node_exporter's textfile collector)");
-    c.batch->add_option("--timeout", a.conn.timeout_ms, "Request timeout in ms")->capture_default_str();
+    add_duration_ms(c.batch, "--timeout", a.conn.timeout_ms, "Request timeout");
     c.batch->add_option("--max-retries", a.conn.max_retries,
                         "Retries of one HTTP request after a transient failure; how long a job is awaited is --poll-timeout")
         ->capture_default_str();
-    c.batch->add_option("--retry-interval", a.conn.retry_interval_ms, "First wait in ms before a retry or the next status check")
-        ->capture_default_str();
+    add_duration_ms(c.batch, "--retry-interval", a.conn.retry_interval_ms, "First wait before a retry or the next status check");
     add_poll_timeout(c.batch, a.exp.poll_timeout);
     c.batch->add_option("--ca-file", a.conn.ca_file, "Extra trusted CA (PEM)")->check(CLI::ExistingFile);
     c.batch->add_flag("--insecure", a.conn.insecure, "Skip TLS verification (testing only)");
@@ -385,6 +357,9 @@ int run_online(const commands& c, cli_args& a) {
 int main(int argc, char** argv) {
     CLI::App app{"cspark-impex: move Coherent Spark services between tenants (ImpEx API)"};
     app.require_subcommand(1);
+    app.set_version_flag("--version", "cspark-impex " + std::string(cspark::version));
+    app.footer(help_footer());
+    app.fallthrough();  // --json, --quiet, --verbose after the subcommand too (inherited by subcommands)
     cli_args a;
     a.out.tty = ::isatty(2);
     app.add_flag("--json", a.out.json, "Print one JSON result document on stdout");

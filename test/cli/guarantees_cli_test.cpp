@@ -6,6 +6,8 @@
 
 #include "zip/zip.hpp"
 
+#include <cspark/version.hpp>
+
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <csignal>
@@ -32,7 +34,6 @@ std::size_t versions(cli_fixture& f, const std::string& tenant, const std::strin
     return s ? s->at("versions").as_array().size() : 0;
 }
 
-bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
 }  // namespace
 
@@ -136,10 +137,39 @@ TEST_CASE("bad knobs are refused: --shard, --poll-timeout") {
         auto r = f.run({"export", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--services", "f/s", "--poll-timeout", d});
         CHECK(r.rc == 2);
     }
+    for (std::string d : {"soon", "5x", "-1s"}) {
+        CAPTURE(d);
+        auto t = f.run({"export", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--services", "f/s", "--timeout", d});
+        CHECK(t.rc == 2);
+        CHECK(contains(t.err, "not a duration"));
+        auto ri = f.run({"batch", plan, "--journal", journal, "--retry-interval", d});
+        CHECK(ri.rc == 2);
+    }
+    auto k8s = f.run({"batch", plan, "--journal", journal, "--shard", "/2"}, [] { ::setenv("JOB_COMPLETION_INDEX", "7", 1); });
+    CHECK(k8s.rc == 2);
+    CHECK_MESSAGE(contains(k8s.err, "JOB_COMPLETION_INDEX, which is '7'"), k8s.err);
     CHECK(f.jobs("export") == 0);
     auto help = f.run({"export", "--help"});
     CHECK(contains(help.out, "--poll-timeout"));
     CHECK(contains(help.out, "Retries of one HTTP request"));
+    CHECK(contains(help.out, "(500ms, 60s, 2m; plain numbers are ms)"));
+    auto top = f.run({"--help"});
+    for (const char* part : {"Examples:", "CSPARK_API_KEY", "JOB_COMPLETION_INDEX", "Exit codes:", "5 credentials rejected"})
+        CHECK_MESSAGE(contains(top.out, part), part);
+    auto version = f.run({"--version"});
+    CHECK(version.rc == 0);
+    CHECK(version.out == "cspark-impex " + std::string(cspark::version) + "\n");
+}
+
+TEST_CASE("rejected credentials exit 5 with the code 'unauthorized'") {
+    cli_fixture f;
+    auto r = f.run({"export", "--base-url", f.src(), "--api-key-env", "WRONG_KEY", "--services", "folder-1/service-1",
+                    "-o", (f.dir / "out").string(), "--json"},
+                   [] { ::setenv("WRONG_KEY", "not-the-key", 1); });
+    CHECK_MESSAGE(r.rc == 5, r.err);
+    CHECK(json::parse(r.out).at("error").at("code") == "unauthorized");
+    CHECK_FALSE(contains(r.out + r.err, "not-the-key"));
+    CHECK(f.jobs("export") == 0);
 }
 
 TEST_CASE("export: a job that never finishes ends at --poll-timeout (exit 4) and is cancelled on the server") {
