@@ -6,7 +6,9 @@
 #include <cspark/requests.hpp>
 #include <cspark/results.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -101,6 +103,15 @@ bool outcome_known(error_code ec) noexcept;
 /// not copied into each entry's result). One failure never stops the others.
 boost::asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_entry> entries,
                                                                    fleet_options options);
+
+/// migrate_fleet with any completion token, on `ex` (the clients' executor):
+/// void(std::exception_ptr, std::vector<migration_result>).
+template <class Token>
+auto async_migrate_fleet(boost::asio::any_io_executor ex, std::vector<fleet_entry> entries, fleet_options options,
+                         Token&& token) {
+    return boost::asio::co_spawn(std::move(ex), migrate_fleet(std::move(entries), std::move(options)),
+                                 std::forward<Token>(token));
+}
 
 
 }  // namespace cspark

@@ -7,7 +7,9 @@
 // Verbs take a completion token; the default, with_diagnostics(deferred),
 // makes `co_await` throw spark_error with the diagnostics; other tokens get
 // void(error_code, T), T carrying `diag` on failure. Flows (exp, imp,
-// migrate, migrate_fleet) return asio::awaitable<T> and throw spark_error.
+// migrate, migrate_fleet) return asio::awaitable<T> and throw spark_error;
+// async_exp, async_imp, async_migrate, async_migrate_fleet take any
+// completion token: void(std::exception_ptr, T).
 // All of it runs on the client's executor; nothing is thread-safe beyond that
 // (use one thread or a strand).
 #pragma once
@@ -24,6 +26,7 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/json/value.hpp>
 
 #include <string>
@@ -152,6 +155,26 @@ public:
     boost::asio::awaitable<import_result> imp(import_request req);
     /// Export here, import into `target`.
     boost::asio::awaitable<migration_result> migrate(impex& target, migrate_request req);
+
+    /// The flows with any completion token (a callback, use_future, deferred,
+    /// ...): void(std::exception_ptr, T), asio::co_spawn's convention; a
+    /// failure is the spark_error (code and diagnostics) in the exception_ptr,
+    /// and use_future's get() throws it. They run on the client's executor;
+    /// a cancellation slot bound to the token cancels them as it would a
+    /// co_await (the export job is cancelled on the server, partial files
+    /// removed). The awaitable forms above stay.
+    template <class Token>
+    auto async_exp(export_request req, Token&& token) {
+        return boost::asio::co_spawn(client_.get_executor(), exp(std::move(req)), std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_imp(import_request req, Token&& token) {
+        return boost::asio::co_spawn(client_.get_executor(), imp(std::move(req)), std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_migrate(impex& target, migrate_request req, Token&& token) {
+        return boost::asio::co_spawn(client_.get_executor(), migrate(target, std::move(req)), std::forward<Token>(token));
+    }
 
     client& get_client() noexcept { return client_; }
     const client& get_client() const noexcept { return client_; }
