@@ -41,6 +41,9 @@ struct emulator_config {
     std::chrono::milliseconds describe_window{std::chrono::hours(1)};  ///< finished jobs in describe
     bool describe_correlation = true;    ///< describe items carry data.correlation_id ([INF]: the
                                          ///< documented sample has none; false serves that shape)
+    bool opaque_links = false;           ///< download links end in an opaque segment (".../blob?token="), as some
+                                         ///< stores' pre-signed links do, instead of the package's file name
+    bool content_disposition = true;     ///< downloads carry Content-Disposition with the package's file name
     std::uint64_t package_bytes = 64 * 1024;  ///< payload bytes per exported version
     /// Packages of up to this many payload bytes are built inside the export
     /// POST; larger ones on a background thread while the server keeps

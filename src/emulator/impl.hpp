@@ -163,7 +163,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
             boost::json::array files;
             if (done_ok && !j.no_files) {
                 std::string link = (j.file_link ? std::string("file://") : base_of(h)) + "/download/" + j.id + "/" +
-                                   j.file_name + "?token=" + j.download_token;
+                                   (cfg.opaque_links ? std::string("blob") : j.file_name) + "?token=" + j.download_token;
                 boost::json::object file{{"file", link}};
                 if (!j.no_hash) file["file_hash"] = j.wrong_hash ? std::string(j.file_hash.size(), '0') : j.file_hash;
                 files.push_back(file);

@@ -61,6 +61,8 @@ void define(CLI::App& app, args& a) {
     app.add_flag("--strict", cfg.strict, "Require x-tenant-name, x-request-id and x-spark-ua");
     app.add_flag("--describe-without-correlation", a.no_describe_correlation,
                  "Serve describe (GET export/status, import/status) in the documented shape, without correlation ids");
+    app.add_flag("--opaque-links", cfg.opaque_links, "Download links end in an opaque segment, not the package's file name");
+    app.add_flag("!--no-content-disposition", cfg.content_disposition, "Downloads carry no Content-Disposition");
     app.add_flag("--tls", cfg.tls, "Serve HTTPS");
     app.add_option("--tls-cert", cfg.tls_cert_file, "PEM certificate (default: a self-signed one is made)");
     app.add_option("--tls-key", cfg.tls_key_file, "PEM private key");

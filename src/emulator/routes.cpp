@@ -260,9 +260,8 @@ server::response_plan emulator::impl::download(const server::request_head& h, co
 
     std::uint64_t size = jb.file_size, first = 0, last = size ? size - 1 : 0;
     int status = 200;
-    header_list headers{{"Content-Type", "application/zip"},
-                        {"Accept-Ranges", "bytes"},
-                        {"Content-Disposition", "attachment; filename=\"" + jb.file_name + "\""}};
+    header_list headers{{"Content-Type", "application/zip"}, {"Accept-Ranges", "bytes"}};
+    if (cfg.content_disposition) headers.emplace_back("Content-Disposition", "attachment; filename=\"" + jb.file_name + "\"");
     if (auto range = h.header("range"); !range.empty()) {
         // One "bytes=a-b", "bytes=a-" or "bytes=-n" range.
         auto bad_range = [&] {

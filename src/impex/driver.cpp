@@ -224,6 +224,9 @@ private:
             std::string name = a.file == 0 && !io_.file_name.empty() ? io_.file_name : a.name;
             if (!session_->open(name, ec, why)) co_return failed(ec, why);
             session_->want_md5(trim(file.file_hash).size() == 32);
+            // The server may name a package (Content-Disposition) that we
+            // named after its link: one file only, so two never clash.
+            session_->take_server_name(io_.file_name.empty() && st_.plan.file_prefix.empty() && st_.files.size() == 1);
         }
         request req;
         req.target = file.url;

@@ -47,6 +47,7 @@ struct flow_plan {
     bool use_slots = false;        ///< hold the tenant's export/import slot from POST to the job's end
     bool wait_out_conflicts = true;  ///< 409 (a job of the tenant runs): wait and send again
     std::string file_prefix;       ///< "" = name packages after their links; else "{prefix}-{job8}.zip"
+    std::string tenant;            ///< the source tenant: "{tenant}-export-{job}.zip" for a link not ending in .zip
 };
 
 /// Where a flow starts when it resumes (a journal's checkpoint) or is given.

@@ -34,14 +34,23 @@ flow_action next_download(flow_state& st, flow_event& ev) {
     return end_with(st, {}, {}, "export", st.export_job.id);
 }
 
-// The file names of an export: one per link, never two alike.
+// The file names of an export: one per link, never two alike. A link whose
+// last segment ends in .zip names its file; an opaque pre-signed link
+// ("/dl/aXk93FqPz0Lm7?...") gives "{tenant}-export-{job}.zip" (the server's
+// Content-Disposition, when it sends one, renames it at the end).
 void name_files(flow_state& st) {
     st.names.clear();
     for (std::size_t i = 0; i < st.files.size(); ++i) {
-        std::string fallback = (st.export_job.id.empty() ? std::string("package") : st.export_job.id) + "-" + std::to_string(i) + ".zip";
-        std::string name = st.plan.file_prefix.empty()
-                               ? file_name_from_url(st.files[i].url, fallback)
-                               : st.plan.file_prefix + "-" + st.export_job.id.substr(0, 8) + ".zip";
+        std::string job = st.export_job.id.empty() ? std::string("package") : st.export_job.id;
+        std::string fallback = (st.plan.tenant.empty() ? std::string() : st.plan.tenant + "-") + "export-" + job +
+                               (st.files.size() > 1 ? "-" + std::to_string(i + 1) : std::string()) + ".zip";
+        std::string name;
+        if (st.plan.file_prefix.empty()) {
+            name = file_name_from_url(st.files[i].url, fallback);
+            if (name.size() < 5 || to_lower(name.substr(name.size() - 4)) != ".zip") name = file_name_from_url(fallback, "package.zip");
+        } else {
+            name = st.plan.file_prefix + "-" + st.export_job.id.substr(0, 8) + ".zip";
+        }
         st.file_names.push_back(unique_name(name, st.names));
     }
 }

@@ -210,7 +210,7 @@ asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
         out.diag.detail = why;
         co_return outcome<export_result>{errc::invalid_argument, std::move(out)};
     }
-    flow_plan plan{.export_job = true, .download = true, .file_prefix = r.file_prefix};
+    flow_plan plan{.export_job = true, .download = true, .file_prefix = r.file_prefix, .tenant = c.url().tenant};
     auto st = make_flow(plan, policy_of(r.poll), {.export_cid = cid});
     co_await drive(st, io);
     out.job = st.export_job;
@@ -280,7 +280,7 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
         co_return m;
     }
     flow_plan plan{.export_job = true, .download = true, .import_job = true, .keep_files = req.keep_files,
-                   .use_slots = g != nullptr, .file_prefix = r.file_prefix};
+                   .use_slots = g != nullptr, .file_prefix = r.file_prefix, .tenant = src.url().tenant};
     auto start = start_of(from, plan);
     if (start.export_cid.empty()) start.export_cid = cid;
     if (start.import_cid.empty()) start.import_cid = new_correlation_id();

@@ -6,6 +6,7 @@
 #include "core/text.hpp"
 #include "zip/zip.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -79,7 +80,64 @@ bool download_session::open(const std::string& name, error_code& ec, std::string
     return true;
 }
 
+std::string disposition_file_name(std::string_view h) {
+    // Parameters: name=value or name="quoted value", separated by ';'.
+    std::string plain, extended;
+    std::size_t i = h.find(';');
+    while (i != std::string_view::npos && i < h.size()) {
+        ++i;
+        while (i < h.size() && (h[i] == ' ' || h[i] == '\t')) ++i;
+        auto eq = h.find('=', i);
+        if (eq == std::string_view::npos) break;
+        std::string key = to_lower(trim(h.substr(i, eq - i)));
+        std::string value;
+        std::size_t j = eq + 1;
+        if (j < h.size() && h[j] == '"') {
+            for (++j; j < h.size() && h[j] != '"'; ++j) {
+                if (h[j] == '\\' && j + 1 < h.size()) ++j;
+                value += h[j];
+            }
+            i = h.find(';', j);
+        } else {
+            auto end = h.find(';', j);
+            value = std::string(trim(h.substr(j, end == std::string_view::npos ? std::string_view::npos : end - j)));
+            i = end;
+        }
+        if (key == "filename") plain = value;
+        if (key == "filename*") {
+            // charset'language'percent-encoded
+            auto q = value.find('\'');
+            auto q2 = q == std::string::npos ? q : value.find('\'', q + 1);
+            if (q2 != std::string::npos) {
+                std::string decoded;
+                for (std::size_t k = q2 + 1; k < value.size(); ++k) {
+                    if (value[k] == '%' && k + 2 < value.size() && std::isxdigit(static_cast<unsigned char>(value[k + 1])) &&
+                        std::isxdigit(static_cast<unsigned char>(value[k + 2]))) {
+                        decoded += static_cast<char>(std::stoi(value.substr(k + 1, 2), nullptr, 16));
+                        k += 2;
+                    } else {
+                        decoded += value[k];
+                    }
+                }
+                extended = decoded;
+            }
+        }
+    }
+    std::string name = extended.empty() ? plain : extended;
+    // Only the last path segment, in safe characters (no '/', no "..").
+    auto slash = name.find_last_of("/\\");
+    if (slash != std::string::npos) name = name.substr(slash + 1);
+    std::string out;
+    for (char ch : name) out += (std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_') ? ch : '_';
+    if (out.empty() || out.front() == '.' || out.size() > 200) return {};
+    return out;
+}
+
 void download_session::start(int status, std::optional<std::uint64_t> length, const header_list& headers, error_code& ec) {
+    if (server_name_ && !opt_.in_memory && (status == 200 || status == 206)) {
+        if (auto name = disposition_file_name(find_header(headers, "content-disposition")); !name.empty())
+            final_path_ = opt_.directory / name;
+    }
     if (status == 206 && written_ > 0) {
         auto from = content_range_start(find_header(headers, "content-range"));
         if (!from || *from != written_) {

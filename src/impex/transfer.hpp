@@ -26,6 +26,9 @@ public:
     bool open(const std::string& name, error_code& ec, std::string& why);
     /// Also compute MD5 (the server's file_hash is 32 hex digits).
     void want_md5(bool on) noexcept { md5_on_ = on; }
+    /// Keep the file under the name a 200/206 answer's Content-Disposition
+    /// gives (made safe), instead of the one opened.
+    void take_server_name(bool on) noexcept { server_name_ = on; }
 
     void start(int status, std::optional<std::uint64_t> length, const header_list& headers, error_code& ec) override;
     void write(std::span<const char> d, error_code& ec) override;
@@ -66,6 +69,7 @@ private:
     hasher sha_;
     hasher md5_;
     bool md5_on_ = false;
+    bool server_name_ = false;
     std::string sha_hex_, md5_hex_;
     std::string failure_;
 };
@@ -76,6 +80,10 @@ struct import_body {
     std::unique_ptr<body_source> source;
     std::string content_type;
 };
+/// The file name a Content-Disposition header gives (filename*=UTF-8''... is
+/// preferred to filename=...), reduced to a safe single name; "" when none.
+std::string disposition_file_name(std::string_view header);
+
 std::optional<import_body> make_import_body(const std::filesystem::path& file, const std::string& entity,
                                             std::uint64_t max_bytes, const progress_fn& progress, error_code& ec,
                                             std::string& why);

@@ -6,6 +6,7 @@
 #include <cspark/impex.hpp>
 
 #include "impex/codec.hpp"
+#include "impex/transfer.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -114,6 +115,42 @@ TEST_CASE("exp: every request form; files verified and written atomically") {
     CHECK(created);
     CHECK(finished);
     CHECK(bytes);
+}
+
+TEST_CASE("exp names a package from Content-Disposition, else from a link ending in .zip, else {tenant}-export-{job}.zip") {
+    for (bool disposition : {true, false}) {
+        CAPTURE(disposition);
+        auto cfg = impex_fixture::fast();
+        cfg.opaque_links = true;  // ".../download/{job}/blob?token=..."
+        cfg.content_disposition = disposition;
+        impex_fixture t(cfg);
+        auto spark = t.make("tenant-0001");
+        export_request req = quick({.services = {"folder-1/service-1"}});
+        req.directory = t.dir("named");
+        export_result r;
+        run_coro(t.f.io, [&]() -> asio::awaitable<void> { r = co_await spark->exp(req); });
+        REQUIRE(r.files.size() == 1);
+        auto name = r.files[0].path.filename().string();
+        // The emulator's Content-Disposition: "{tenant}-export-{job8}.zip"; without it, the whole job id.
+        std::string expected = "tenant-0001-export-" + (disposition ? r.job.id.substr(0, 8) : r.job.id) + ".zip";
+        CHECK(name == expected);
+        CHECK(std::filesystem::exists(r.files[0].path));
+        std::size_t entries = 0;
+        for (const auto& e : std::filesystem::directory_iterator(req.directory)) {
+            ++entries;
+            CHECK(e.path().extension() == ".zip");
+        }
+        CHECK(entries == 1);  // no .part, no second name
+    }
+    using cspark::detail::disposition_file_name;
+    CHECK(disposition_file_name("attachment; filename=\"a b.zip\"") == "a_b.zip");
+    CHECK(disposition_file_name("attachment; filename=plain.zip; size=3") == "plain.zip");
+    CHECK(disposition_file_name("attachment; filename=\"x.zip\"; filename*=UTF-8''%C3%A9t%C3%A9.zip") == "__t__.zip");  // filename* first
+    CHECK(disposition_file_name("attachment; filename*=UTF-8''pkg%2D1.zip") == "pkg-1.zip");
+    CHECK(disposition_file_name("attachment; filename=\"../../etc/passwd\"") == "passwd");
+    CHECK(disposition_file_name("attachment; filename=\"..\"").empty());
+    CHECK(disposition_file_name("attachment").empty());
+    CHECK(disposition_file_name("").empty());
 }
 
 TEST_CASE("bad export requests fail before anything is sent") {
