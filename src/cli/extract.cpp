@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -191,6 +192,57 @@ bool extract_all(const zip::reader& r, const std::filesystem::path& root, const 
     }
     if (!ok && made_root) std::filesystem::remove(root, ec);  // only when empty again
     return ok;
+}
+
+bool check_import_package(const std::filesystem::path& file, const std::vector<std::string>& sources, std::string& why,
+                          std::string& warning) {
+    std::string reason;
+    auto r = zip::reader::open(file, reason);
+    if (!r) {
+        why = "'" + file.string() + "' is not a package to import: " + reason;
+        return false;
+    }
+    std::string tenant;
+    for (const auto& e : r->entries()) {
+        auto slash = e.name.find('/');
+        if (slash != std::string::npos && slash > 0 && e.name.substr(slash + 1) == "manifest.json") tenant = e.name.substr(0, slash);
+    }
+    if (tenant.empty()) {
+        why = "'" + file.string() + "' is a ZIP but not an export package: it has no {tenant}/manifest.json";
+        return false;
+    }
+    // {tenant}/{folder}/{service}/{version}/...: the services it holds, and
+    // whether any version carries a workbook (migrate packages do).
+    std::set<std::string> services;
+    bool workbook = false, version_dir = false;
+    for (const auto& e : r->entries()) {
+        if (e.name.compare(0, tenant.size() + 1, tenant + "/") != 0) continue;
+        std::string rest = e.name.substr(tenant.size() + 1);
+        auto a = rest.find('/');
+        auto b = a == std::string::npos ? a : rest.find('/', a + 1);
+        if (b == std::string::npos) continue;
+        services.insert(rest.substr(0, b));
+        if (rest.find('/', b + 1) != std::string::npos) version_dir = true;
+        if (rest.size() > 5 && rest.compare(rest.size() - 5, 5, ".xlsx") == 0) workbook = true;
+    }
+    if (version_dir && !workbook)
+        warning = "'" + file.string() + "' holds no workbooks: it looks like an 'onpremises' export, which Spark may not import "
+                  "(export with --file-filter migrate)";
+    for (const auto& src : sources) {
+        // Only "{folder}/{service}" names can be looked for; ids are the server's to resolve.
+        auto slash = src.find('/');
+        if (slash == std::string::npos || src.find('/', slash + 1) != std::string::npos || src.compare(0, 8, "service/") == 0 ||
+            src.compare(0, 8, "version/") == 0)
+            continue;
+        if (!services.count(src)) {
+            std::string held;
+            for (const auto& s : services) held += (held.empty() ? "" : ", ") + s;
+            why = "--destination names '" + src + "', which '" + file.string() + "' does not hold (it holds: " +
+                  (held.empty() ? std::string("no services") : held) + ")";
+            return false;
+        }
+    }
+    return true;
 }
 
 }  // namespace cspark::cli

@@ -26,6 +26,15 @@ struct extract_options {
 bool check_extraction(const std::vector<zip::entry_info>& entries, const std::filesystem::path& root,
                       const extract_options& opt, std::string& why);
 
+/// What `import` checks before uploading, without a round trip: the file is
+/// a ZIP whose central directory reads, with a `{tenant}/manifest.json` (an
+/// export package), and every `{folder}/{service}` the mappings name as their
+/// source has entries in it. False with the reason (naming the file and what
+/// the package holds). `warning` is set when the package looks like an
+/// 'onpremises' export (versions without workbooks), which Spark may refuse.
+bool check_import_package(const std::filesystem::path& file, const std::vector<std::string>& sources, std::string& why,
+                          std::string& warning);
+
 /// Checks, then writes every entry below `root`. False with the reason; then
 /// nothing new is left below `root`.
 bool extract_all(const zip::reader& r, const std::filesystem::path& root, const extract_options& opt, std::string& why);

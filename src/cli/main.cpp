@@ -248,6 +248,17 @@ void print_services(const output& out, const import_result& r) {
 
 int run_import(asio::io_context& io, cli_args& a, const std::vector<service_mapping>& mappings) {
     const auto& out = a.out;
+    std::vector<std::string> sources;
+    for (const auto& m : mappings) sources.push_back(m.source);
+    std::string why, warning;
+    if (!check_import_package(a.file, sources, why, warning)) {  // said before any request: no upload, no job
+        out.error("import: " + why);
+        diagnostics d;
+        d.detail = why;
+        out.result(error_json(errc::invalid_package, d));
+        return usage;
+    }
+    if (!warning.empty()) out.error("warning: " + warning);
     auto spark = make_impex(io, a.conn, out);
     import_request ir{.file = a.file, .destination = mappings, .if_present = to_if_present(a.if_present)};
     ir.poll.retry_interval = std::chrono::milliseconds(a.conn.retry_interval_ms);

@@ -98,6 +98,44 @@ TEST_CASE("bad usage and bad input exit 2 naming the problem") {
     CHECK(e.err.find("ftp") != std::string::npos);
 }
 
+TEST_CASE("import checks the package locally before any request: a ZIP, an export package, the sources it names") {
+    cli_fixture f;
+    auto import_of = [&](const std::filesystem::path& pkg, const std::string& destination) {
+        return f.run({"--json", "import", "--base-url", f.dst(), "--api-key-env", "DST_KEY", "--file", pkg.string(),
+                      "--destination", destination});
+    };
+    auto text = f.dir / "notes.zip";
+    std::ofstream(text) << "not a zip at all";
+    auto a = import_of(text, "folder-1/service-1");
+    CHECK(a.rc == 2);
+    CHECK_MESSAGE(contains(a.err, "is not a package to import"), a.err);
+    CHECK(json::parse(a.out).at("error").at("code") == "invalid_package");
+
+    auto other = f.dir / "other.zip";
+    {
+        zip::writer w(other);
+        w.add_file("readme.txt", "hello");
+        w.finish();
+    }
+    auto b = import_of(other, "folder-1/service-1");
+    CHECK(b.rc == 2);
+    CHECK_MESSAGE(contains(b.err, "has no {tenant}/manifest.json"), b.err);
+
+    auto out_dir = (f.dir / "pkgs").string();
+    auto e = f.run({"--json", "export", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--services", "folder-1/service-1",
+                    "-o", out_dir, "--retry-interval", "20"});
+    REQUIRE_MESSAGE(e.rc == 0, e.err);
+    std::string path(json::parse(e.out).at("files").at(0).at("path").as_string());
+    auto c = import_of(path, "folder-1/no-such-service=folder-2/copy");
+    CHECK(c.rc == 2);
+    CHECK_MESSAGE(contains(c.err, "names 'folder-1/no-such-service'"), c.err);
+    CHECK_MESSAGE(contains(c.err, "it holds: folder-1/service-1"), c.err);
+    CHECK(f.jobs("import") == 0);  // nothing was uploaded
+    auto good = import_of(path, "folder-1/service-1=folder-2/copy");
+    CHECK_MESSAGE(good.rc == 0, good.err);
+    CHECK(f.jobs("import") == 1);
+}
+
 TEST_CASE("inspect --extract refuses entries that escape the directory, and extracts good packages") {
     cli_fixture f;
     for (std::string evil : {"../evil.txt", "/tmp/cspark-absolute-evil.txt", "a/../../evil.txt"}) {
