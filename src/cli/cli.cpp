@@ -8,6 +8,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cerrno>
 #include <cstdlib>
@@ -129,13 +131,54 @@ std::optional<service_mapping> parse_destination(const std::string& spec, std::s
     return m;
 }
 
+namespace {
+// A line while a bar is drawn starts on its own line (the bar stays as it was).
+void end_bar(const std::shared_ptr<bool>& open) {
+    if (open && *open) {
+        std::fputc('\n', stderr);
+        *open = false;
+    }
+}
+std::string clock_text(double seconds) {
+    auto s = static_cast<long long>(seconds + 0.5);
+    char buf[32];
+    if (s >= 3600) std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+    else std::snprintf(buf, sizeof buf, "%lld:%02lld", s / 60, s % 60);
+    return buf;
+}
+}  // namespace
+
+std::string progress_bar(const std::string& what, std::uint64_t bytes, std::uint64_t total, double seconds) {
+    bytes = std::min(bytes, total);
+    int pct = total ? static_cast<int>(100.0 * static_cast<double>(bytes) / static_cast<double>(total)) : 100;
+    int filled = pct / 5;
+    char head[96];
+    std::snprintf(head, sizeof head, " [%s%s] %3d%% %.1f/%.1f MiB", std::string(filled, '#').c_str(),
+                  std::string(20 - filled, '.').c_str(), pct, static_cast<double>(bytes) / 1048576.0,
+                  static_cast<double>(total) / 1048576.0);
+    std::string line = what + head;
+    if (seconds > 0 && bytes > 0) {
+        double rate = static_cast<double>(bytes) / seconds;
+        char tail[64];
+        std::snprintf(tail, sizeof tail, " %.1f MiB/s", rate / 1048576.0);
+        line += tail;
+        line += bytes >= total ? " done in " + clock_text(seconds)
+                               : " " + clock_text(static_cast<double>(total - bytes) / rate) + " left";
+    }
+    return line;
+}
+
 void output::info(const std::string& line) const {
     if (quiet || json) return;
+    end_bar(bar_open);
     std::string l = tty ? line : detail::utc_timestamp() + " " + line;
     std::fprintf(stderr, "%s\n", l.c_str());
 }
 
-void output::error(const std::string& line) const { std::fprintf(stderr, "cspark-impex: %s\n", line.c_str()); }
+void output::error(const std::string& line) const {
+    end_bar(bar_open);
+    std::fprintf(stderr, "cspark-impex: %s\n", line.c_str());
+}
 
 namespace {
 // Pre-signed download links carry their token in the query: a result
@@ -171,20 +214,33 @@ void output::result(const json::value& doc) const {
 progress_fn output::progress(const std::string& label) const {
     if (quiet || json) return {};
     bool bars = tty;
-    return [label, bars, this](const progress_event& e) {
+    // One transfer's bar: when it started, and whether its last state was drawn.
+    struct bar_state {
+        std::chrono::steady_clock::time_point start;
+        std::uint64_t last = 0, total = 0;
+        bool finished = false;
+    };
+    auto bar = std::make_shared<bar_state>();
+    return [label, bars, bar, this](const progress_event& e) {
         using k = progress_event::kind;
         std::string what = (label == e.job_kind ? label : label + " " + e.job_kind) +
                            (e.job_id.empty() ? "" : " " + e.job_id.substr(0, 8));
         switch (e.what) {
-        case k::bytes:
-            if (bars && e.total > 0) {
-                int pct = static_cast<int>(100.0 * static_cast<double>(e.bytes) / static_cast<double>(e.total));
-                int filled = pct / 5;
-                std::fprintf(stderr, "\r%s [%s%s] %3d%% %.1f/%.1f MiB\033[K", what.c_str(), std::string(filled, '#').c_str(),
-                             std::string(20 - filled, '.').c_str(), pct, e.bytes / 1048576.0, e.total / 1048576.0);
-                if (e.bytes >= e.total) std::fprintf(stderr, "\n");
+        case k::bytes: {
+            if (!bars || e.total == 0) break;
+            auto now = std::chrono::steady_clock::now();
+            if (e.total != bar->total || e.bytes < bar->last) *bar = bar_state{now, 0, e.total, false};  // a new transfer
+            if (bar->finished) break;  // a finished bar is printed once
+            bar->last = e.bytes;
+            double seconds = std::chrono::duration<double>(now - bar->start).count();
+            std::fprintf(stderr, "\r%s\033[K", progress_bar(what, e.bytes, e.total, seconds).c_str());
+            *bar_open = true;
+            if (e.bytes >= e.total) {
+                bar->finished = true;
+                end_bar(bar_open);
             }
             break;
+        }
         case k::job_created: info(what + ": job created"); break;
         case k::status: info(what + ": " + e.status); break;
         case k::retry: info(what + ": retry in " + std::to_string(e.delay.count()) + " ms: " + e.message); break;
@@ -218,6 +274,7 @@ bool run_interruptible(asio::io_context& io, const std::function<void(asio::canc
     signals.async_wait([&](const error_code& ec, int) {
         if (ec) return;
         interrupted = true;
+        // On its own line whether or not a bar was being drawn.
         std::fprintf(stderr, "\ncspark-impex: interrupted: cancelling (server jobs are cancelled, partial files removed)\n");
         cancel.emit(asio::cancellation_type::terminal);
     });

@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,11 +52,17 @@ client_config to_config(const connection_options& o);
 /// "SRC[=DST][@major|minor|patch]"; nullopt with `why` otherwise.
 std::optional<service_mapping> parse_destination(const std::string& spec, std::string& why);
 
+/// One progress bar line (no \r): "what [#####...] 45% 4.5/10.0 MiB 12.3 MiB/s 0:02 left";
+/// rate and time left once `seconds` > 0 and bytes moved, "done in 0:03" at the end.
+std::string progress_bar(const std::string& what, std::uint64_t bytes, std::uint64_t total, double seconds);
+
 struct output {
     bool json = false;
     bool quiet = false;
     bool verbose = false;
     bool tty = false;  ///< stderr is a terminal: progress bars
+    /// A bar is drawn and not ended: the next line starts on its own line.
+    std::shared_ptr<bool> bar_open = std::make_shared<bool>(false);
 
     void info(const std::string& line) const;   ///< stderr, unless quiet or json
     void error(const std::string& line) const;  ///< stderr, always

@@ -294,6 +294,10 @@ TEST_CASE("progress bars on a terminal, plain timestamped lines otherwise") {
     ::close(master);
     CHECK(WEXITSTATUS(status) == 0);
     CHECK(screen.find("[####################] 100%") != std::string::npos);  // a redrawn bar
+    std::size_t finished = 0;
+    for (auto at = screen.find("] 100%"); at != std::string::npos; at = screen.find("] 100%", at + 1)) ++finished;
+    CHECK_MESSAGE(finished == 1, screen);  // a finished bar is printed once
+    CHECK(screen.find("\033[Kexport") == std::string::npos);  // the next line starts on its own line
     CHECK(screen.find('\r') != std::string::npos);
 
     auto plain = f.run({"export", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--services", "folder-1/service-1",
