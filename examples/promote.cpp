@@ -3,6 +3,7 @@
 #include <cspark/emulator.hpp>
 
 #include "example_args.hpp"
+#include "example_setup.hpp"
 #include <cspark/impex.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -35,30 +36,16 @@ boost::asio::awaitable<void> promote(cspark::impex& uat, cspark::impex& prod) {
 
 int main(int argc, char** argv) {
     if (auto rc = example_args(argc, argv, "The README example \"The ImpEx API\": promotes a service from a UAT tenant to a production tenant.")) return *rc;
-    // exp writes packages to the current directory: use a scratch one.
-    auto dir = std::filesystem::temp_directory_path() / ("cspark-example-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    std::filesystem::current_path(dir);
+    scratch_dir scratch("cspark-example");
     boost::asio::io_context io;
-    cspark::emulator emu(io.get_executor(), {.job_duration = 50ms});
-    emu.load_seed(boost::json::parse(R"({"tenants":[
-        {"name":"uat","folders":[{"name":"my-folder","services":[{"name":"my-service","versions":["0.4.1","0.4.2"]}]}]},
-        {"name":"prod","folders":[{"name":"prod-folder"}]}]})"));
-    emu.start();
-    auto make = [&](const std::string& tenant) {
-        return cspark::client(io.get_executor(), {.base_url = emu.base_url(tenant),
-                                                  .api_key = emu.credentials(tenant).api_key,
-                                                  .use_environment = false});
-    };
-    cspark::impex uat(make("uat")), prod(make("prod"));
+    uat_and_prod tenants(io, 50ms, R"("0.4.1","0.4.2")");
+    cspark::impex uat(tenants.client(io, "uat")), prod(tenants.client(io, "prod"));
     int rc = 1;
     boost::asio::co_spawn(io, promote(uat, prod), [&](std::exception_ptr e) {
         rc = e ? 1 : 0;
         if (e) try { std::rethrow_exception(e); } catch (const std::exception& x) { std::cerr << x.what() << "\n"; }
-        emu.stop();
+        tenants.emu.stop();
     });
     io.run();
-    std::filesystem::current_path(dir.parent_path());
-    std::filesystem::remove_all(dir);
     return rc;
 }

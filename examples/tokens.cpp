@@ -3,6 +3,7 @@
 #include <cspark/emulator.hpp>
 
 #include "example_args.hpp"
+#include "example_setup.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
@@ -41,21 +42,10 @@ cspark::import_result import_blocking(cspark::impex& prod, const std::filesystem
 
 int main(int argc, char** argv) {
     if (auto rc = example_args(argc, argv, "The README example \"Without coroutines\": a callback and use_future.")) return *rc;
-    auto dir = std::filesystem::temp_directory_path() / ("cspark-example-tokens-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    std::filesystem::current_path(dir);
+    scratch_dir scratch("cspark-example-tokens");
     boost::asio::io_context io;
-    cspark::emulator emu(io.get_executor(), {.job_duration = std::chrono::milliseconds(20)});
-    emu.load_seed(boost::json::parse(R"({"tenants":[
-        {"name":"uat","folders":[{"name":"my-folder","services":[{"name":"my-service","versions":["1.0.0"]}]}]},
-        {"name":"prod","folders":[{"name":"prod-folder"}]}]})"));
-    emu.start();
-    auto make = [&](const std::string& tenant) {
-        return cspark::client(io.get_executor(), {.base_url = emu.base_url(tenant),
-                                                  .api_key = emu.credentials(tenant).api_key,
-                                                  .use_environment = false});
-    };
-    cspark::impex uat(make("uat")), prod(make("prod"));
+    uat_and_prod tenants(io, std::chrono::milliseconds(20), R"("1.0.0")");
+    cspark::impex uat(tenants.client(io, "uat")), prod(tenants.client(io, "prod"));
 
     // 1. The callback, on this thread's io_context (the emulator serves on it
     // too, so run handlers until the callback has been called).
@@ -86,11 +76,9 @@ int main(int argc, char** argv) {
     }
     // Stop the emulator on the io thread, then let run() return.
     boost::asio::post(io, [&] {
-        emu.stop();
+        tenants.emu.stop();
         work.reset();
     });
     runner.join();
-    std::filesystem::current_path(std::filesystem::temp_directory_path());
-    std::filesystem::remove_all(dir);
     return rc;
 }

@@ -1,11 +1,19 @@
 // How many flows a batch can run within the process's descriptor limit.
-// Pure arithmetic (unit-tested) plus two small system reads.
+// Pure arithmetic (unit-tested), two small system reads, and the batch step
+// that applies them.
 #pragma once
+
+#include "cli/cli.hpp"
+
+#include <cspark/config.hpp>
 
 #include <cstddef>
 #include <optional>
+#include <vector>
 
 namespace cspark::cli {
+
+struct plan_entry;
 
 /// What a run asks for and what the process has.
 struct descriptor_demand {
@@ -36,6 +44,11 @@ std::optional<descriptor_budget> fit_descriptors(const descriptor_demand& d);
 /// Raises the soft descriptor limit to the hard one (as Go's runtime does);
 /// returns the soft limit in force afterwards (0 = unknown).
 std::size_t raise_descriptor_limit();
+
+/// For `batch`: raises the limit, then lowers `run.concurrency` and
+/// `tc.max_connections_per_host` to what fits, saying so; false (said) when
+/// not even one migration fits.
+bool fit_to_descriptors(const std::vector<plan_entry>& plan, batch_options& run, transport_config& tc, const output& out);
 
 /// Descriptors this process has open now (from /proc/self/fd; a guess of 16
 /// where that cannot be read).
