@@ -91,12 +91,13 @@ void read_api_error(std::string_view body, diagnostics& d) {
 
 // A date hint is counted from the response's own Date (no skew between the
 // server's clock and ours), else from this machine's clock.
+// Only looked at when there is a hint: most answers have none.
 std::optional<std::chrono::milliseconds> retry_after_of(const header_list& h) {
-    auto now = std::chrono::system_clock::now();
-    if (auto date = parse_http_date(find_header(h, "date"))) now = *date;
-    if (auto v = find_header(h, "x-retry-after"); !v.empty()) return parse_retry_after(v, now);
-    if (auto v = find_header(h, "retry-after"); !v.empty()) return parse_retry_after(v, now);
-    return std::nullopt;
+    auto hint = find_header(h, "x-retry-after");
+    if (hint.empty()) hint = find_header(h, "retry-after");
+    if (hint.empty()) return std::nullopt;
+    auto date = parse_http_date(find_header(h, "date"));
+    return parse_retry_after(hint, date ? *date : std::chrono::system_clock::now());
 }
 
 bool is_redirect(int status) {
