@@ -33,11 +33,18 @@ struct client_stats {
     std::map<std::string, std::uint64_t, std::less<>> retry_reasons;
 };
 
-/// A handle: copies share one client. Not thread-safe: use it from one thread
-/// (or strand) running its executor.
+/// A handle: copies share one client. Thread-safe on any executor: requests
+/// may be started from any thread, on an io_context that many threads run.
+/// The client's state lives on its transport's strand (get_executor()), with
+/// that of every client sharing the transport; completions run on the
+/// completion handler's own executor; stats() may be called from any thread.
+/// Emit a cancellation from the thread (or executor) the handler belongs to,
+/// as Asio asks of any operation. A handle object itself is not to be
+/// assigned on one thread while another copies it (like shared_ptr).
 class client {
 public:
     /// Resolves the configuration (see resolve_config); throws spark_error.
+    /// Runs on a strand of `ex` (the shared transport's, when one is given).
     client(boost::asio::any_io_executor ex, client_config cfg);
 
     /// Sends `req` and completes with void(error_code, response); with the
@@ -68,11 +75,11 @@ public:
 
     const resolved_config& config() const noexcept;
     const base_url& url() const noexcept;
-    boost::asio::any_io_executor get_executor() const noexcept;
+    boost::asio::any_io_executor get_executor() const noexcept;  ///< the transport's strand
     const std::shared_ptr<cspark::transport>& get_transport() const noexcept;
     const std::shared_ptr<timer_service>& timer() const noexcept;
     const logger& log() const noexcept;
-    client_stats stats() const;
+    client_stats stats() const;  ///< any thread
 
     struct impl;
 

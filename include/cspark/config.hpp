@@ -25,9 +25,29 @@ struct tls_config {
     bool insecure = false;  ///< true: accept any certificate (testing only; logged as a warning)
 };
 
+/// HTTP proxies, as curl uses them: an https origin is reached through a
+/// CONNECT tunnel (the proxy learns the host and port and relays TLS bytes it
+/// cannot read: credentials go only inside the tunnel); an http origin by
+/// requests in absolute form sent to the proxy (which sees them, as any hop
+/// of plain http does). Proxy credentials come from the URL's user info.
+struct proxy_config {
+    std::string https;     ///< "http://[user:password@]host[:port]" (port 1080 if none) for https origins; "" = direct
+    std::string http;      ///< the same for http origins
+    std::string no_proxy;  ///< reached directly: "example.com,.corp,10.0.0.0/8,[::1],host:8443"; "*" = every host
+};
+
+/// The proxy variables, as curl reads them (lower case first): https_proxy,
+/// http_proxy, all_proxy (for either, when the scheme's own is unset),
+/// no_proxy; and their upper-case forms. `getenv` is injectable for tests.
+proxy_config proxy_from_environment(const std::function<std::optional<std::string>(const char*)>& getenv = {});
+
 /// Connection handling shared by every client that uses the same transport.
 struct transport_config {
     tls_config tls;
+    /// nullopt = proxy_from_environment(); a value = exactly that (all empty = direct).
+    /// A proxy URL that cannot be used makes the transport's constructor throw
+    /// spark_error(invalid_argument) naming it (the password masked).
+    std::optional<proxy_config> proxy;
     std::size_t max_connections_per_host = 32;  ///< more requests wait for a free connection
     std::chrono::milliseconds keep_alive{30s};  ///< idle connections older than this are closed
     std::chrono::milliseconds connect_timeout{10s};    ///< DNS + TCP connect
@@ -66,6 +86,12 @@ struct client_config {
     std::chrono::milliseconds token_refresh_margin{30s};  ///< refresh OAuth tokens this early
     bool use_environment = true; ///< false: ignore CSPARK_* variables
     transport_config transport;  ///< used when shared_transport is null
+    /// nullopt = transport.proxy, whose nullopt means the environment's
+    /// proxies (none when use_environment is false); "" = no proxy; a URL =
+    /// that proxy for https and http (the environment's no_proxy still applies
+    /// when use_environment is true). Ignored with a shared_transport (its own
+    /// config decides).
+    std::optional<std::string> proxy;
     std::shared_ptr<cspark::transport> shared_transport;  ///< pool shared with other clients
     std::shared_ptr<timer_service> timer;  ///< null = system_timer_service()
     std::function<double()> random;  ///< jitter source in [0,1); null = seeded PRNG

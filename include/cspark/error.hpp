@@ -49,6 +49,7 @@ enum class errc {
     malformed_json,         ///< body was expected to be JSON and is not
     unexpected_response,    ///< JSON is valid but lacks a field this library needs
     redirect_refused,       ///< a redirect the request may not follow (method, scheme, limit)
+    proxy_refused,          ///< the HTTP proxy refused (407: it wants credentials; 403: not allowed)
 
     // HTTP status codes returned by the server (diagnostics.http_status has the number).
     bad_request,            ///< 400

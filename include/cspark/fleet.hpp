@@ -101,10 +101,12 @@ bool outcome_known(error_code ec) noexcept;
 /// jobs' ids, states and files, and its own services' outcomes from the
 /// combined import (the combined status documents, `raw` and `outputs`, are
 /// not copied into each entry's result). One failure never stops the others.
+/// The fleet's own state lives on a strand of the awaiting coroutine's
+/// executor, so any number of threads may run that executor.
 boost::asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_entry> entries,
                                                                    fleet_options options);
 
-/// migrate_fleet with any completion token, on `ex` (the clients' executor):
+/// migrate_fleet with any completion token, on `ex` (any executor; the clients'):
 /// void(std::exception_ptr, std::vector<migration_result>).
 template <class Token>
 auto async_migrate_fleet(boost::asio::any_io_executor ex, std::vector<fleet_entry> entries, fleet_options options,

@@ -10,8 +10,12 @@
 // migrate, migrate_fleet) return asio::awaitable<T> and throw spark_error;
 // async_exp, async_imp, async_migrate, async_migrate_fleet take any
 // completion token: void(std::exception_ptr, T).
-// All of it runs on the client's executor; nothing is thread-safe beyond that
-// (use one thread or a strand).
+// Thread-safe on any executor: the verbs and flows run on the client's strand
+// (client::get_executor()) whatever thread starts or awaits them, and an
+// awaited flow resumes its caller on the caller's executor. So one impex may
+// serve hundreds of flows started from several threads that run one
+// io_context. Progress callbacks run on the strand: flows of clients on
+// different transports may call them at the same time from different threads.
 #pragma once
 
 #include <cspark/client.hpp>

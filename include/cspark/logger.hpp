@@ -11,8 +11,10 @@ enum class log_level { trace, debug, info, warn, error, off };
 
 std::string_view to_string(log_level level) noexcept;
 
-/// Receives one finished line (no trailing newline). Called on the thread that
-/// runs the client's executor; never receives secrets.
+/// Receives one finished line (no trailing newline); never receives secrets.
+/// Called on a thread running the client's executor: when several threads
+/// run it, clients on different transports may log at the same time, so the
+/// sink must be thread-safe then (stderr_sink() is: one write per line).
 using log_sink = std::function<void(log_level, std::string_view)>;
 
 struct logger {

@@ -3,7 +3,7 @@
 //   auto mon = std::make_shared<cspark::fleet_monitor>();
 //   fleet_options o;
 //   o.monitor = mon;
-//   ... while the fleet runs, on its executor's thread:
+//   ... while the fleet runs, from any thread:
 //   write_file(cspark::to_prometheus(mon->snapshot()));
 #pragma once
 
@@ -62,9 +62,10 @@ struct fleet_metrics {
 ///   cspark_job_duration_seconds{kind}                                       histogram
 std::string to_prometheus(const fleet_metrics& m, std::string_view prefix = "cspark_");
 
-/// Watches one or more fleets (give it to fleet_options::monitor). Not
-/// thread-safe: use it on the thread running the fleet's executor. The
-/// clients' HTTP retries are counted from when the fleet first saw them.
+/// Watches one or more fleets (give it to fleet_options::monitor).
+/// Thread-safe: fleets on any threads update it, snapshot() may be called
+/// from any thread. The clients' HTTP retries are counted from when the
+/// fleet first saw them.
 class fleet_monitor {
 public:
     fleet_monitor();

@@ -20,8 +20,13 @@ struct transport_stats {
     std::size_t peak_buffer_bytes = 0;     ///< largest I/O buffer one connection has held
 };
 
-/// Not thread-safe: use from the thread(s) running its executor, serialised
-/// (one io_context thread, or a strand).
+/// Thread-safe on any executor: the pool's state lives on a strand of the
+/// executor given (get_executor() returns that strand), so one transport may
+/// serve clients whose operations run on an io_context that many threads run.
+/// The work of one transport (and of its clients) is serialised on the
+/// strand; stats() may be called from any thread. close_idle() must not run
+/// beside the transport's operations: call it on get_executor() (a handler or
+/// coroutine there, or asio::dispatch) or while no thread runs the io_context.
 class transport {
 public:
     /// Throws spark_error(file_error) when tls.ca_file cannot be loaded.
@@ -30,9 +35,9 @@ public:
     transport(const transport&) = delete;
     transport& operator=(const transport&) = delete;
 
-    transport_stats stats() const noexcept;
+    transport_stats stats() const noexcept;  ///< any thread; each counter read once, not all at one instant
     const transport_config& config() const noexcept;
-    boost::asio::any_io_executor get_executor() const noexcept;
+    boost::asio::any_io_executor get_executor() const noexcept;  ///< the transport's strand
     /// Closes idle kept-alive connections (busy ones finish their request first).
     void close_idle();
 

@@ -26,6 +26,7 @@
 #include "cli/journal.hpp"
 #include "cli/plan.hpp"
 #include "core/hash.hpp"
+#include "core/proxy.hpp"
 #include "core/text.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -351,6 +352,7 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     }
     batch_options run = bo;
     transport_config tc;
+    if (defaults.proxy) tc.proxy = detail::one_proxy(*defaults.proxy, true);
     if (!fit_to_descriptors(plan, run, tc, out)) return usage;
     client_cache apis(io, out, tc);
     try {

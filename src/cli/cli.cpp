@@ -87,6 +87,7 @@ client_config to_config(const connection_options& o) {
     c.retry_interval = std::chrono::milliseconds(o.retry_interval_ms);
     c.transport.tls.ca_file = o.ca_file;
     c.transport.tls.insecure = o.insecure;
+    c.proxy = o.proxy;
     auto from_env = [](const std::string& name, const char* flag) -> std::string {
         const char* v = std::getenv(name.c_str());
         if (!v || !*v) {

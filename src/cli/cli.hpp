@@ -44,6 +44,7 @@ struct connection_options {
     std::string ca_file;
     bool insecure = false;
     std::string api_key_env, token_env, oauth_file;  ///< "" = CSPARK_* defaults
+    std::optional<std::string> proxy;  ///< --proxy URL / --no-proxy (""); nullopt = the environment's
 };
 
 /// A client_config from the options; CSPARK_* fill what is not named.

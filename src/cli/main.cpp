@@ -376,6 +376,12 @@ int main(int argc, char** argv) {
     app.add_flag("--json", a.out.json, "Print one JSON result document on stdout");
     app.add_flag("--quiet", a.out.quiet, "Only errors");
     app.add_flag("--verbose", a.out.verbose, "Log every request");
+    std::string proxy;
+    auto* proxy_opt = app.add_option("--proxy", proxy,
+                                     "HTTP proxy for every request: http://[user:password@]host[:port] (default: "
+                                     "HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as curl reads them)");
+    auto* no_proxy_opt = app.add_flag("--no-proxy", "Connect directly, whatever the proxy variables say");
+    proxy_opt->excludes(no_proxy_opt);
     commands c{};
     define_transfers(app, a, c);
     define_jobs(app, a, c);
@@ -385,6 +391,10 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
         return rc == 0 ? 0 : usage;
+    }
+    if (proxy_opt->count() > 0 || no_proxy_opt->count() > 0) {
+        std::optional<std::string> choice = no_proxy_opt->count() > 0 ? std::string() : proxy;
+        a.conn.proxy = a.from.proxy = a.to.proxy = choice;
     }
     if (c.inspect->parsed()) {
         a.xo.max_bytes = *parse_size(a.max_size);

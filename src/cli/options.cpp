@@ -65,6 +65,7 @@ Environment:
   CSPARK_API_KEY        API key (or name another variable with --api-key-env)
   CSPARK_BEARER_TOKEN   bearer token (or --token-env)
   CSPARK_CLIENT_ID, CSPARK_CLIENT_SECRET, CSPARK_OAUTH_PATH   OAuth2 client credentials
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY (or lower case)   proxies, as curl reads them
   JOB_COMPLETION_INDEX  with `batch --shard K/N` unset or `--shard /N`: K (Kubernetes Indexed Jobs)
 
 Exit codes:

@@ -35,6 +35,7 @@ public:
         case errc::malformed_json: return "the response body is not valid JSON";
         case errc::unexpected_response: return "the response lacks a field this client needs";
         case errc::redirect_refused: return "the server redirected the request and the redirect may not be followed";
+        case errc::proxy_refused: return "the HTTP proxy refused the request: with 407 it wants credentials (http://user:password@host:port)";
         case errc::bad_request: return "400 Bad Request: the server rejected the request's inputs";
         case errc::unauthorized: return "401 Unauthorized: the credentials are missing, invalid or expired";
         case errc::forbidden: return "403 Forbidden: the credentials lack a permission for this API";
@@ -82,6 +83,7 @@ errc errc_from_http_status(int status) noexcept {
     case 401: return errc::unauthorized;
     case 403: return errc::forbidden;
     case 404: return errc::not_found;
+    case 407: return errc::proxy_refused;
     case 409: return errc::conflict;
     case 415: return errc::unsupported_media_type;
     case 422: return errc::unprocessable_entity;
@@ -124,6 +126,7 @@ std::string_view error_name(error_code ec) noexcept {
     case errc::malformed_json: return "malformed_json";
     case errc::unexpected_response: return "unexpected_response";
     case errc::redirect_refused: return "redirect_refused";
+    case errc::proxy_refused: return "proxy_refused";
     case errc::bad_request: return "bad_request";
     case errc::unauthorized: return "unauthorized";
     case errc::forbidden: return "forbidden";

@@ -20,20 +20,46 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include <atomic>
+#include <mutex>
 #include <random>
 
 
 namespace cspark {
 
 struct client::impl {
-    boost::asio::any_io_executor ex;
+    boost::asio::any_io_executor ex;  // the transport's strand: all of the below is used there
     client_config cfg;
     resolved_config rc;
     std::shared_ptr<cspark::transport> tr;
     std::shared_ptr<timer_service> timer;
     retry_config retry;
-    std::mt19937_64 rng{std::random_device{}()};
-    client_stats stats;
+    std::mt19937_64 rng{std::random_device{}()};  // used on the strand only
+
+    // Counters written on the strand, read by stats() from any thread.
+    struct live_stats {
+        std::atomic<std::uint64_t> requests{0}, attempts{0}, retries{0}, token_fetches{0};
+        mutable std::mutex reasons_mu;
+        std::map<std::string, std::uint64_t, std::less<>> retry_reasons;
+
+        void retried(std::string_view reason) {
+            ++retries;
+            std::lock_guard lock(reasons_mu);
+            auto it = retry_reasons.find(reason);
+            if (it == retry_reasons.end()) it = retry_reasons.emplace(std::string(reason), 0).first;
+            ++it->second;
+        }
+        client_stats snapshot() const {
+            client_stats s;
+            s.requests = requests.load(std::memory_order_relaxed);
+            s.attempts = attempts.load(std::memory_order_relaxed);
+            s.retries = retries.load(std::memory_order_relaxed);
+            s.token_fetches = token_fetches.load(std::memory_order_relaxed);
+            std::lock_guard lock(reasons_mu);
+            s.retry_reasons = retry_reasons;
+            return s;
+        }
+    } stats;
     std::string user_agent;
     std::string spark_ua;
 

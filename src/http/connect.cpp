@@ -2,11 +2,16 @@
 // with deadlines, and the per-origin pools connections come from.
 #include "http/transport_impl.hpp"
 
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+
 namespace cspark {
 
 transport::transport(asio::any_io_executor ex, transport_config cfg) : impl_(std::make_unique<impl>()) {
-    impl_->ex = std::move(ex);
+    impl_->ex = asio::make_strand(std::move(ex));
     impl_->cfg = std::move(cfg);
+    impl_->proxies = detail::make_proxy_routes(impl_->cfg.proxy ? *impl_->cfg.proxy : proxy_from_environment());
     // TLS asked for explicitly: set it up now, so a bad CA file fails here.
     if (impl_->cfg.tls.insecure || !impl_->cfg.tls.ca_file.empty()) impl_->tls();
 }
@@ -37,7 +42,7 @@ ssl::context& transport::impl::tls() {
 }
 
 transport::~transport() = default;
-transport_stats transport::stats() const noexcept { return impl_->stats; }
+transport_stats transport::stats() const noexcept { return impl_->stats.snapshot(); }
 const transport_config& transport::config() const noexcept { return impl_->cfg; }
 asio::any_io_executor transport::get_executor() const noexcept { return impl_->ex; }
 
@@ -62,8 +67,15 @@ asio::awaitable<std::unique_ptr<connection>> transport::impl::connect(const orig
     bool deadline_binds = connect_deadline == deadline;
     auto timed_out = [&] { return deadline_binds ? errc::request_timeout : errc::connect_timeout; };
 
-    auto endpoints = co_await resolve(o, connect_deadline, timed_out(), oc, res);
-    if (!endpoints) co_return nullptr;
+    // Through a proxy, the TCP connection goes to the proxy.
+    const detail::proxy_endpoint* px = proxies.for_origin(o);
+    origin hop = px ? origin{.tls = false, .host = px->host, .port = px->port} : o;
+    std::string where = px ? "proxy " + px->display + " (for " + o.to_string() + ")" : o.to_string();
+    auto endpoints = co_await resolve(hop, connect_deadline, timed_out(), oc, res);
+    if (!endpoints) {
+        if (px && !res.detail.empty()) res.detail += " (the proxy for " + o.to_string() + ")";
+        co_return nullptr;
+    }
 
     auto c = std::make_unique<connection>(ex, o.tls ? &tls() : nullptr, cfg.header_limit, cfg.chunk_size);
     auto* raw = c.get();
@@ -78,13 +90,13 @@ asio::awaitable<std::unique_ptr<connection>> transport::impl::connect(const orig
     if (cec) {
         if (cec == beast::error::timeout) {
             res.ec = timed_out();
-            res.detail = "connecting to " + o.to_string() + " timed out";
+            res.detail = "connecting to " + where + " timed out";
         } else if (cec == asio::error::no_descriptors) {
             res.ec = errc::too_many_open_files;
-            res.detail = "connecting to " + o.to_string() + ": " + cec.message();
+            res.detail = "connecting to " + where + ": " + cec.message();
         } else {
             res.ec = errc::connect_failed;
-            res.detail = "connecting to " + o.to_string() + ": " + cec.message();
+            res.detail = "connecting to " + where + ": " + cec.message();
         }
         co_return nullptr;
     }
@@ -92,11 +104,69 @@ asio::awaitable<std::unique_ptr<connection>> transport::impl::connect(const orig
     c->stream.tcp().socket().set_option(tcp::no_delay(true), ignored);
     ++stats.connections_opened;
 
+    if (px && !o.tls) c->forward_proxy = px;
+    if (px && o.tls) {
+        bool open = co_await tunnel(*c, o, *px, connect_deadline, oc, res);  // a local, not in the if (g++ 12)
+        if (!open) co_return nullptr;
+    }
     if (o.tls) {
         bool shook = co_await handshake(*c, o, deadline, oc, res);  // a local, not in the if (g++ 12)
         if (!shook) co_return nullptr;
     }
     co_return c;
+}
+
+// "CONNECT host:port" and the proxy's answer, within the connect deadline.
+// Only the proxy's own credentials are sent; nothing of the request is.
+asio::awaitable<bool> transport::impl::tunnel(connection& c, const origin& o, const detail::proxy_endpoint& px,
+                                              clock_type::time_point deadline, detail::op_cancel& oc,
+                                              detail::wire_result& res) {
+    std::string authority = (o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host) + ":" + std::to_string(o.port);
+    std::string head = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
+    if (!px.authorization.empty()) head += "Proxy-Authorization: " + px.authorization + "\r\n";
+    head += "\r\n";
+    auto* raw = &c;
+    c.stream.tcp().expires_at(deadline);
+    oc.hook = [raw] { raw->stream.tcp().close(); };
+    auto [wec, written] = co_await asio::async_write(c.stream.tcp(), asio::buffer(head), use_tuple);
+    std::string reply;
+    error_code rec = wec;
+    if (!wec) {
+        auto [ec, n] = co_await asio::async_read_until(c.stream.tcp(), asio::dynamic_buffer(reply, 16 * 1024), "\r\n\r\n", use_tuple);
+        rec = ec;
+    }
+    oc.hook = nullptr;
+    if (oc.cancelled) {
+        res.ec = errc::cancelled;
+        co_return false;
+    }
+    std::string what = "proxy " + px.display + " tunnel to " + authority;
+    if (rec) {
+        res.ec = rec == beast::error::timeout ? errc::connect_timeout : errc::connect_failed;
+        res.detail = what + ": " + (rec == asio::error::not_found ? std::string("answer header too large") : rec.message());
+        co_return false;
+    }
+    // "HTTP/1.1 200 Connection established"
+    std::string_view line(reply.data(), reply.find("\r\n"));
+    auto sp = line.find(' ');
+    int status = 0;
+    if (line.starts_with("HTTP/1.") && sp != std::string_view::npos && line.size() >= sp + 4)
+        for (char ch : line.substr(sp + 1, 3)) status = ch >= '0' && ch <= '9' ? status * 10 + (ch - '0') : -10000;
+    if (status >= 200 && status < 300) {
+        if (reply.size() > reply.find("\r\n\r\n") + 4) {  // bytes after the answer: not a tunnel we can use
+            res.ec = errc::connect_failed;
+            res.detail = what + ": unexpected bytes after the proxy's answer";
+            co_return false;
+        }
+        co_return true;
+    }
+    res.ec = status == 407 || status == 403 ? errc::proxy_refused : errc::connect_failed;  // 5xx: the proxy could not reach it
+    res.detail = what + " refused: " + detail::excerpt(line, 200) +
+                 (status == 407 ? (px.authorization.empty() ? " (the proxy wants credentials: http://user:password@host:port)"
+                                                            : " (the proxy rejected the credentials in its URL)")
+                                : "");
+    c.stream.tcp().close();
+    co_return false;
 }
 
 // Resolves `o` (not for IP literals) within the connect deadline.

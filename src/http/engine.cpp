@@ -47,10 +47,14 @@ asio::awaitable<bool> transport::impl::send(connection& c, const detail::wire_re
     auto fail = [&](error_code ec, bool deadline_binds, std::string_view what) { fail_io(res, oc, ec, deadline_binds, what); };
 
     // ---- request
-    http::request<http::buffer_body> req{to_verb(r.method), r.target, 11};
     std::string host = r.server.host.find(':') != std::string::npos ? "[" + r.server.host + "]" : r.server.host;
     if (r.server.port != (r.server.tls ? 443 : 80)) host += ":" + std::to_string(r.server.port);
+    // Through a forward proxy (plain http), the target names the origin.
+    std::string target = c.forward_proxy ? "http://" + host + r.target : r.target;
+    http::request<http::buffer_body> req{to_verb(r.method), target, 11};
     req.set(http::field::host, host);
+    if (c.forward_proxy && !c.forward_proxy->authorization.empty())
+        req.set(http::field::proxy_authorization, c.forward_proxy->authorization);
     if (r.headers)
         for (const auto& [k, v] : *r.headers) req.insert(k, v);
     std::uint64_t length = r.source ? r.source->size() : r.body.size();

@@ -7,6 +7,7 @@
 #include "http/engine.hpp"
 #include "http/stream.hpp"
 
+#include "core/proxy.hpp"
 #include "core/text.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -26,6 +27,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <optional>
 #include <sys/socket.h>
@@ -49,6 +51,7 @@ struct connection {
     std::vector<char> chunk;
     clock_type::time_point idle_since{};
     bool reused = false;
+    const proxy_endpoint* forward_proxy = nullptr;  // http through a proxy: requests in absolute form
 
     connection(asio::any_io_executor ex, ssl::context* ctx, std::size_t header_limit, std::size_t chunk_size)
         : stream(ctx ? detail::any_stream(ex, *ctx) : detail::any_stream(ex)),
@@ -105,6 +108,24 @@ inline http::verb to_verb(http_method m) {
 
 }  // namespace detail
 
+// The counters as the pool keeps them: written on the transport's strand,
+// read by stats() from any thread.
+struct live_transport_stats {
+    std::atomic<std::uint64_t> connections_opened{0}, requests{0}, reused{0}, stale_reconnects{0};
+    std::atomic<std::size_t> open_connections{0}, peak_buffer_bytes{0};
+
+    transport_stats snapshot() const noexcept {
+        transport_stats s;
+        s.connections_opened = connections_opened.load(std::memory_order_relaxed);
+        s.requests = requests.load(std::memory_order_relaxed);
+        s.reused = reused.load(std::memory_order_relaxed);
+        s.stale_reconnects = stale_reconnects.load(std::memory_order_relaxed);
+        s.open_connections = open_connections.load(std::memory_order_relaxed);
+        s.peak_buffer_bytes = peak_buffer_bytes.load(std::memory_order_relaxed);
+        return s;
+    }
+};
+
 using detail::connection;
 using detail::host_pool;
 using detail::is_ip_literal;
@@ -113,6 +134,8 @@ using detail::to_verb;
 using detail::use_tuple;
 
 struct transport::impl {
+    // A strand over the executor given: every coroutine that touches the
+    // pools, and every client of this transport, runs on it (transport.hpp).
     asio::any_io_executor ex;
     transport_config cfg;
     // Made on the first https connection: loading the system CA store costs
@@ -120,7 +143,8 @@ struct transport::impl {
     std::optional<ssl::context> tls_ctx;
     ssl::context& tls();
     std::unordered_map<std::string, host_pool> pools;
-    transport_stats stats;
+    live_transport_stats stats;
+    detail::proxy_routes proxies;
 
     // Arms the stream's timer for the next I/O step: the request deadline or
     // the idle timeout, whichever comes first. Returns true when the deadline binds.
@@ -132,7 +156,8 @@ struct transport::impl {
     }
 
     void note_buffer(const connection& c) {
-        stats.peak_buffer_bytes = std::max(stats.peak_buffer_bytes, c.buffer.capacity() + c.chunk.size());
+        auto held = c.buffer.capacity() + c.chunk.size();
+        if (held > stats.peak_buffer_bytes.load(std::memory_order_relaxed)) stats.peak_buffer_bytes.store(held);  // one writer: the strand
     }
 
     void release(const std::string& key, std::unique_ptr<connection> c, bool keep) {
@@ -155,6 +180,9 @@ struct transport::impl {
     asio::awaitable<std::optional<tcp::resolver::results_type>> resolve(const origin& o, clock_type::time_point connect_deadline,
                                                                         errc timed_out, detail::op_cancel& oc,
                                                                         detail::wire_result& res);
+    // CONNECT origin through the proxy `c` is connected to.
+    asio::awaitable<bool> tunnel(connection& c, const origin& o, const detail::proxy_endpoint& px, clock_type::time_point deadline,
+                                 detail::op_cancel& oc, detail::wire_result& res);
     asio::awaitable<bool> handshake(connection& c, const origin& o, clock_type::time_point deadline, detail::op_cancel& oc,
                                     detail::wire_result& res);
     asio::awaitable<std::unique_ptr<connection>> acquire(const origin& o, const std::string& key,

@@ -17,6 +17,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <list>
 #include <set>
@@ -253,7 +254,7 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
         for (auto p = parts.rbegin(); p != parts.rend(); ++p) st->enqueue(*p, {}, true);
         if (st->monitor) {
             st->monitor->requeued(t.members.size());
-            ++st->monitor->m.splits;
+            st->monitor->split();
         }
         for (std::size_t k = 1; k < parts.size(); ++k) st->wake_one();  // this worker takes one itself
         co_return;
@@ -291,9 +292,7 @@ asio::awaitable<void> worker(std::shared_ptr<fleet_state> st) {
     st->wake_all();  // a sleeper may be the last to see the queue empty
 }
 
-}  // namespace
-
-asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_entry> entries, fleet_options options) {
+asio::awaitable<std::vector<migration_result>> run_fleet(std::vector<fleet_entry> entries, fleet_options options) {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto ex = co_await asio::this_coro::executor;
     auto st = std::make_shared<fleet_state>();
@@ -363,6 +362,16 @@ asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_e
             if (st->monitor) st->monitor->never_started();
         }
     co_return std::move(st->results);
+}
+
+}  // namespace
+
+// The fleet's own state (queue, tenant slots, workers) lives on a strand of
+// the caller's executor, so an io_context run by many threads may run it.
+asio::awaitable<std::vector<migration_result>> migrate_fleet(std::vector<fleet_entry> entries, fleet_options options) {
+    auto ex = co_await asio::this_coro::executor;
+    auto results = co_await detail::on_strand(asio::make_strand(ex), run_fleet(std::move(entries), std::move(options)));
+    co_return results;
 }
 
 }  // namespace cspark

@@ -5,6 +5,8 @@
 #include <cspark/impex.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -24,8 +26,27 @@ struct outcome {
     T value;
 };
 
+template <class T>
+boost::asio::awaitable<T> strand_body(boost::asio::awaitable<T> body) {
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
+    // The caller's filter has chosen what reaches here: let all of it through.
+    co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::enable_total_cancellation());
+    co_return co_await std::move(body);
+}
+
+/// Runs `body` on `strand` and resumes the caller on its own executor: how a
+/// flow awaited from any thread keeps its client's state on the client's
+/// strand. The caller's cancellation reaches the body (co_spawn carries it to
+/// the strand); the body's exceptions reach the caller.
+template <class T>
+boost::asio::awaitable<T> on_strand(boost::asio::any_io_executor strand, boost::asio::awaitable<T> body) {
+    auto spawned = boost::asio::co_spawn(std::move(strand), strand_body(std::move(body)), boost::asio::use_awaitable);
+    T value = co_await std::move(spawned);  // a named local (g++ 12, shared/toolchain.md)
+    co_return value;
+}
+
 /// An async mutex per key (a tenant's export or import slot): waiters sleep
-/// on a timer that release() cancels. Single-threaded, like the clients.
+/// on a timer that release() cancels. Used on one strand (a fleet's).
 class gates {
 public:
     explicit gates(boost::asio::any_io_executor ex) : ex_(std::move(ex)) {}

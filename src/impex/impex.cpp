@@ -12,6 +12,7 @@
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 
@@ -46,7 +47,9 @@ void launch(asio::any_io_executor ex, asio::awaitable<outcome<T>> op, asio::any_
         }
         asio::dispatch(ex, asio::append(std::move(h), out.ec, std::move(out.value)));
     };
-    asio::co_spawn(ex, std::move(op), asio::bind_cancellation_slot(slot, std::move(done)));
+    // Bound to the strand: co_spawn then carries a cancellation emitted on the
+    // caller's thread over to the strand before the coroutine sees it.
+    asio::co_spawn(ex, std::move(op), asio::bind_cancellation_slot(slot, asio::bind_executor(ex, std::move(done))));
 }
 
 std::string new_correlation_id() {
@@ -343,14 +346,15 @@ void imports_api::do_initiate(const import_request& r, asio::any_completion_hand
     detail::launch<job_status>(c.get_executor(), detail::initiate_import(c, r), std::move(h));
 }
 
+// The flows run on the client's strand whatever thread awaits them.
 asio::awaitable<export_result> impex::exp(export_request req) {
-    auto o = co_await detail::run_exp(client_, std::move(req));
+    auto o = co_await detail::on_strand(client_.get_executor(), detail::run_exp(client_, std::move(req)));
     throw_if(o.ec, o.value.diag);
     co_return std::move(o.value);
 }
 
 asio::awaitable<import_result> impex::imp(import_request req) {
-    auto o = co_await detail::run_imp(client_, std::move(req));
+    auto o = co_await detail::on_strand(client_.get_executor(), detail::run_imp(client_, std::move(req)));
     throw_if(o.ec, o.value.diag);
     co_return std::move(o.value);
 }
@@ -359,7 +363,8 @@ asio::awaitable<migration_result> impex::migrate(impex& target, migrate_request 
     // Named locals, not default-argument temporaries, in a co_await call (g++ 12, shared/toolchain.md).
     migration_checkpoint from_start;
     std::function<asio::awaitable<void>(const checkpoint_event&)> no_journal;
-    auto m = co_await detail::run_migrate(client_, target.client_, std::move(req), nullptr, from_start, std::move(no_journal));
+    auto body = detail::run_migrate(client_, target.client_, std::move(req), nullptr, from_start, std::move(no_journal));
+    auto m = co_await detail::on_strand(client_.get_executor(), std::move(body));
     co_return m;
 }
 

@@ -111,6 +111,7 @@ fleet_monitor::fleet_monitor() : impl_(std::make_unique<impl>()) {}
 fleet_monitor::~fleet_monitor() = default;
 
 fleet_metrics fleet_monitor::snapshot() const {
+    std::lock_guard lock(impl_->mu);
     fleet_metrics out = impl_->m;
     for (const auto& w : impl_->clients) {
         auto now = w.c.stats();
@@ -124,31 +125,41 @@ fleet_metrics fleet_monitor::snapshot() const {
 }
 
 void fleet_monitor::impl::watch(const client& c) {
+    std::lock_guard lock(mu);
     for (const auto& w : clients)
         if (&w.c.config() == &c.config()) return;  // copies of a client share one config
     clients.push_back({c, c.stats()});
 }
 
 void fleet_monitor::impl::planned(std::size_t n) {
+    std::lock_guard lock(mu);
     m.migrations += n;
     m.queued += n;
 }
 void fleet_monitor::impl::started(std::size_t n) {
+    std::lock_guard lock(mu);
     m.queued -= std::min<std::uint64_t>(m.queued, n);
     m.running += n;
 }
 void fleet_monitor::impl::requeued(std::size_t n) {
+    std::lock_guard lock(mu);
     m.running -= std::min<std::uint64_t>(m.running, n);
     m.queued += n;
 }
 void fleet_monitor::impl::ended(error_code ec, bool known) {
+    std::lock_guard lock(mu);
     if (m.running > 0) --m.running;
     if (!ec) ++m.done;
     else if (ec == errc::cancelled) ++m.cancelled;
     else if (!known) ++m.unknown;
     else ++m.failed;
 }
+void fleet_monitor::impl::split() {
+    std::lock_guard lock(mu);
+    ++m.splits;
+}
 void fleet_monitor::impl::never_started() {
+    std::lock_guard lock(mu);
     if (m.queued > 0) --m.queued;
     ++m.cancelled;
 }
@@ -157,6 +168,7 @@ namespace detail {
 
 void task_watch::on_progress(const progress_event& ev) {
     using kind = progress_event::kind;
+    std::lock_guard lock(mon_.mu);
     if (ev.what == kind::retry && !ev.reason.empty()) {
         ++mon_.m.retries[ev.reason];
     } else if (ev.what == kind::bytes) {
@@ -169,6 +181,7 @@ void task_watch::on_progress(const progress_event& ev) {
 
 void task_watch::on_checkpoint(const checkpoint_event& ev) {
     using kind = checkpoint_event::kind;
+    std::lock_guard lock(mon_.mu);
     switch (ev.what) {
     case kind::export_job:
     case kind::import_job: {
@@ -193,6 +206,7 @@ void task_watch::on_checkpoint(const checkpoint_event& ev) {
 }
 
 void task_watch::end() {
+    std::lock_guard lock(mon_.mu);
     if (export_.in_flight && mon_.m.export_jobs_in_flight > 0) --mon_.m.export_jobs_in_flight;
     if (import_.in_flight && mon_.m.import_jobs_in_flight > 0) --mon_.m.import_jobs_in_flight;
     export_.in_flight = import_.in_flight = false;

@@ -9,11 +9,15 @@
 #include <cspark/progress.hpp>
 
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace cspark {
 
+// Fleets on their strands write, snapshot() reads from anywhere: every
+// access holds `mu`.
 struct fleet_monitor::impl {
+    mutable std::mutex mu;
     fleet_metrics m;
     struct watched {
         client c;
@@ -27,6 +31,7 @@ struct fleet_monitor::impl {
     void requeued(std::size_t n);  // a split task's members go back
     void ended(error_code ec, bool known);  // one running migration ended
     void never_started();          // one queued migration was cancelled
+    void split();                  // a combined job was split
 };
 
 namespace detail {

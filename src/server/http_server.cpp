@@ -202,10 +202,20 @@ response_plan bad_request(bool too_big) {
     return plan;
 }
 
+// A request in absolute form ("GET http://host/path", as proxies forward
+// them; RFC 9112 3.2.2: servers must accept it) is routed by its path.
+std::string origin_form(std::string_view target) {
+    auto scheme = target.find("://");
+    if (target.starts_with("/") || scheme == std::string_view::npos || scheme == 0) return std::string(target);
+    auto path = target.find_first_of("/?", scheme + 3);
+    if (path == std::string_view::npos) return "/";
+    return (target[path] == '?' ? "/" : "") + std::string(target.substr(path));
+}
+
 request_head head_of(const http::request_parser<http::buffer_body>& p, const std::string& remote, bool tls) {
     request_head head;
     head.method = std::string(p.get().method_string());
-    head.target = std::string(p.get().target());
+    head.target = origin_form(p.get().target());
     for (const auto& f : p.get()) head.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     if (auto cl = p.content_length()) head.content_length = *cl;
     head.remote = remote;

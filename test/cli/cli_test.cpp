@@ -1,6 +1,7 @@
 // The cspark-impex binary as a child process against an in-process emulator
 // (served from a background thread).
 #include "support/cli_fixture.hpp"
+#include "support/test_proxy.hpp"
 
 #include "zip/zip.hpp"
 
@@ -352,4 +353,36 @@ TEST_CASE("--json errors carry a stable code beside the words") {
     auto bad = f.run({"--json", "status", "x", "--base-url", f.src(), "--api-key-env", "NO_SUCH_VARIABLE"});
     CHECK(bad.rc == 2);
     CHECK(json::parse(bad.out).at("error").at("code") == "missing_credentials");
+}
+
+TEST_CASE("--proxy, the proxy variables and --no-proxy") {
+    cli_fixture f;
+    asio::io_context pio;  // the proxy runs on its own thread, beside the emulator's
+    test_proxy proxy(pio.get_executor());
+    auto guard = asio::make_work_guard(pio);
+    std::thread proxy_thread([&] { pio.run(); });
+    auto export_args = [&](std::vector<std::string> before, const std::string& out) {
+        before.insert(before.end(), {"export", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--services",
+                                     "folder-1/service-1", "-o", (f.dir / out).string(), "--retry-interval", "20ms"});
+        return before;
+    };
+    auto given = f.run(export_args({"--proxy", proxy.url()}, "given"));
+    CHECK_MESSAGE(given.rc == 0, given.err);
+    ::setenv("http_proxy", proxy.url().c_str(), 1);
+    auto from_env = f.run(export_args({}, "env"));
+    CHECK_MESSAGE(from_env.rc == 0, from_env.err);
+    auto direct = f.run(export_args({"--no-proxy"}, "direct"));  // the variable still set
+    CHECK_MESSAGE(direct.rc == 0, direct.err);
+    auto bad = f.run(export_args({"--proxy", "socks5://u:hunter2@127.0.0.1:1"}, "bad"));
+    ::unsetenv("http_proxy");
+    CHECK(bad.rc == 2);
+    CHECK(contains(bad.err, "socks5"));
+    CHECK_FALSE(contains(bad.err + bad.out, "hunter2"));
+    guard.reset();
+    pio.stop();
+    proxy_thread.join();
+    // Two runs went through the proxy (each at least POST export, status, download), one did not.
+    std::size_t through = 0;
+    for (const auto& head : proxy.heads()) through += head.starts_with("POST http://127.0.0.1:") ? 1 : 0;
+    CHECK(through == 2);
 }

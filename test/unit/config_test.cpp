@@ -1,5 +1,7 @@
 #include <cspark/config.hpp>
 
+#include "core/proxy.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -136,4 +138,95 @@ TEST_CASE("secrets print masked") {
     std::ostringstream os;
     os << s;
     CHECK(os.str().find("super") == std::string::npos);
+}
+
+TEST_CASE("proxy variables as curl reads them: lower case first, all_proxy for an unset scheme") {
+    fake_env env;
+    CHECK(proxy_from_environment(std::ref(env)).https.empty());
+    env.vars = {{"HTTPS_PROXY", "http://upper:3128"}, {"https_proxy", "http://lower:3128"}, {"ALL_PROXY", "http://all:1080"},
+                {"NO_PROXY", ".corp,10.0.0.0/8"}};
+    auto p = proxy_from_environment(std::ref(env));
+    CHECK(p.https == "http://lower:3128");
+    CHECK(p.http == "http://all:1080");  // no http_proxy: all_proxy
+    CHECK(p.no_proxy == ".corp,10.0.0.0/8");
+    env.vars = {{"HTTP_PROXY", "http://upper-http:8080"}, {"no_proxy", "*"}};
+    p = proxy_from_environment(std::ref(env));
+    CHECK(p.http == "http://upper-http:8080");
+    CHECK(p.https.empty());
+    CHECK(p.no_proxy == "*");
+}
+
+TEST_CASE("proxy URLs: host, port (curl's 1080 by default), Basic credentials; other schemes refused") {
+    std::string why;
+    auto p = detail::parse_proxy_url("http://alice:s3cret@Proxy.Corp:3128/", why);
+    REQUIRE(p);
+    CHECK(p->host == "proxy.corp");
+    CHECK(p->port == 3128);
+    CHECK(p->authorization == "Basic YWxpY2U6czNjcmV0");
+    CHECK(p->display == "http://proxy.corp:3128");  // never the credentials
+    p = detail::parse_proxy_url("proxy.corp", why);  // no scheme: http
+    REQUIRE(p);
+    CHECK(p->port == 1080);
+    CHECK(p->authorization.empty());
+    p = detail::parse_proxy_url("http://a%40b:p%3Aw@[::1]:8080", why);  // percent-decoded user info, IPv6
+    REQUIRE(p);
+    CHECK(p->host == "::1");
+    CHECK(p->authorization == "Basic YUBiOnA6dw==");  // a@b:p:w
+    CHECK(p->display == "http://[::1]:8080");
+    for (std::string bad : {"socks5://h:1080", "https://h:443", "http://h:0", "http://h:70000", "http://h:1/x", "http://h:1?q=1",
+                            "http://", "::::"}) {
+        CAPTURE(bad);
+        why.clear();
+        CHECK_FALSE(detail::parse_proxy_url(bad, why));
+        CHECK_FALSE(why.empty());
+    }
+    CHECK_FALSE(detail::parse_proxy_url("http://bob:hunter2@h:1/x", why));
+    CHECK(why.find("hunter2") == std::string::npos);
+}
+
+TEST_CASE("NO_PROXY: hosts, domain suffixes, IPs and CIDR blocks, ports, '*'") {
+    using detail::no_proxy_matches;
+    CHECK(no_proxy_matches("*", "anything.example", 443));
+    CHECK(no_proxy_matches("example.com", "example.com", 443));
+    CHECK(no_proxy_matches("example.com", "api.example.com", 443));
+    CHECK(no_proxy_matches(".example.com", "api.example.com", 443));
+    CHECK(no_proxy_matches(".example.com", "example.com", 443));
+    CHECK(no_proxy_matches("EXAMPLE.com", "Example.COM.", 443));
+    CHECK_FALSE(no_proxy_matches("example.com", "badexample.com", 443));
+    CHECK_FALSE(no_proxy_matches("example.com", "example.com.evil", 443));
+    CHECK(no_proxy_matches("a.org, b.org ,c.org", "b.org", 80));
+    CHECK(no_proxy_matches("a.org b.org", "b.org", 80));
+    CHECK(no_proxy_matches("10.0.0.0/8", "10.1.2.3", 443));
+    CHECK_FALSE(no_proxy_matches("10.0.0.0/8", "11.1.2.3", 443));
+    CHECK(no_proxy_matches("192.168.1.7", "192.168.1.7", 443));
+    CHECK(no_proxy_matches("fd00::/8", "fd12::1", 443));
+    CHECK(no_proxy_matches("[::1]", "::1", 443));
+    CHECK(no_proxy_matches("::1", "::1", 443));
+    CHECK_FALSE(no_proxy_matches("10.0.0.0/8", "fd12::1", 443));
+    CHECK(no_proxy_matches("example.com:8443", "example.com", 8443));
+    CHECK_FALSE(no_proxy_matches("example.com:8443", "example.com", 443));
+    CHECK(no_proxy_matches("[::1]:8443", "::1", 8443));
+    CHECK_FALSE(no_proxy_matches("", "example.com", 443));
+    CHECK_FALSE(no_proxy_matches(",,", "example.com", 443));
+    CHECK_FALSE(no_proxy_matches("10.0.0.0/99", "10.0.0.1", 443));
+    CHECK_FALSE(no_proxy_matches("*.example.com", "api.example.com", 443));  // curl has no wildcards but '*' alone
+}
+
+TEST_CASE("proxy routes: the scheme's proxy unless NO_PROXY names the host; a bad URL names its variable") {
+    auto r = detail::make_proxy_routes({.https = "http://p:3128", .http = "", .no_proxy = "internal.corp"});
+    origin spark{.tls = true, .host = "excel.uat.us.coherent.global", .port = 443};
+    origin internal{.tls = true, .host = "spark.internal.corp", .port = 443};
+    origin plain{.tls = false, .host = "excel.uat.us.coherent.global", .port = 80};
+    REQUIRE(r.for_origin(spark));
+    CHECK(r.for_origin(spark)->host == "p");
+    CHECK_FALSE(r.for_origin(internal));
+    CHECK_FALSE(r.for_origin(plain));
+    try {
+        detail::make_proxy_routes({.https = "socks5://u:pw123456@p:1080"});
+        FAIL("accepted");
+    } catch (const spark_error& e) {
+        CHECK(e.code() == errc::invalid_argument);
+        CHECK(e.diag().detail.find("HTTPS_PROXY") != std::string::npos);
+        CHECK(e.diag().detail.find("pw123456") == std::string::npos);
+    }
 }
