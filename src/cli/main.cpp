@@ -386,6 +386,11 @@ int main(int argc, char** argv) {
     define_transfers(app, a, c);
     define_jobs(app, a, c);
     define_batch_and_inspect(app, a, c);
+    std::string shell;
+    auto* completion = app.add_subcommand("completion", "Print a shell completion script: bash, zsh or fish "
+                                                         "(e.g. source <(cspark-impex completion bash))");
+    completion->add_option("shell", shell, "bash | zsh | fish")->required()->check(CLI::IsMember({"bash", "zsh", "fish"}));
+    auto* man = app.add_subcommand("man-page", "Print the man page (roff)")->group("");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -395,6 +400,13 @@ int main(int argc, char** argv) {
     if (proxy_opt->count() > 0 || no_proxy_opt->count() > 0) {
         std::optional<std::string> choice = no_proxy_opt->count() > 0 ? std::string() : proxy;
         a.conn.proxy = a.from.proxy = a.to.proxy = choice;
+    }
+    if (completion->parsed() || man->parsed()) {
+        auto spec = spec_of(app, std::string(cspark::version));
+        std::cout << (man->parsed() ? man_page(spec) : shell == "bash" ? bash_completion(spec)
+                                                     : shell == "zsh"  ? zsh_completion(spec)
+                                                                       : fish_completion(spec));
+        return 0;
     }
     if (c.inspect->parsed()) {
         a.xo.max_bytes = *parse_size(a.max_size);

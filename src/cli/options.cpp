@@ -1,5 +1,7 @@
 #include "cli/options.hpp"
 
+#include <set>
+
 namespace cspark::cli {
 
 namespace {
@@ -73,6 +75,37 @@ Exit codes:
   3 interrupted     4 an outcome is unknown (rerun batch to resume; `status ID`)
   5 credentials rejected (401/403) or missing permission
 )";
+}
+
+cli_spec spec_of(const CLI::App& app, const std::string& version) {
+    std::set<std::string> global_names;
+    auto options_of = [&](const CLI::App& a) {
+        std::vector<cli_spec::option> out;
+        for (const CLI::Option* o : a.get_options()) {
+            if (o->get_group().empty()) continue;  // hidden
+            if (!o->get_lnames().empty() && global_names.count("--" + o->get_lnames().front())) continue;  // --help: once
+            cli_spec::option opt;
+            for (const auto& n : o->get_lnames()) opt.names.push_back("--" + n);
+            for (const auto& n : o->get_snames()) opt.names.push_back("-" + n);
+            if (opt.names.empty()) continue;  // a positional
+            opt.takes_value = o->get_items_expected_max() > 0;
+            opt.is_file = opt.takes_value;
+            opt.help = o->get_description();
+            out.push_back(std::move(opt));
+        }
+        return out;
+    };
+    cli_spec s;
+    s.name = "cspark-impex";  // app.get_name() is argv[0] once parsed
+    s.help = app.get_description();
+    s.footer = help_footer();
+    s.version = version;
+    s.global = options_of(app);
+    for (const auto& o : s.global)
+        for (const auto& n : o.names) global_names.insert(n);
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App* a) { return !a->get_group().empty(); }))
+        s.commands.push_back({sub->get_name(), sub->get_description(), options_of(*sub)});
+    return s;
 }
 
 }  // namespace cspark::cli

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cli/cli.hpp"
+#include "cli/completion.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -27,5 +28,9 @@ std::chrono::milliseconds duration_of(const std::string& v);
 
 /// The text after the option list of `cspark-impex --help`.
 std::string help_footer();
+
+/// The command line as completions and the man page need it: the visible
+/// subcommands and every named option (positionals and hidden ones left out).
+cli_spec spec_of(const CLI::App& app, const std::string& version);
 
 }  // namespace cspark::cli

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <csignal>
 #include <map>
+#include <sstream>
 #include <thread>
 
 using namespace cspark;
@@ -385,4 +386,56 @@ TEST_CASE("--proxy, the proxy variables and --no-proxy") {
     std::size_t through = 0;
     for (const auto& head : proxy.heads()) through += head.starts_with("POST http://127.0.0.1:") ? 1 : 0;
     CHECK(through == 2);
+}
+
+TEST_CASE("completion scripts and the man page come from the option definitions") {
+    cli_fixture f;
+    auto bash = f.run({"completion", "bash"});
+    REQUIRE(bash.rc == 0);
+    auto script = (f.dir / "cspark-impex.bash").string();
+    {
+        std::ofstream(script) << bash.out;
+    }
+    // Completing in a real bash: a subcommand, then its options, then a global flag after it.
+    auto complete = [&](const std::string& line_words, int cword) {
+        std::string cmd = "source '" + script + "'; COMP_WORDS=(" + line_words + "); COMP_CWORD=" + std::to_string(cword) +
+                          "; _cspark_impex; printf '%s\\n' \"${COMPREPLY[@]}\"";
+        return f.run_shell(cmd);
+    };
+    CHECK(complete("cspark-impex exp", 1) == "export\n");
+    CHECK(complete("cspark-impex export --base", 2) == "--base-url\n");
+    CHECK(complete("cspark-impex batch --no-co", 2) == "--no-coalesce\n");
+    CHECK(complete("cspark-impex export --json --prox", 3) == "--proxy\n");
+    // Every long option each subcommand's --help lists is offered for it.
+    for (std::string sub : {"export", "import", "migrate", "status", "cancel", "describe", "batch", "inspect"}) {
+        auto help = f.run({sub, "--help"});
+        REQUIRE(help.rc == 0);
+        auto offered = complete("cspark-impex " + sub + " --", 2);
+        std::istringstream lines(help.out);
+        for (std::string line; std::getline(lines, line);) {
+            auto first = line.find_first_not_of(' ');
+            if (first == std::string::npos || line[first] != '-') continue;  // an option line: "  -o,--output TEXT ..."
+            std::string names = line.substr(first, line.find("  ", first) - first);
+            for (std::size_t i = names.find("--"); i != std::string::npos; i = names.find("--", i + 2)) {
+                std::string opt = names.substr(i, names.find_first_of(" ,=:", i) - i);
+                CAPTURE(sub);
+                CAPTURE(opt);
+                CHECK(contains(offered, opt + "\n"));
+            }
+        }
+    }
+    auto zsh = f.run({"completion", "zsh"});
+    CHECK(zsh.rc == 0);
+    CHECK(zsh.out.starts_with("#compdef cspark-impex\n"));
+    CHECK(contains(zsh.out, "    migrate) opts=(--from-base-url "));
+    auto fish = f.run({"completion", "fish"});
+    CHECK(fish.rc == 0);
+    CHECK(contains(fish.out, "complete -c cspark-impex -n '__fish_seen_subcommand_from export' -l base-url -r -F"));
+    CHECK(f.run({"completion", "tcsh"}).rc == 2);
+    auto man = f.run({"man-page"});
+    REQUIRE(man.rc == 0);
+    CHECK(man.out.starts_with(".TH CSPARK\\-IMPEX 1"));
+    for (std::string section : {".SH NAME", ".SH SYNOPSIS", ".SS export", ".SS batch", ".SH ENVIRONMENT", ".SH EXIT CODES"})
+        CHECK_MESSAGE(contains(man.out, section + "\n"), section);
+    CHECK(contains(man.out, "\\fB\\-\\-proxy\\fR"));
 }

@@ -85,6 +85,20 @@ struct cli_fixture {
         }
         return pid;
     }
+    /// Runs `script` with bash; its stdout (stderr discarded).
+    std::string run_shell(const std::string& script) {
+        auto path = dir / "script.sh";
+        {
+            std::ofstream(path) << script << "\n";
+        }
+        std::string out;
+        FILE* p = ::popen(("bash '" + path.string() + "' 2>/dev/null").c_str(), "r");
+        REQUIRE(p);
+        char buf[4096];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+        ::pclose(p);
+        return out;
+    }
     /// Runs the binary with `args` to its end; `in_child` runs in the child before exec (limits).
     cli_result run(std::vector<std::string> args, const std::function<void()>& in_child = {}) {
         auto out_path = dir / "stdout", err_path = dir / "stderr";
