@@ -19,7 +19,7 @@ TEST_CASE("every README example region appears verbatim in the README") {
     std::string root = CSPARK_SOURCE_ROOT;
     auto readme = slurp(root + "/README.md");
     REQUIRE_FALSE(readme.empty());
-    for (const char* name : {"transport", "promote", "tokens"}) {
+    for (const char* name : {"transport", "promote", "tokens", "fleet"}) {
         CAPTURE(name);
         auto src = slurp(root + "/examples/" + name + ".cpp");
         auto begin = src.find("// README:begin ");
