@@ -14,9 +14,10 @@ std::string words(const std::vector<cli_spec::option>& opts) {
     return out;
 }
 
-std::string commands_list(const cli_spec& s) {
+// The subcommands' names joined: " " for a word list, "|" for a case pattern.
+std::string command_names(const cli_spec& s, const char* sep) {
     std::string out;
-    for (const auto& c : s.commands) out += (out.empty() ? "" : " ") + c.name;
+    for (const auto& c : s.commands) out += (out.empty() ? "" : sep) + c.name;
     return out;
 }
 
@@ -70,11 +71,7 @@ std::string bash_completion(const cli_spec& s) {
     out += fn + "() {\n";
     out += "    local cur=\"${COMP_WORDS[COMP_CWORD]}\" prev=\"${COMP_WORDS[COMP_CWORD-1]}\" sub=\"\" w\n";
     out += "    for w in \"${COMP_WORDS[@]:1:COMP_CWORD-1}\"; do\n";
-    out += "        case \"$w\" in " + [&] {
-        std::string p;
-        for (const auto& c : s.commands) p += (p.empty() ? "" : "|") + c.name;
-        return p;
-    }() + ") sub=\"$w\"; break ;; esac\n";
+    out += "        case \"$w\" in " + command_names(s, "|") + ") sub=\"$w\"; break ;; esac\n";
     out += "    done\n";
     out += "    case \"$prev\" in " + value_options(s) + ")\n";
     out += "        COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n";
@@ -82,7 +79,7 @@ std::string bash_completion(const cli_spec& s) {
     out += "    local opts\n";
     out += "    case \"$sub\" in\n";
     for (const auto& c : s.commands) out += "        " + c.name + ") opts=" + quoted(words(c.options) + " " + words(s.global)) + " ;;\n";
-    out += "        *) opts=" + quoted(commands_list(s) + " " + words(s.global)) + " ;;\n";
+    out += "        *) opts=" + quoted(command_names(s, " ") + " " + words(s.global)) + " ;;\n";
     out += "    esac\n";
     out += "    if [[ \"$cur\" == -* || -z \"$sub\" ]]; then\n";
     out += "        COMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n";
@@ -100,11 +97,7 @@ std::string zsh_completion(const cli_spec& s) {
     out += "cmds=(\n";
     for (const auto& c : s.commands) out += "    " + quoted(c.name + ":" + c.help) + "\n";
     out += ")\n";
-    out += "for w in ${words[2,CURRENT-1]}; do\n    case $w in " + [&] {
-        std::string p;
-        for (const auto& c : s.commands) p += (p.empty() ? "" : "|") + c.name;
-        return p;
-    }() + ") sub=$w; break ;; esac\ndone\n";
+    out += "for w in ${words[2,CURRENT-1]}; do\n    case $w in " + command_names(s, "|") + ") sub=$w; break ;; esac\ndone\n";
     out += "case ${words[CURRENT-1]} in\n    " + value_options(s) + ") _files; return ;;\nesac\n";
     out += "case $sub in\n";
     for (const auto& c : s.commands) out += "    " + c.name + ") opts=(" + words(c.options) + " " + words(s.global) + ") ;;\n";
@@ -118,8 +111,7 @@ std::string zsh_completion(const cli_spec& s) {
 std::string fish_completion(const cli_spec& s) {
     std::string out = "# fish completion for " + s.name + " (made by `" + s.name + " completion fish`)\n";
     out += "complete -c " + s.name + " -f\n";
-    std::string all;
-    for (const auto& c : s.commands) all += (all.empty() ? "" : " ") + c.name;
+    std::string all = command_names(s, " ");
     for (const auto& c : s.commands)
         out += "complete -c " + s.name + " -n 'not __fish_seen_subcommand_from " + all + "' -a " + c.name + " -d " +
                quoted(c.help) + "\n";

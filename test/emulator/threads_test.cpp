@@ -19,6 +19,21 @@ using namespace cspark;
 using namespace cspark::test;
 using namespace std::chrono_literals;
 
+namespace {
+
+// A client of the emulator's tenant with quick retries.
+client_config quick_client(const emulator& emu, const std::string& tenant) {
+    client_config cc;
+    cc.base_url = emu.base_url(tenant);
+    cc.api_key = emu.credentials(tenant).api_key;
+    cc.use_environment = false;
+    cc.max_retries = 5;
+    cc.retry_interval = 5ms;
+    return cc;
+}
+
+}  // namespace
+
 TEST_CASE("the emulator on four threads under concurrent migrations, state reads and fault changes") {
     constexpr int client_threads = 4, per_thread = 12;
     asio::io_context emu_io(4);
@@ -46,13 +61,7 @@ TEST_CASE("the emulator on four threads under concurrent migrations, state reads
         clients.emplace_back([&, c] {
             asio::io_context io;
             auto make = [&](const std::string& tenant) {
-                client_config cc;
-                cc.base_url = emu->base_url(tenant);
-                cc.api_key = emu->credentials(tenant).api_key;
-                cc.use_environment = false;
-                cc.max_retries = 5;
-                cc.retry_interval = 5ms;
-                return std::make_unique<impex>(client(io.get_executor(), cc));
+                return std::make_unique<impex>(client(io.get_executor(), quick_client(*emu, tenant)));
             };
             std::string n = std::to_string(c + 1);
             auto src = make("tenant-000" + n);
@@ -132,12 +141,7 @@ TEST_CASE("one client and one shared transport on an io_context run by four thre
     asio::io_context io(4);
     auto shared = std::make_shared<transport>(io.get_executor(), transport_config{});
     auto make = [&](const std::string& tenant) {
-        client_config cc;
-        cc.base_url = emu->base_url(tenant);
-        cc.api_key = emu->credentials(tenant).api_key;
-        cc.use_environment = false;
-        cc.max_retries = 5;
-        cc.retry_interval = 5ms;
+        auto cc = quick_client(*emu, tenant);
         cc.shared_transport = shared;
         return impex(client(io.get_executor(), cc));
     };

@@ -21,17 +21,38 @@ export_result export_one(impex_fixture& t, impex& spark, const std::string& dir)
     return r;
 }
 
+// The emulator serving https with a certificate made for it, written where
+// the clients can trust it (removed at the end).
+struct tls_emulator {
+    std::filesystem::path cert;
+    impex_fixture t;
+    explicit tls_emulator(const std::string& name)
+        : cert(std::filesystem::temp_directory_path() / ("cspark-proxy-" + name + "-" + std::to_string(::getpid()) + ".pem")),
+          t(with_tls(cert)) {}
+    ~tls_emulator() {
+        std::error_code ignored;
+        std::filesystem::remove(cert, ignored);
+    }
+    static emulator_config with_tls(const std::filesystem::path& cert) {
+        emulator_config cfg = impex_fixture::fast();
+        cfg.tls = true;
+        cfg.write_cert_to = cert.string();
+        return cfg;
+    }
+    client_config config(int retries) {
+        auto cc = t.config("tenant-0001", retries);
+        cc.transport.tls.ca_file = cert.string();
+        return cc;
+    }
+};
+
 }  // namespace
 
 TEST_CASE("https through a proxy: a CONNECT tunnel with the proxy's credentials, Spark's only inside TLS") {
-    emulator_config cfg = impex_fixture::fast();
-    cfg.tls = true;
-    auto cert = std::filesystem::temp_directory_path() / ("cspark-proxy-cert-" + std::to_string(::getpid()) + ".pem");
-    cfg.write_cert_to = cert.string();
-    impex_fixture t(cfg);
+    tls_emulator e("tunnel");
+    auto& t = e.t;
     test_proxy proxy(t.f.io.get_executor(), "alice:s3cret");
-    auto cc = t.config("tenant-0001");
-    cc.transport.tls.ca_file = cert.string();
+    auto cc = e.config(2);
     cc.proxy = proxy.url("alice:s3cret");
     impex spark(client(t.f.io.get_executor(), cc));
     auto r = export_one(t, spark, "tls");
@@ -50,7 +71,6 @@ TEST_CASE("https through a proxy: a CONNECT tunnel with the proxy's credentials,
     CHECK_FALSE(contains(proxy.client_bytes(), key));
     CHECK_FALSE(contains(proxy.client_bytes(), "/api/v4"));
     CHECK_FALSE(contains(proxy.client_bytes(), "x-tenant-name"));
-    std::filesystem::remove(cert);
 }
 
 TEST_CASE("http through a proxy: requests in absolute form; NO_PROXY and --no-proxy's \"\" go direct") {
@@ -103,14 +123,10 @@ TEST_CASE("a proxy that wants credentials: the 407 is named, with what to do") {
 }
 
 TEST_CASE("https through a proxy that refuses: the tunnel's answer is named, the proxy's password is not") {
-    emulator_config cfg = impex_fixture::fast();
-    cfg.tls = true;
-    auto cert = std::filesystem::temp_directory_path() / ("cspark-proxy-cert2-" + std::to_string(::getpid()) + ".pem");
-    cfg.write_cert_to = cert.string();
-    impex_fixture t(cfg);
+    tls_emulator e("refused");
+    auto& t = e.t;
     test_proxy proxy(t.f.io.get_executor(), "alice:s3cret");
-    auto cc = t.config("tenant-0001", 0);
-    cc.transport.tls.ca_file = cert.string();
+    auto cc = e.config(0);
     SUBCASE("no credentials") {
         cc.proxy = proxy.url();
         client c(t.f.io.get_executor(), cc);
@@ -128,7 +144,6 @@ TEST_CASE("https through a proxy that refuses: the tunnel's answer is named, the
         CHECK_FALSE(contains(r.resp.diag.detail, "wrong-password"));
     }
     CHECK(proxy.tunnels() == 0);
-    std::filesystem::remove(cert);
 }
 
 TEST_CASE("proxy URLs that cannot work are refused when the client is made, password masked") {
