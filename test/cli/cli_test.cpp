@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <csignal>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -438,4 +439,81 @@ TEST_CASE("completion scripts and the man page come from the option definitions"
     for (std::string section : {".SH NAME", ".SH SYNOPSIS", ".SS export", ".SS batch", ".SH ENVIRONMENT", ".SH EXIT CODES"})
         CHECK_MESSAGE(contains(man.out, section + "\n"), section);
     CHECK(contains(man.out, "\\fB\\-\\-proxy\\fR"));
+}
+
+// deploy/: the Job manifest's command line run as Kubernetes would run it
+// (each index K with JOB_COMPLETION_INDEX=K and $(JOB_COMPLETION_INDEX)
+// substituted), and the container's runtime packages checked against what
+// the program links. Docker and a cluster are not available to the suite;
+// what they would add (pulling images, scheduling pods) is not ours.
+TEST_CASE("deploy/batch-job.yaml's shards cover a plan once; the Dockerfile installs every library the CLI links") {
+    std::string root = CSPARK_SOURCE_ROOT;
+    std::string manifest = slurp(root + "/deploy/batch-job.yaml");
+    std::smatch m;
+    REQUIRE(std::regex_search(manifest, m, std::regex(R"(\bcompletions:\s*(\d+))")));
+    int completions = std::stoi(m[1]);
+    REQUIRE(std::regex_search(manifest, m, std::regex(R"(args:\s*\[([^\]]*)\])")));
+    std::string args_text = m[1];
+    std::vector<std::string> args;
+    std::regex quoted_arg(R"re("([^"]*)")re");
+    for (std::sregex_iterator it(args_text.begin(), args_text.end(), quoted_arg), end; it != end; ++it)
+        args.push_back((*it)[1]);
+    REQUIRE(args.size() > 2);
+    CHECK(args[0] == "batch");
+
+    cli_fixture f(pairs_fleet(4));
+    auto plan = make_plan(f, 12, 4);
+    auto journals = f.dir / "journals";
+    std::filesystem::create_directories(journals);
+    auto localize = [&](std::string a, int k) {
+        auto at = a.find("$(JOB_COMPLETION_INDEX)");
+        if (at != std::string::npos) a.replace(at, 23, std::to_string(k));
+        if (a == "/plan/plan.json") return plan;
+        if (a.starts_with("/journals/")) return (journals / a.substr(10)).string();
+        return a;
+    };
+    std::vector<std::string> journal_files;
+    for (int k = 0; k < completions; ++k) {
+        std::vector<std::string> run;
+        for (const auto& a : args) run.push_back(localize(a, k));
+        run.insert(run.end(), {"--retry-interval", "20ms", "--quiet"});  // this test's emulator: quick polls
+        auto r = f.run(run, [k] { ::setenv("JOB_COMPLETION_INDEX", std::to_string(k).c_str(), 1); });
+        CHECK_MESSAGE(r.rc == 0, r.err);
+        journal_files.push_back((journals / ("run-" + std::to_string(k) + ".jsonl")).string());
+        CHECK(std::filesystem::exists(journals / ("metrics-" + std::to_string(k) + ".prom")));
+    }
+    std::map<std::string, int> seen;
+    for (const auto& j : journal_files) {
+        std::ifstream in(j);
+        for (std::string line; std::getline(in, line);)
+            if (line.find("\"e\":\"done\"") != std::string::npos) ++seen[std::string(json::parse(line).at("m").as_string())];
+    }
+    CHECK(seen.size() == 12);
+    for (const auto& entry : seen) CHECK_MESSAGE(entry.second == 1, entry.first);
+    // The manifest's closing comment: one --report with every journal, and a page.
+    std::vector<std::string> report{"--json", "batch", "--report"};
+    report.insert(report.end(), journal_files.begin(), journal_files.end());
+    report.insert(report.end(), {"--html", (f.dir / "report.html").string()});
+    auto rep = f.run(report);
+    CHECK_MESSAGE(rep.rc == 0, rep.err);
+    CHECK(json::parse(rep.out).at("done") == 12);
+    CHECK(std::filesystem::exists(f.dir / "report.html"));
+
+    // Every shared library the CLI links comes from a package the runtime
+    // stage installs, or from debian:12-slim itself. A sanitizer build links
+    // its runtime, which no release has: the check is for the plain builds.
+    std::string dockerfile = slurp(root + "/deploy/Dockerfile");
+    auto runtime = dockerfile.substr(dockerfile.find("FROM debian:12-slim"));
+    std::string bin = std::getenv("CSPARK_CLI_BIN");
+    std::string libs = f.run_shell("for p in $(ldd '" + bin + "' | awk '/=>/ {print $3}'); do r=$(realpath \"$p\"); "
+                                   "pk=$(dpkg -S \"$p\" 2>/dev/null || dpkg -S \"$r\" 2>/dev/null || dpkg -S \"${r#/usr}\"); "
+                                   "echo \"${pk%%:*}\"; done");
+    REQUIRE_FALSE(libs.empty());
+    if (contains(libs, "libasan") || contains(libs, "libubsan") || contains(libs, "libtsan")) return;
+    std::istringstream packages(libs);
+    for (std::string pkg; std::getline(packages, pkg);) {
+        CAPTURE(pkg);
+        bool in_slim = pkg == "libc6" || pkg == "libstdc++6" || pkg == "libgcc-s1";
+        CHECK((in_slim || contains(runtime, " " + pkg + " ") || contains(runtime, " " + pkg + "\n")));
+    }
 }
