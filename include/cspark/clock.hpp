@@ -40,12 +40,14 @@ protected:
                           boost::asio::any_completion_handler<void(error_code)> handler) = 0;
 };
 
-/// Real time: steady_clock and asio::steady_timer.
+/// Real time: steady_clock and asio::steady_timer. Stateless: safe from any
+/// thread (each sleep is its own timer on the executor it is given).
 std::shared_ptr<timer_service> system_timer_service();
 
 /// Virtual time for tests. In auto-advance mode (the default) a sleep completes
 /// at once and moves now() forward by its duration; otherwise sleeps wait until
 /// advance() passes their deadline. Either way every requested sleep is recorded.
+/// Not thread-safe: for tests on one thread.
 class manual_timer_service : public timer_service {
 public:
     explicit manual_timer_service(bool auto_advance = true);
