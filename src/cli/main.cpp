@@ -380,7 +380,7 @@ int main(int argc, char** argv) {
     auto* proxy_opt = app.add_option("--proxy", proxy,
                                      "HTTP proxy for every request: http://[user:password@]host[:port] (default: "
                                      "HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as curl reads them)");
-    auto* no_proxy_opt = app.add_flag("--no-proxy", "Connect directly, whatever the proxy variables say");
+    auto* no_proxy_opt = app.add_flag("--no-proxy")->description("Connect directly, whatever the proxy variables say");
     proxy_opt->excludes(no_proxy_opt);
     commands c{};
     define_transfers(app, a, c);
