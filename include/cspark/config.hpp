@@ -30,6 +30,8 @@ struct tls_config {
 /// cannot read: credentials go only inside the tunnel); an http origin by
 /// requests in absolute form sent to the proxy (which sees them, as any hop
 /// of plain http does). Proxy credentials come from the URL's user info.
+/// A loopback origin (localhost, 127.0.0.0/8, ::1: the emulator) goes
+/// through a proxy only when the proxy is on loopback too.
 struct proxy_config {
     std::string https;     ///< "http://[user:password@]host[:port]" (port 1080 if none) for https origins; "" = direct
     std::string http;      ///< the same for http origins

@@ -115,6 +115,15 @@ std::optional<proxy_endpoint> parse_proxy_url(std::string_view url, std::string&
     return p;
 }
 
+bool is_loopback(std::string_view host) {
+    std::string h = to_lower(unbracket(host));
+    while (!h.empty() && h.back() == '.') h.pop_back();
+    if (h == "localhost" || h.ends_with(".localhost")) return true;
+    error_code ec;
+    auto a = boost::asio::ip::make_address(h, ec);
+    return !ec && a.is_loopback();
+}
+
 bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uint16_t port) {
     host = unbracket(host);
     std::string h = to_lower(host);

@@ -29,15 +29,21 @@ std::optional<proxy_endpoint> parse_proxy_url(std::string_view url, std::string&
 /// matches that port only. Case-insensitive; IPv6 entries may be bracketed.
 bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uint16_t port);
 
+/// localhost (and names under .localhost), 127.0.0.0/8, ::1.
+bool is_loopback(std::string_view host);
+
 /// The proxies of a transport, checked once.
 struct proxy_routes {
     std::optional<proxy_endpoint> https, http;
     std::string no_proxy;
 
-    /// Null = connect directly.
+    /// Null = connect directly. A loopback origin (localhost, 127.0.0.0/8,
+    /// ::1: the emulator) goes through a proxy only when the proxy is on this
+    /// machine too: a remote proxy's loopback is not ours.
     const proxy_endpoint* for_origin(const origin& o) const {
         const auto& p = o.tls ? https : http;
         if (!p || no_proxy_matches(no_proxy, o.host, o.port)) return nullptr;
+        if (is_loopback(o.host) && !is_loopback(p->host)) return nullptr;
         return &*p;
     }
 };

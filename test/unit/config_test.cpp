@@ -221,6 +221,19 @@ TEST_CASE("proxy routes: the scheme's proxy unless NO_PROXY names the host; a ba
     CHECK(r.for_origin(spark)->host == "p");
     CHECK_FALSE(r.for_origin(internal));
     CHECK_FALSE(r.for_origin(plain));
+    // The emulator on loopback: not through a remote proxy (whose loopback is its
+    // own), through one on this machine.
+    origin emulator{.tls = false, .host = "127.0.0.1", .port = 8080};
+    CHECK_FALSE(detail::make_proxy_routes({.http = "http://proxy.corp:3128"}).for_origin(emulator));
+    CHECK(detail::make_proxy_routes({.http = "http://127.0.0.1:3128"}).for_origin(emulator));
+    CHECK(detail::make_proxy_routes({.http = "http://localhost:3128"}).for_origin(origin{.tls = false, .host = "::1", .port = 1}));
+    CHECK_FALSE(detail::make_proxy_routes({.https = "http://proxy.corp:3128"}).for_origin(origin{.host = "localhost"}));
+    CHECK(detail::make_proxy_routes({.https = "http://proxy.corp:3128"}).for_origin(origin{.host = "127.example.com"}));
+    CHECK(detail::is_loopback("127.5.6.7"));
+    CHECK(detail::is_loopback("[::1]"));
+    CHECK(detail::is_loopback("app.localhost."));
+    CHECK_FALSE(detail::is_loopback("10.0.0.1"));
+    CHECK_FALSE(detail::is_loopback("localhost.example.com"));
     try {
         detail::make_proxy_routes({.https = "socks5://u:pw123456@p:1080"});
         FAIL("accepted");
