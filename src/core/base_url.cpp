@@ -32,7 +32,7 @@ bool valid_env(std::string_view e) {
 }  // namespace
 
 std::string origin::to_string() const {
-    std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    std::string h = detail::bracketed_host(host);
     std::string s = (tls ? "https://" : "http://") + h;
     if (port != (tls ? 443 : 80)) s += ":" + std::to_string(port);
     return s;

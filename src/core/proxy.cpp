@@ -110,8 +110,7 @@ std::optional<proxy_endpoint> parse_proxy_url(std::string_view url, std::string&
         p.port = *port;
     }
     if (u.has_userinfo()) p.authorization = "Basic " + base64(std::string(u.user()) + ":" + std::string(u.password()));
-    std::string shown = p.host.find(':') != std::string::npos ? "[" + p.host + "]" : p.host;
-    p.display = "http://" + shown + ":" + std::to_string(p.port);
+    p.display = "http://" + bracketed_host(p.host) + ":" + std::to_string(p.port);
     return p;
 }
 

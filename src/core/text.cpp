@@ -47,6 +47,10 @@ std::string_view trim(std::string_view s) noexcept {
     return s;
 }
 
+std::string bracketed_host(std::string_view host) {
+    return host.find(':') != std::string_view::npos ? "[" + std::string(host) + "]" : std::string(host);
+}
+
 std::string mask_url(std::string_view url) {
     auto q = url.find('?');
     if (q == std::string_view::npos) return std::string(url);

@@ -24,6 +24,9 @@ std::string_view trim(std::string_view s) noexcept;
 
 /// Replaces every query parameter value with "***" ("?token=abc" -> "?token=***").
 std::string mask_url(std::string_view url);
+
+/// A host as URLs and Host headers write it: an IPv6 literal in brackets ("[::1]").
+std::string bracketed_host(std::string_view host);
 /// Masks what free text may carry of a secret: the query values of every
 /// http(s) link in it (pre-signed download links carry tokens) and the value
 /// after "Bearer ".

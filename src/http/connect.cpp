@@ -121,7 +121,7 @@ asio::awaitable<std::unique_ptr<connection>> transport::impl::connect(const orig
 asio::awaitable<bool> transport::impl::tunnel(connection& c, const origin& o, const detail::proxy_endpoint& px,
                                               clock_type::time_point deadline, detail::op_cancel& oc,
                                               detail::wire_result& res) {
-    std::string authority = (o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host) + ":" + std::to_string(o.port);
+    std::string authority = detail::bracketed_host(o.host) + ":" + std::to_string(o.port);
     std::string head = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
     if (!px.authorization.empty()) head += "Proxy-Authorization: " + px.authorization + "\r\n";
     head += "\r\n";

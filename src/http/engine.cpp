@@ -47,7 +47,7 @@ asio::awaitable<bool> transport::impl::send(connection& c, const detail::wire_re
     auto fail = [&](error_code ec, bool deadline_binds, std::string_view what) { fail_io(res, oc, ec, deadline_binds, what); };
 
     // ---- request
-    std::string host = r.server.host.find(':') != std::string::npos ? "[" + r.server.host + "]" : r.server.host;
+    std::string host = detail::bracketed_host(r.server.host);
     if (r.server.port != (r.server.tls ? 443 : 80)) host += ":" + std::to_string(r.server.port);
     // Through a forward proxy (plain http), the target names the origin.
     std::string target = c.forward_proxy ? "http://" + host + r.target : r.target;

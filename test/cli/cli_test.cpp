@@ -236,12 +236,7 @@ TEST_CASE("batch: shards 0/3, 1/3, 2/3 cover the plan exactly once; --report mer
         CHECK_MESSAGE(r.rc == 0, r.err);
         CHECK(r.err.empty());  // --quiet took effect after the subcommand too
     }
-    std::map<std::string, int> seen;
-    for (const auto& j : journals) {
-        std::ifstream in(j);
-        for (std::string line; std::getline(in, line);)
-            if (line.find("\"e\":\"done\"") != std::string::npos) ++seen[std::string(json::parse(line).at("m").as_string())];
-    }
+    auto seen = done_per_migration(journals);
     CHECK(seen.size() == 30);
     for (const auto& entry : seen) CHECK_MESSAGE(entry.second == 1, entry.first);
     std::vector<std::string> args{"--json", "batch"};
@@ -482,12 +477,7 @@ TEST_CASE("deploy/batch-job.yaml's shards cover a plan once; the Dockerfile inst
         journal_files.push_back((journals / ("run-" + std::to_string(k) + ".jsonl")).string());
         CHECK(std::filesystem::exists(journals / ("metrics-" + std::to_string(k) + ".prom")));
     }
-    std::map<std::string, int> seen;
-    for (const auto& j : journal_files) {
-        std::ifstream in(j);
-        for (std::string line; std::getline(in, line);)
-            if (line.find("\"e\":\"done\"") != std::string::npos) ++seen[std::string(json::parse(line).at("m").as_string())];
-    }
+    auto seen = done_per_migration(journal_files);
     CHECK(seen.size() == 12);
     for (const auto& entry : seen) CHECK_MESSAGE(entry.second == 1, entry.first);
     // The manifest's closing comment: one --report with every journal, and a page.

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
 #include <sys/wait.h>
 #include <thread>
@@ -166,5 +167,16 @@ inline std::size_t count_lines(const std::filesystem::path& p, const std::string
     return n;
 }
 
+/// How many times each migration is journalled "done" across `journals`
+/// (shards of one plan: exactly once each when they cover it).
+inline std::map<std::string, int> done_per_migration(const std::vector<std::string>& journals) {
+    std::map<std::string, int> seen;
+    for (const auto& j : journals) {
+        std::ifstream in(j);
+        for (std::string line; std::getline(in, line);)
+            if (line.find("\"e\":\"done\"") != std::string::npos) ++seen[std::string(json::parse(line).at("m").as_string())];
+    }
+    return seen;
+}
 
 }  // namespace cspark::test
