@@ -72,20 +72,14 @@ public:
     bool failed() const noexcept { return failed_; }
     std::size_t fsyncs() const noexcept { return fsyncs_; }
 
-    /// Appends a record; completes once it is durable. Records that arrive
-    /// within `window` of the first one waiting, or while an fsync is in
-    /// flight, share the next fsync.
+    /// Appends a record; completes once it is durable. Group commit with no
+    /// delay: an idle journal fsyncs at once (an intent gates its POST, often
+    /// on a chain's critical path); records that arrive while an fsync is in
+    /// flight share the next one, so a burst costs two fsyncs, not one each.
     boost::asio::awaitable<void> record(boost::json::object rec) {
         auto batch = next_;
         append(std::move(rec));
-        if (!flushing_ && !lingering_) {
-            lingering_ = true;
-            linger_.expires_after(window);
-            linger_.async_wait([this](boost::system::error_code) {
-                lingering_ = false;
-                if (!flushing_) start_flush();
-            });
-        }
+        if (!flushing_) start_flush();
         co_await batch->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));  // woken when its fsync is done
     }
     /// Appends a record that needs no wait: it is written with the next
@@ -94,8 +88,6 @@ public:
         pending_ += boost::json::serialize(rec) + "\n";
         apply(rec);
     }
-    /// How long the first waiting record waits for company before its fsync.
-    static constexpr std::chrono::milliseconds window{5};
     /// Writes and fsyncs what is pending, here and now (at the end of a run).
     void flush() {
         pool_.join();
@@ -155,8 +147,6 @@ private:
     bool flushing_ = false, failed_ = false;
     std::size_t fsyncs_ = 0;
     std::shared_ptr<boost::asio::steady_timer> next_;  ///< woken when the pending records are durable
-    boost::asio::steady_timer linger_{ex_};
-    bool lingering_ = false;
     boost::asio::thread_pool pool_{1};
 };
 
