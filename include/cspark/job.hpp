@@ -24,9 +24,10 @@ job_state classify_job(std::string_view status, const boost::json::value& errors
 struct poll_policy {
     int max_attempts = 0;  ///< status checks; 0 = until the deadline (SDK max_retries when given)
     std::chrono::milliseconds interval{1000};  ///< first wait (SDK retry_interval)
-    std::chrono::milliseconds max_interval{10000};  ///< waits grow x1.5 up to this
+    std::chrono::milliseconds max_interval{10000};  ///< waits grow (x growth) up to this
     std::chrono::milliseconds deadline{30 * 60 * 1000};  ///< whole poll; 0 = none
     double jitter = 0.2;  ///< +-20 % so thousands of pollers spread out
+    double growth = 1.5;  ///< each wait is the one before times this (values below 1 count as 1)
 };
 
 struct poll_step {

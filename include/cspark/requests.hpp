@@ -29,7 +29,8 @@ std::string_view to_string(upgrade u) noexcept;
 struct poll_options {
     std::optional<int> max_retries;                        ///< status checks (SDK knob); default: until deadline
     std::optional<std::chrono::milliseconds> retry_interval;  ///< first wait (SDK knob); default 1 s
-    std::chrono::milliseconds max_interval{10000};          ///< waits grow x1.5 up to this
+    std::chrono::milliseconds max_interval{10000};          ///< waits grow up to this (x1.2 while nothing is known of
+                                                           ///< the kind and checks are not counted, else x1.5)
     std::chrono::milliseconds deadline{30 * 60 * 1000};     ///< whole poll
     bool adaptive = true;  ///< once the tenant has finished jobs of this kind, check at their typical
                            ///< duration (median of the last 8) instead of on the growing schedule;

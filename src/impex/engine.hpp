@@ -121,6 +121,8 @@ struct poll_state {
     bool once = false;  ///< one look only (a job found by lookup)
     std::optional<milliseconds> expected;  ///< how long jobs of this kind take at this tenant
     milliseconds last_running{0};          ///< when a check last found it running (since started)
+    bool hinted = false;                   ///< the other kind's duration has placed one check
+    milliseconds lag{0};                   ///< the round trip of the POST that made the job (0: found otherwise)
 };
 
 struct flow_state {

@@ -84,7 +84,7 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
             if (!p.once && (p.job.state == job_state::succeeded || p.job.state == job_state::failed)) {
                 // How long it took, for the next job of this kind at this tenant.
                 auto n = make_note(flow_note::type::timing, p.kind, p.id);
-                n.delay = observed_duration(p.last_running, elapsed, p.job.process_time);
+                n.delay = observed_duration(p.last_running, elapsed, p.job.process_time, p.lag);
                 st.notes.push_back(std::move(n));
             }
             return end;
@@ -97,7 +97,13 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
         if (p.once) return poll_end{};  // a job found by lookup: its id is what counts
         if (!status_check_may_pass(ev.ec)) return state_unknown(p);
     }
-    poll_clues clues{p.expected, running ? std::optional<std::int64_t>(p.job.process_time) : std::nullopt};
+    // A job of this kind that ended meanwhile (this flow's or another's on
+    // the host: the I/O loop keeps the policy's durations current) places
+    // the checks from now on.
+    if (!p.expected && !p.once && st.policy.adaptive)
+        p.expected = p.kind == "export" ? st.policy.expected_export : st.policy.expected_import;
+    poll_clues clues{p.expected, running ? std::optional<std::int64_t>(p.job.process_time) : std::nullopt,
+                     st.policy.adaptive};
     auto step = plan_next_check(st.policy.poll, p.checks, elapsed, clues, std::uniform_real_distribution<double>(0, 1)(st.rng));
     if (step.what == poll_step::action::give_up) {
         if (p.last_failure) return state_unknown(p);
@@ -106,6 +112,18 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
                         " checks in " + std::to_string(elapsed.count()) + " ms (" + std::string(step.reason) +
                         "); it may still finish: check it with 'cspark-impex status " + p.id + " --kind " + p.kind + "'";
         return e;
+    }
+    if (!p.expected && !p.hinted) {
+        // Nothing known of this kind yet, but jobs of the other kind on the
+        // host took `hint`: one check where this one would end if it took
+        // alike. The growing schedule goes on after it, so a hint that is
+        // wrong costs one status call and never delays a check.
+        auto hint = p.kind == "export" ? st.policy.expected_import : st.policy.expected_export;
+        auto wait = hint ? wait_for_expected(st.policy.poll, *hint, elapsed, clues.process_time) : std::nullopt;
+        if (wait && *wait < step.delay) {
+            step.delay = *wait;
+            p.hinted = true;
+        }
     }
     next = sleep_for(step.delay);
     return std::nullopt;
@@ -154,7 +172,9 @@ flow_action created(flow_state& st, flow_event& ev, job_status job) {
         if (known) return end_with(st, {}, {}, kind_of(st), id);
         return poll_begin(st, kind_of(st), id, ev.now, true);  // found by lookup: one look at it
     }
-    return poll_begin(st, kind_of(st), id, ev.now);
+    auto a = poll_begin(st, kind_of(st), id, ev.now);
+    if (st.post_began) st.poll.lag = std::chrono::duration_cast<milliseconds>(ev.now - *st.post_began);
+    return a;
 }
 
 // A POST failed: wait out a running job (409), look for a job a lost answer

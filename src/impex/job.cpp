@@ -18,7 +18,7 @@ job_state classify_job(std::string_view status, const boost::json::value& errors
 poll_step next_poll(const poll_policy& p, int attempts, std::chrono::milliseconds elapsed, double random01) noexcept {
     using ms = std::chrono::milliseconds;
     if (p.max_attempts > 0 && attempts >= p.max_attempts) return {poll_step::action::give_up, ms::zero(), "max attempts reached"};
-    double base = static_cast<double>(p.interval.count()) * std::pow(1.5, std::clamp(attempts - 1, 0, 60));
+    double base = static_cast<double>(p.interval.count()) * std::pow(std::max(p.growth, 1.0), std::clamp(attempts - 1, 0, 60));
     if (p.max_interval.count() > 0) base = std::min(base, static_cast<double>(p.max_interval.count()));
     double j = std::clamp(p.jitter, 0.0, 1.0);
     double r = std::clamp(random01, 0.0, 1.0);

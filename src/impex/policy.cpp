@@ -234,19 +234,27 @@ job_timings& job_timings::global() {
     return t;
 }
 
+std::chrono::milliseconds running_time(std::chrono::milliseconds elapsed, std::optional<std::int64_t> process_time) noexcept {
+    using ms = std::chrono::milliseconds;
+    if (!process_time || *process_time < 0) return elapsed;
+    ms server(*process_time);
+    return server <= elapsed + ms(1000) && server * 2 >= elapsed ? server : elapsed;
+}
+
 poll_step plan_next_check(const poll_policy& p, int checks, std::chrono::milliseconds elapsed, const poll_clues& c,
                           double random01) noexcept {
     using ms = std::chrono::milliseconds;
     // The schedule's own rules decide when to give up; an expected duration only moves the wait.
-    auto step = next_poll(p, checks, elapsed, random01);
-    if (step.what == poll_step::action::give_up || !c.expected || c.expected->count() <= 0) return step;
-    ms expected = *c.expected;
-    // The server's clock for how long the job has run, when it agrees with ours.
-    ms ran = elapsed;
-    if (c.process_time && *c.process_time >= 0) {
-        ms server(*c.process_time);
-        if (server <= elapsed + ms(1000) && server * 2 >= elapsed) ran = server;
+    bool known = c.expected && c.expected->count() > 0;
+    if (!known && c.probing && p.max_attempts == 0 && p.growth > probe_growth) {
+        poll_policy probe = p;
+        probe.growth = probe_growth;
+        return next_poll(probe, checks, elapsed, random01);
     }
+    auto step = next_poll(p, checks, elapsed, random01);
+    if (step.what == poll_step::action::give_up || !known) return step;
+    ms expected = *c.expected;
+    ms ran = running_time(elapsed, c.process_time);
     ms margin = std::max(ms(2), expected / 50);
     ms delay = ran < expected ? expected - ran + margin : std::max(expected / 10, (ran - expected) / 2);
     delay = std::max(delay, ms(1));
@@ -255,10 +263,24 @@ poll_step plan_next_check(const poll_policy& p, int checks, std::chrono::millise
     return {poll_step::action::wait, delay, ran < expected ? "job expected to end" : "job running past its expected end"};
 }
 
-std::chrono::milliseconds observed_duration(std::chrono::milliseconds last_running, std::chrono::milliseconds seen_ended,
-                                            std::int64_t process_time) noexcept {
+std::optional<std::chrono::milliseconds> wait_for_expected(const poll_policy& p, std::chrono::milliseconds hint,
+                                                           std::chrono::milliseconds elapsed,
+                                                           std::optional<std::int64_t> process_time) noexcept {
     using ms = std::chrono::milliseconds;
-    if (process_time > 0 && ms(process_time) >= last_running && ms(process_time) <= seen_ended) return ms(process_time);
+    ms target = hint + std::max(ms(2), hint / 50);
+    ms ran = running_time(elapsed, process_time);
+    if (hint.count() <= 0 || target <= ran) return std::nullopt;
+    ms delay = target - ran;
+    if (p.max_interval.count() > 0) delay = std::min(delay, p.max_interval);
+    if (p.deadline.count() > 0) delay = std::min(delay, std::max(ms(0), p.deadline - elapsed));
+    return delay;
+}
+
+std::chrono::milliseconds observed_duration(std::chrono::milliseconds last_running, std::chrono::milliseconds seen_ended,
+                                            std::int64_t process_time, std::chrono::milliseconds lag) noexcept {
+    using ms = std::chrono::milliseconds;
+    if (process_time > 0 && ms(process_time) >= last_running && ms(process_time) <= seen_ended + std::max(lag, ms(0)))
+        return ms(process_time);
     return last_running + (seen_ended - last_running) / 2;
 }
 

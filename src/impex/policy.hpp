@@ -119,22 +119,45 @@ private:
 struct poll_clues {
     std::optional<std::chrono::milliseconds> expected;  ///< the tenant's recent jobs of this kind
     std::optional<std::int64_t> process_time;           ///< the last status's process_time (running job)
+    bool probing = false;  ///< adaptive checks, nothing known of the kind yet: learn the duration sooner
 };
+
+/// Growth of the waits while probing: each look at a job whose kind's
+/// duration is unknown lands within about a tenth of its running time after
+/// it ends (x1.5 lands a quarter late on average). Applied only when the
+/// number of checks is unbounded (max_attempts = 0): a count of SDK
+/// max_retries keeps the SDK schedule's reach.
+inline constexpr double probe_growth = 1.2;
 
 /// After `checks` status checks found the job running, `elapsed` since polling
 /// began (the job's creation): with an expected duration, the next check goes
 /// just after the expected end (+2 %), and past it waits grow with the overrun
 /// (a tenth of the expected duration, or half the overrun, whichever is more);
-/// without one, the SDK-like schedule (next_poll). Always within the
+/// without one, the SDK-like schedule (next_poll), growing by probe_growth when
+/// probing with unbounded checks. Always within the
 /// policy's bounds: at most max_interval a wait, max_attempts checks, the deadline.
 poll_step plan_next_check(const poll_policy& p, int checks, std::chrono::milliseconds elapsed, const poll_clues& c,
                           double random01) noexcept;
 
-/// A job's duration as the checks saw it: between the last check that found it
-/// running and the first that found it ended (both since polling began); the
-/// server's process_time when it falls in that window (its unit is not
-/// documented: a value that does not fit is not trusted).
-std::chrono::milliseconds observed_duration(std::chrono::milliseconds last_running, std::chrono::milliseconds seen_ended,
-                                            std::int64_t process_time) noexcept;
+/// A job whose kind's duration is unknown, while jobs of the other kind on
+/// its host take `hint`: the wait from `elapsed` (since the job's creation)
+/// to just after `hint` (+2 %), within max_interval and the deadline; none
+/// when that moment has passed.
+std::optional<std::chrono::milliseconds> wait_for_expected(const poll_policy& p, std::chrono::milliseconds hint,
+                                                           std::chrono::milliseconds elapsed,
+                                                           std::optional<std::int64_t> process_time) noexcept;
 
+/// How long a job has run: the server's process_time (ms) when it agrees
+/// with our own count (`elapsed` since its POST was answered: the server's
+/// count starts a little earlier), else `elapsed`.
+std::chrono::milliseconds running_time(std::chrono::milliseconds elapsed, std::optional<std::int64_t> process_time) noexcept;
+
+/// A job's duration as the checks saw it: between the last check that found it
+/// running and the first that found it ended (both since its POST was
+/// answered); the server's process_time when it falls in that window, whose
+/// end stretches by `lag`, the POST's round trip (the server counts from the
+/// job's creation, somewhere in that trip). Its unit is not documented: a
+/// value that does not fit is not trusted.
+std::chrono::milliseconds observed_duration(std::chrono::milliseconds last_running, std::chrono::milliseconds seen_ended,
+                                            std::int64_t process_time, std::chrono::milliseconds lag = {}) noexcept;
 }  // namespace cspark::detail

@@ -586,3 +586,57 @@ TEST_CASE("engine: initiate verbs stop once the job exists") {
     CHECK(t.fail(errc::conflict).what == act::finish);  // the verb reports 409 as it is
     CHECK(t.st.ec == errc::conflict);
 }
+
+TEST_CASE("engine: an import of a kind not seen yet takes one check from the export's duration") {
+    flow_policy policy;
+    policy.expected_export = 4000ms;  // the source tenant's exports take 4 s; no import has ended yet
+    sim s(migrate_plan(), {}, policy);
+    REQUIRE(s.begin().what == act::post_export);
+    REQUIRE(s.ok(job("E1", "created")).what == act::sleep);
+    CHECK(s.last.delay == 4000ms + 80ms);
+    REQUIRE(s.timer().what == act::check_status);
+    REQUIRE(s.ok(finished_export("E1", {file_link()})).what == act::download);
+    s.downloaded(sha);
+    REQUIRE(s.kept("/d/p.zip").what == act::post_import);
+    auto created = s.now;
+    REQUIRE(s.ok(job("I1", "created")).what == act::check_status);  // nothing known of imports: at once
+    // Probing (x1.2) until a wait would pass the export's duration: then one
+    // check there, and probing goes on after it.
+    std::vector<milliseconds> waits;
+    for (int i = 0; i < 6; ++i) {
+        REQUIRE(s.ok(job("I1", "in_progress")).what == act::sleep);
+        waits.push_back(s.last.delay);
+        REQUIRE(s.timer().what == act::check_status);
+    }
+    CHECK(waits == std::vector<milliseconds>{1000ms, 1200ms, 1440ms, 440ms, 2073ms, 2488ms});
+    CHECK(std::chrono::duration_cast<milliseconds>(s.now - created) > 4080ms);
+}
+
+TEST_CASE("engine: a duration learned while a job is polled places the checks from then on") {
+    sim s(exp_plan());
+    REQUIRE(s.begin().what == act::post_export);
+    REQUIRE(s.ok(job("E1", "created")).what == act::check_status);
+    REQUIRE(s.ok(job("E1", "in_progress")).what == act::sleep);
+    CHECK(s.last.delay == 1000ms);
+    REQUIRE(s.timer().what == act::check_status);
+    s.st.policy.expected_export = 5000ms;  // another flow's export on the host ended (the I/O loop says)
+    REQUIRE(s.ok(job("E1", "in_progress")).what == act::sleep);
+    CHECK(s.last.delay == 4000ms + 100ms);  // to just after its expected end, not 1.2 s
+}
+
+TEST_CASE("engine: a job's duration counts the POST's round trip the server saw") {
+    sim s(exp_plan());
+    REQUIRE(s.begin().what == act::post_export);
+    s.now += 300ms;  // the POST took 300 ms to answer; the job was made during it
+    REQUIRE(s.ok(job("E1", "created")).what == act::check_status);
+    auto running = job("E1", "in_progress");
+    running.process_time = 250;
+    REQUIRE(s.ok(running).what == act::sleep);
+    s.timer();  // 1000 ms later on our count
+    auto done = finished_export("E1", {file_link()});
+    done.process_time = 1200;  // the server's count: more than our 1000 ms, within the POST's 300
+    REQUIRE(s.ok(done).what == act::download);
+    auto timing = std::find_if(s.st.notes.begin(), s.st.notes.end(), [](const flow_note& x) { return x.what == flow_note::type::timing; });
+    REQUIRE(timing != s.st.notes.end());
+    CHECK(timing->delay == 1200ms);  // the old window (up to 1000 ms) took the midpoint, 500 ms
+}

@@ -191,3 +191,63 @@ TEST_CASE("observed_duration and job_timings: what a job took, and the tenant's 
     CHECK(t.expected("export a") == 50ms);   // the last 8 only
     CHECK_FALSE(t.expected("import a"));
 }
+
+TEST_CASE("plan_next_check: a job of an unknown kind is probed with waits x1.2, unless checks are counted") {
+    poll_policy p;
+    p.interval = 1000ms;
+    p.jitter = 0;
+    poll_clues probing{std::nullopt, std::nullopt, true};
+    CHECK(plan_next_check(p, 1, 0ms, probing, 0.5).delay == 1000ms);
+    CHECK(plan_next_check(p, 2, 1000ms, probing, 0.5).delay == 1200ms);
+    CHECK(plan_next_check(p, 3, 2200ms, probing, 0.5).delay == 1440ms);
+    CHECK(plan_next_check(p, 20, 60000ms, probing, 0.5).delay == 10000ms);  // still within max_interval
+    // Not probing (adaptive checks off): the SDK-like schedule, x1.5.
+    poll_clues plain{std::nullopt, std::nullopt, false};
+    CHECK(plan_next_check(p, 2, 1000ms, plain, 0.5).delay == 1500ms);
+    // A count of checks (SDK max_retries) keeps the reach of the x1.5 schedule.
+    p.max_attempts = 10;
+    CHECK(plan_next_check(p, 2, 1000ms, probing, 0.5).delay == 1500ms);
+    // A known duration wins over probing.
+    p.max_attempts = 0;
+    poll_clues known{5000ms, std::nullopt, true};
+    CHECK(plan_next_check(p, 1, 1000ms, known, 0.5).delay == 4000ms + 100ms);
+}
+
+TEST_CASE("next_poll: growth is a policy number; below 1 the waits stay flat") {
+    poll_policy p;
+    p.interval = 100ms;
+    p.jitter = 0;
+    p.growth = 2;
+    CHECK(next_poll(p, 3, 0ms, 0.5).delay == 400ms);
+    p.growth = 0.5;
+    CHECK(next_poll(p, 3, 0ms, 0.5).delay == 100ms);
+}
+
+TEST_CASE("wait_for_expected: one check where a job would end if it took as long as the other kind's") {
+    poll_policy p;
+    p.max_interval = 10000ms;
+    p.deadline = 60000ms;
+    CHECK(wait_for_expected(p, 4000ms, 1000ms, std::nullopt) == 3000ms + 80ms);
+    CHECK(wait_for_expected(p, 4000ms, 1000ms, 1500) == 2500ms + 80ms);  // the server says it has run 1.5 s
+    CHECK_FALSE(wait_for_expected(p, 4000ms, 4080ms, std::nullopt));    // that moment has passed
+    CHECK_FALSE(wait_for_expected(p, 0ms, 0ms, std::nullopt));
+    CHECK(wait_for_expected(p, 60000ms, 0ms, std::nullopt) == 10000ms);  // within max_interval
+    p.deadline = 2000ms;
+    CHECK(wait_for_expected(p, 4000ms, 1000ms, std::nullopt) == 1000ms);  // and the deadline
+}
+
+TEST_CASE("running_time: the server's process_time when it agrees with our count") {
+    CHECK(running_time(1000ms, std::nullopt) == 1000ms);
+    CHECK(running_time(1000ms, 1020) == 1020ms);  // the job was made during the POST's round trip
+    CHECK(running_time(1000ms, 3) == 1000ms);     // seconds? not trusted
+    CHECK(running_time(1000ms, 5000) == 1000ms);
+}
+
+TEST_CASE("observed_duration: the server's count may run past ours by the POST's round trip") {
+    // Answered 20 ms after the job was made: the last check that saw it
+    // running came at 150 ms, the first that saw it ended at 195 ms (both on
+    // our count), and the server says it took 200 ms.
+    CHECK(observed_duration(150ms, 195ms, 200, 20ms) == 200ms);
+    CHECK(observed_duration(150ms, 195ms, 200) == 172ms);  // without the lag: not trusted, the midpoint
+    CHECK(observed_duration(150ms, 195ms, 300, 20ms) == 172ms);  // past even that
+}
