@@ -17,6 +17,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <list>
@@ -238,6 +239,12 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
     auto m = co_await detail::run_migrate(first.source->get_client(), first.target->get_client(), std::move(req),
                                           st->gates.get(), t.from, std::move(checkpoint), limit);
     if (watch) watch->end();
+    if (t.members.size() > 1) {
+        // The job's end freed its tenant's slot: the next group's POST goes
+        // before this group's per-member bookkeeping (a hundred results).
+        auto ex = co_await asio::this_coro::executor;
+        co_await asio::post(ex, asio::use_awaitable);
+    }
     if (t.members.size() == 1) {
         st->finish(t.members.front(), std::move(m));
         co_return;
