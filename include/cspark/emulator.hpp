@@ -49,6 +49,9 @@ struct emulator_config {
     /// POST; larger ones on a background thread while the server keeps
     /// answering (the job does not finish before its package is built).
     std::uint64_t inline_package_bytes = 8ull * 1024 * 1024;
+    /// Imports are checked from memory while the uploads held at once stay
+    /// within this many bytes; past it an upload goes to a file (0 = always).
+    std::uint64_t upload_memory_bytes = 256ull * 1024 * 1024;
     bool strict = false;                 ///< require x-tenant-name, x-request-id, x-spark-ua
     std::filesystem::path data_dir;      ///< packages and uploads; "" = a fresh temp directory
     std::string request_log;             ///< JSON-lines request log path; "" = none, "-" = stderr

@@ -61,6 +61,7 @@ emulator::emulator(asio::any_io_executor ex, emulator_config cfg) : impl_(std::m
     s.cfg = std::move(cfg);
     s.clock = s.cfg.clock ? s.cfg.clock : system_timer_service();
     s.epoch = s.clock->now();
+    s.uploads_in_memory->limit = s.cfg.upload_memory_bytes;
     if (s.cfg.data_dir.empty()) {
         std::string tmpl = (std::filesystem::temp_directory_path() / "cspark-emulator-XXXXXX").string();
         if (!::mkdtemp(tmpl.data())) {

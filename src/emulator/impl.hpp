@@ -87,6 +87,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
     // Upload files are reused, not deleted: creating and deleting thousands
     // of files costs ext4 more CPU than everything else the emulator does.
     std::vector<std::filesystem::path> free_uploads;
+    std::shared_ptr<emu::upload_budget> uploads_in_memory = std::make_shared<emu::upload_budget>();  ///< limit: cfg.upload_memory_bytes
     void release_upload(std::filesystem::path p) {
         std::lock_guard lock(mu);
         free_uploads.push_back(std::move(p));
@@ -277,7 +278,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
                     if (auto self = weak.lock()) self->release_upload(std::move(p));
                 };
                 return {cfg.max_upload_bytes + 1024 * 1024,
-                        std::make_shared<upload_sink>(*boundary, tmp, cfg.max_upload_bytes, release)};
+                        std::make_shared<upload_sink>(*boundary, tmp, cfg.max_upload_bytes, release, uploads_in_memory)};
             }
         }
         return {1024 * 1024, nullptr};

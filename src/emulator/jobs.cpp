@@ -134,7 +134,7 @@ server::response_plan emulator::impl::import_create(const server::request_head& 
         ~giveback() { self->free_uploads.push_back(p); }  // mu is held by handle()
     } cleanup{this, path};
     api_error err;
-    auto pkg = emu::read_package(path, err);
+    auto pkg = sink->in_memory() ? emu::read_package_bytes(std::move(sink->bytes()), err) : emu::read_package(path, err);
     if (!pkg) return error_reply(err);
     std::string action;
     auto mappings = emu::parse_import_entity(entity, *pkg, action, err);

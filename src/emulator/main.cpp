@@ -45,6 +45,9 @@ void define(CLI::App& app, args& a) {
     app.add_option("--inline-package-bytes", cfg.inline_package_bytes,
                    "Build packages up to this payload inside the export POST; larger ones on a background thread")
         ->capture_default_str();
+    app.add_option("--upload-memory-bytes", cfg.upload_memory_bytes,
+                   "Check imports in memory while the uploads held at once stay within this; past it, to a file (0: always)")
+        ->capture_default_str();
     app.add_option("--job-ms", a.job_ms,
                    "Job duration in milliseconds (0: finished when created, which the official SDKs' default polling needs; "
                    "2000 exercises polling)")

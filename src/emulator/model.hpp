@@ -95,6 +95,8 @@ struct package_contents {
 /// Opens and fully verifies (every CRC) an uploaded package; api_error
 /// INVALID_IMPORT_ZIP naming the defect otherwise.
 std::optional<package_contents> read_package(const std::filesystem::path& path, api_error& err);
+/// The same for an upload held in memory.
+std::optional<package_contents> read_package_bytes(std::string bytes, api_error& err);
 
 // ---- import
 struct mapping {

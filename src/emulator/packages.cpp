@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <unordered_set>
 
 namespace cspark::emu {
 namespace json = boost::json;
@@ -175,19 +176,22 @@ package_result write_package(const std::filesystem::path& path, const std::strin
     return r;
 }
 
-std::optional<package_contents> read_package(const std::filesystem::path& path, api_error& err) {
+namespace {
+
+std::optional<package_contents> verify_package(std::optional<zip::reader> r, const std::string& unreadable, api_error& err) {
     auto bad = [&](const std::string& why) -> std::optional<package_contents> {
         err = make_error(500, "INVALID_IMPORT_ZIP", "the uploaded file is not a valid ImpEx package: " + why);
         return std::nullopt;
     };
+    if (!r) return bad(unreadable);
     std::string why;
-    auto r = zip::reader::open(path, why);
-    if (!r) return bad(why);
     const zip::entry_info* manifest = nullptr;
+    std::unordered_set<std::string_view> names;
     for (const auto& e : r->entries()) {
         if (!zip::is_safe_entry_name(e.name) || e.is_symlink()) return bad("unsafe entry name '" + detail::excerpt(e.name, 200) + "'");
         auto slash = e.name.find('/');
         if (slash != std::string::npos && e.name.substr(slash + 1) == "manifest.json") manifest = &e;
+        names.insert(e.name);
     }
     if (!manifest) return bad("no {tenant}/manifest.json entry");
     // Every entry must decompress to its declared size and CRC.
@@ -213,8 +217,8 @@ std::optional<package_contents> read_package(const std::filesystem::path& path, 
         if (v.folder.empty() || v.service.empty() || v.version.empty() || v.version_id.empty())
             return bad("manifest service_versions entry lacks folder/service/version/version_id");
         std::string base = pkg.source_tenant + "/" + v.folder + "/" + v.service + "/" + v.version + "/";
-        if (!r->find(base + v.version_id + ".zip")) return bad("missing " + base + v.version_id + ".zip");
-        if (pkg.file_filter != "migrate" || !r->find(base + v.service + ".xlsx")) {
+        if (!names.count(base + v.version_id + ".zip")) return bad("missing " + base + v.version_id + ".zip");
+        if (pkg.file_filter != "migrate" || !names.count(base + v.service + ".xlsx")) {
             err = make_error(500, "INVALID_IMPORT_ZIP",
                              "the package was not exported with file_filter=migrate (found '" +
                                  (pkg.file_filter.empty() ? std::string("unknown") : pkg.file_filter) +
@@ -224,6 +228,20 @@ std::optional<package_contents> read_package(const std::filesystem::path& path, 
         pkg.versions.push_back(std::move(v));
     }
     return pkg;
+}
+
+}  // namespace
+
+std::optional<package_contents> read_package(const std::filesystem::path& path, api_error& err) {
+    std::string why;
+    auto r = zip::reader::open(path, why);
+    return verify_package(std::move(r), why, err);
+}
+
+std::optional<package_contents> read_package_bytes(std::string bytes, api_error& err) {
+    std::string why;
+    auto r = zip::reader::from_bytes(std::move(bytes), why);
+    return verify_package(std::move(r), why, err);
 }
 
 }  // namespace cspark::emu

@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -46,14 +47,15 @@ void reader::inflater_deleter::operator()(inflater* z) const noexcept {
 }
 
 reader::reader(reader&& o) noexcept
-    : fd_(o.fd_), size_(o.size_), entries_(std::move(o.entries_)), z_(std::move(o.z_)), in_(std::move(o.in_)),
-      out_(std::move(o.out_)) {
+    : fd_(o.fd_), bytes_(std::move(o.bytes_)), size_(o.size_), entries_(std::move(o.entries_)), z_(std::move(o.z_)),
+      in_(std::move(o.in_)), out_(std::move(o.out_)) {
     o.fd_ = -1;
 }
 reader& reader::operator=(reader&& o) noexcept {
     if (this != &o) {
         if (fd_ >= 0) ::close(fd_);
         fd_ = o.fd_;
+        bytes_ = std::move(o.bytes_);
         size_ = o.size_;
         entries_ = std::move(o.entries_);
         z_ = std::move(o.z_);
@@ -80,13 +82,33 @@ std::optional<reader> reader::open(const std::filesystem::path& path, std::strin
         return std::nullopt;
     }
     r.size_ = static_cast<std::uint64_t>(st.st_size);
+    return index(std::move(r), why);
+}
+
+std::optional<reader> reader::from_bytes(std::string bytes, std::string& why) {
+    reader r;
+    r.size_ = bytes.size();
+    r.bytes_ = std::move(bytes);
+    return index(std::move(r), why);
+}
+
+bool reader::fetch(void* buf, std::size_t n, std::uint64_t off) const {
+    if (fd_ >= 0) return pread_all(fd_, buf, n, off);
+    if (off > bytes_.size() || n > bytes_.size() - off) return false;
+    std::memcpy(buf, bytes_.data() + off, n);
+    return true;
+}
+
+// The end record and the central directory: every entry's name, sizes, CRC
+// and place, each checked to lie inside the archive.
+std::optional<reader> reader::index(reader r, std::string& why) {
     if (r.size_ < 22) {
         why = "not a ZIP archive (too short for an end-of-central-directory record)";
         return std::nullopt;
     }
     std::size_t tail = static_cast<std::size_t>(std::min<std::uint64_t>(r.size_, 22 + 65535));
     std::vector<unsigned char> buf(tail);
-    if (!pread_all(r.fd_, buf.data(), tail, r.size_ - tail)) {
+    if (!r.fetch(buf.data(), tail, r.size_ - tail)) {
         why = "cannot read the end of the archive";
         return std::nullopt;
     }
@@ -112,7 +134,7 @@ std::optional<reader> reader::open(const std::filesystem::path& path, std::strin
         return std::nullopt;
     }
     std::vector<unsigned char> cd(cd_size);
-    if (cd_size && !pread_all(r.fd_, cd.data(), cd_size, cd_off)) {
+    if (cd_size && !r.fetch(cd.data(), cd_size, cd_off)) {
         why = "cannot read the central directory";
         return std::nullopt;
     }
@@ -155,7 +177,7 @@ const entry_info* reader::find(std::string_view name) const noexcept {
 
 bool reader::read(const entry_info& e, const std::function<void(std::span<const char>)>& fn, std::string& why) const {
     unsigned char lh[30];
-    if (!pread_all(fd_, lh, 30, e.local_offset) || rd32(lh) != local_sig) {
+    if (!fetch(lh, 30, e.local_offset) || rd32(lh) != local_sig) {
         why = "entry '" + e.name + "': bad local header";
         return false;
     }
@@ -195,7 +217,7 @@ bool reader::read(const entry_info& e, const std::function<void(std::span<const 
     bool ok = true, ended = e.method == 0;
     while (consumed < e.compressed_size && ok) {
         std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), e.compressed_size - consumed));
-        if (!pread_all(fd_, in.data(), n, data + consumed)) {
+        if (!fetch(in.data(), n, data + consumed)) {
             why = "entry '" + e.name + "': read failed";
             ok = false;
             break;

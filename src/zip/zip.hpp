@@ -88,6 +88,8 @@ public:
     /// Opens and indexes `path`; nullopt with the reason when it is not a ZIP
     /// this library can read.
     static std::optional<reader> open(const std::filesystem::path& path, std::string& why);
+    /// The same over an archive held in memory (an upload received whole).
+    static std::optional<reader> from_bytes(std::string bytes, std::string& why);
     reader(reader&&) noexcept;
     reader& operator=(reader&&) noexcept;
     ~reader();
@@ -105,7 +107,11 @@ public:
 
 private:
     reader() = default;
+    static std::optional<reader> index(reader r, std::string& why);
+    /// `n` bytes at `off`, from the file or from memory.
+    bool fetch(void* buf, std::size_t n, std::uint64_t off) const;
     int fd_ = -1;
+    std::string bytes_;  ///< the archive, when held in memory (fd_ < 0)
     std::uint64_t size_ = 0;
     std::vector<entry_info> entries_;
     // One inflate state and one pair of buffers for every entry read (a

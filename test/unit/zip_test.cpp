@@ -134,3 +134,31 @@ TEST_CASE("entry names that escape a directory are unsafe") {
     CHECK_FALSE(zip::is_safe_entry_name("a\\b"));
     CHECK_FALSE(zip::is_safe_entry_name(""));
 }
+
+TEST_CASE("an archive held in memory reads as it does from its file") {
+    auto path = temp("memory.zip");
+    {
+        zip::writer w(path);
+        w.add_file("t/a.json", R"({"a":1})");
+        w.add_file("t/b.bin", std::string(200000, 'b'), false);
+        w.finish();
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::string why;
+    auto r = zip::reader::from_bytes(bytes, why);
+    REQUIRE_MESSAGE(r, why);
+    REQUIRE(r->entries().size() == 2);
+    CHECK(r->read_all(*r->find("t/a.json"), 100, why) == R"({"a":1})");
+    CHECK(r->read_all(*r->find("t/b.bin"), 1 << 20, why) == std::string(200000, 'b'));
+    // Cut short: the end record is gone.
+    CHECK_FALSE(zip::reader::from_bytes(bytes.substr(0, bytes.size() - 10), why));
+    CHECK(why.find("not a ZIP") != std::string::npos);
+    // A data byte flipped: the CRC says so.
+    std::string flipped = bytes;
+    flipped[30 + 8 + 2] ^= 0x01;  // inside t/a.json's deflated data
+    auto damaged = zip::reader::from_bytes(flipped, why);
+    REQUIRE(damaged);
+    CHECK_FALSE(damaged->read(damaged->entries()[0], [](std::span<const char>) {}, why));
+    std::filesystem::remove(path);
+}
