@@ -39,7 +39,9 @@ std::vector<std::string> list_field(const json::object& o, std::string_view key,
     return out;
 }
 
-connection_options endpoint(const json::value& v, const std::string& where) {
+// `valid`: the (base_url, tenant, env) already checked, so a plan naming a
+// few tenants a thousand times parses each URL once.
+connection_options endpoint(const json::value& v, const std::string& where, std::set<std::string>& valid) {
     if (!v.is_object()) plan_error(where, "must be an object {base_url | env + tenant, api_key_env | token_env | oauth_file}");
     const auto& o = v.get_object();
     for (auto secret : {"api_key", "token", "bearer_token", "client_secret", "password"})
@@ -54,9 +56,12 @@ connection_options endpoint(const json::value& v, const std::string& where) {
     c.oauth_file = str_field(o, "oauth_file", where);
     if (c.base_url.empty() && (c.env.empty() || c.tenant.empty()))
         plan_error(where, "needs base_url, or env and tenant");
+    std::string key = c.base_url + '\n' + c.tenant + '\n' + c.env;
+    if (valid.count(key)) return c;
     std::string why;
     error_code ec;
     if (!parse_base_url(c.base_url, c.tenant, c.env, ec, &why)) plan_error(where, why);
+    valid.insert(std::move(key));
     return c;
 }
 
@@ -73,7 +78,7 @@ std::vector<plan_entry> load_plan(const std::string& path, const connection_opti
     auto* list = doc.get_object().if_contains("migrations");
     if (!list || !list->is_array()) plan_error("migrations", "must be an array");
     std::vector<plan_entry> out;
-    std::set<std::string> names;
+    std::set<std::string> names, endpoints;
     for (std::size_t i = 0; i < list->get_array().size(); ++i) {
         std::string w = "migrations[" + std::to_string(i) + "]";
         const auto& item = list->get_array()[i];
@@ -84,8 +89,8 @@ std::vector<plan_entry> load_plan(const std::string& path, const connection_opti
         if (e.name.empty() || !names.insert(e.name).second) plan_error(w + ".name", "'" + e.name + "' is empty or not unique");
         if (!o.contains("source")) plan_error(w, "'source' is required");
         if (!o.contains("target")) plan_error(w, "'target' is required");
-        e.source = endpoint(o.at("source"), w + ".source");
-        e.target = endpoint(o.at("target"), w + ".target");
+        e.source = endpoint(o.at("source"), w + ".source", endpoints);
+        e.target = endpoint(o.at("target"), w + ".target", endpoints);
         for (auto* c : {&e.source, &e.target}) {
             c->timeout_ms = defaults.timeout_ms;
             c->max_retries = defaults.max_retries;

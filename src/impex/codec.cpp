@@ -8,6 +8,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <set>
+
 namespace cspark {
 namespace json = boost::json;
 
@@ -38,8 +40,8 @@ std::string string_field(const json::object& o, std::string_view key) {
     return {};
 }
 
-void add_mapping(json::array& out, const std::string& src, const std::string& dst, upgrade u, error_code& ec,
-                 std::string& why) {
+void add_mapping(json::array& out, std::set<std::string>& destinations, const std::string& src, const std::string& dst,
+                 upgrade u, error_code& ec, std::string& why) {
     auto s = parse_service_uri(src, why);
     if (!s || s->form != service_uri::kind::folder_service) {
         if (s) why = "import source '" + src + "' must be {folder}/{service}";
@@ -53,13 +55,16 @@ void add_mapping(json::array& out, const std::string& src, const std::string& ds
         ec = errc::invalid_argument;
         return;
     }
-    for (const auto& m : out)
-        if (to_lower(string_field(m.get_object(), "service_uri_destination")) == to_lower(t->path())) {
-            why = "two import sources ('" + string_field(m.get_object(), "service_uri_source") + "' and '" + src +
-                  "') go to one destination '" + t->path() + "'";
-            ec = errc::invalid_argument;
-            return;
-        }
+    if (!destinations.insert(to_lower(t->path())).second) {
+        for (const auto& m : out)  // name the other source
+            if (to_lower(string_field(m.get_object(), "service_uri_destination")) == to_lower(t->path())) {
+                why = "two import sources ('" + string_field(m.get_object(), "service_uri_source") + "' and '" + src +
+                      "') go to one destination '" + t->path() + "'";
+                break;
+            }
+        ec = errc::invalid_argument;
+        return;
+    }
     // A version selector ("f/s[1.2]") is sent as given: only that version is imported.
     out.push_back(json::object{{"service_uri_source", s->to_string()},
                                {"service_uri_destination", t->path()},
@@ -202,8 +207,9 @@ bool destination_given(const destinations& d) {
 std::optional<json::array> services_modify(const destinations& d, error_code& ec, std::string& why) {
     ec = {};
     json::array out;
+    std::set<std::string> destinations;  // lower-cased: one source each
     for (const auto& m : mappings_of(d)) {
-        detail::add_mapping(out, m.source, m.target, m.upgrade, ec, why);
+        detail::add_mapping(out, destinations, m.source, m.target, m.upgrade, ec, why);
         if (ec) break;
     }
     if (!ec && out.empty()) {
