@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -53,6 +54,15 @@ inline emulator_child start_emulator(const std::vector<std::string>& args, std::
     }
     if (c.url.empty()) throw std::runtime_error("cspark-emulator did not start");
     return c;
+}
+
+/// Where a benchmark's emulator keeps its packages: on tmpfs when there is
+/// one, as a Spark tenant's store is no cost of the client's (ext4 block
+/// allocation for thousands of fresh packages would otherwise dominate).
+inline std::string emulator_data_dir(const std::string& prefix) {
+    std::error_code ec;
+    std::filesystem::path base = std::filesystem::is_directory("/dev/shm", ec) ? "/dev/shm" : std::filesystem::temp_directory_path();
+    return (base / (prefix + std::to_string(::getpid()))).string();
 }
 
 /// The name the emulator gives its i-th generated tenant (0-based) of n:

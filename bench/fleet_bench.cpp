@@ -33,13 +33,7 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-// Packages on tmpfs when there is one: ext4 block allocation for thousands of
-// fresh 1 MiB files would otherwise be the benchmark's bottleneck.
-std::string data_dir() {
-    std::error_code ec;
-    std::filesystem::path base = std::filesystem::is_directory("/dev/shm", ec) ? "/dev/shm" : std::filesystem::temp_directory_path();
-    return (base / ("cspark-fleet-emulator-" + std::to_string(::getpid()))).string();
-}
+std::string data_dir() { return bench::emulator_data_dir("cspark-fleet-emulator-"); }
 
 bench::emulator_child start_emulator(std::size_t n, std::uint64_t package_bytes, long job_ms) {
     return bench::start_emulator({"--tenants", std::to_string(n), "--target-tenants", std::to_string(n), "--services", "1",

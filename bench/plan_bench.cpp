@@ -16,6 +16,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -58,7 +59,10 @@ struct scenario {
     std::vector<std::size_t> per_pair;  // migrations of each pair
 };
 
-void run(const scenario& sc, long job_ms, std::size_t max_services, bool compare, bool& ok) {
+// Runs a scenario (coalesced, then --no-coalesce when `compare`), prints a
+// line for each; returns the coalesced run's wall / critical path.
+double run(const scenario& sc, long job_ms, std::size_t max_services, bool compare, bool& ok) {
+    double coalesced_ratio = 0;
     std::size_t pairs = sc.per_pair.size(), most = 0, total = 0;
     for (auto m : sc.per_pair) {
         most = std::max(most, m);
@@ -68,7 +72,7 @@ void run(const scenario& sc, long job_ms, std::size_t max_services, bool compare
         if (!coalesce && !compare) break;
         auto emu = bench::start_emulator({"--tenants", std::to_string(pairs), "--target-tenants", std::to_string(pairs),
                                           "--services", std::to_string(most), "--versions", "1", "--package-bytes", "16384",
-                                          "--job-ms", std::to_string(job_ms)},
+                                          "--job-ms", std::to_string(job_ms), "--data-dir", bench::emulator_data_dir("cspark-plan-emulator-")},
                                          2 * pairs);
         json::array list;
         for (std::size_t p = 0; p < pairs; ++p) {
@@ -91,32 +95,37 @@ void run(const scenario& sc, long job_ms, std::size_t max_services, bool compare
         bench::stop_emulator(emu);
         std::error_code ignored;
         std::filesystem::remove_all(dir, ignored);
+        std::filesystem::remove_all(bench::emulator_data_dir("cspark-plan-emulator-"), ignored);
         // The busiest pair's jobs in series: its exports one after another, the last import after the last export.
         std::size_t chain = coalesce ? (most + max_services - 1) / max_services + 1 : most + 1;
         double critical = static_cast<double>(chain) * static_cast<double>(job_ms) / 1000.0;
+        if (coalesce) coalesced_ratio = r.wall / critical;
         std::printf("%-34s %-12s %6zu %6zu %8zu %8zu %9.3f %9.3f %7.2f %7.2f\n", sc.title.c_str(),
                     coalesce ? "coalesced" : "no-coalesce", total, r.done, exports, imports, critical, r.wall,
                     r.wall / critical, r.cpu);
         std::fflush(stdout);
         ok = ok && r.done == total;
     }
+    return coalesced_ratio;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    long job_ms = 200, compare = 1;
+    long job_ms = 200, compare = 1, repeat = 1;
     std::size_t pairs = 20, n = 1000, max_services = 100;
     const char* usage =
-        "usage: plan-bench [--job-ms MS] [--pairs P] [--n N] [--max-services S] [--compare 1|2|3]\n"
+        "usage: plan-bench [--job-ms MS] [--pairs P] [--n N] [--max-services S] [--compare 1|2|3] [--repeat R]\n"
         "  A: 50 migrations of one tenant pair; B: N (1000) migrations over P (20) pairs, Zipf shares;\n"
         "  each through `cspark-impex batch`, coalesced and --no-coalesce, jobs of MS (200) ms.\n"
-        "  --compare 2: --no-coalesce for A only, 3: for neither (long jobs make B's take minutes).\n";
+        "  --compare 2: --no-coalesce for A only, 3: for neither (long jobs make B's take minutes).\n"
+        "  --repeat R: B coalesced R times (each against a fresh emulator), then min / median / max of its ratio.\n";
     auto size = [](std::size_t& to) { return [&to](long v) { to = static_cast<std::size_t>(v); }; };
     if (auto rc = bench::parse_args(argc, argv, "plan-bench", usage,
                                     {{"--job-ms", [&](long v) { job_ms = v; }}, {"--pairs", size(pairs)}, {"--n", size(n)},
                                      {"--max-services", size(max_services)},
-                                     {"--compare", [&](long v) { compare = v; }}}))
+                                     {"--compare", [&](long v) { compare = v; }},
+                                     {"--repeat", [&](long v) { repeat = std::max(1L, v); }}}))
         return *rc;
     // Zipf shares: pair k gets n * (1/k) / H(pairs), rounded, the remainder to pair 1.
     double h = 0;
@@ -132,8 +141,14 @@ int main(int argc, char** argv) {
                 "crit s", "wall s", "ratio", "cpu s");
     bool ok = true;
     run({"A: 1 pair x 50", {50}}, job_ms, max_services, compare == 1 || compare == 2, ok);
-    run({"B: " + std::to_string(pairs) + " pairs, Zipf, busiest " + std::to_string(zipf[0]), zipf}, job_ms, max_services,
-        compare == 1, ok);
+    scenario b{"B: " + std::to_string(pairs) + " pairs, Zipf, busiest " + std::to_string(zipf[0]), zipf};
+    std::vector<double> ratios{run(b, job_ms, max_services, compare == 1, ok)};
+    for (long k = 1; k < repeat; ++k) ratios.push_back(run(b, job_ms, max_services, false, ok));
+    if (repeat > 1) {
+        std::sort(ratios.begin(), ratios.end());
+        std::printf("B coalesced over %ld runs: ratio min %.2f, median %.2f, max %.2f\n", repeat, ratios.front(),
+                    ratios[ratios.size() / 2], ratios.back());
+    }
     std::printf("crit = the busiest pair's jobs in series: (combined jobs + 1) x job latency (no-coalesce: migrations + 1)\n");
     return ok ? 0 : 1;
 }
