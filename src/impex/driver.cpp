@@ -136,11 +136,11 @@ public:
         switch (a.what) {
         case act::acquire_slot: return acquire(a.kind);
         case act::post_export: return post_export();
-        case act::post_import: return post_import(a);
+        case act::post_import: return in_turn(post_import(a));
         case act::describe: return describe(a.kind);
         case act::check_status: return check(a.kind, a.id);
         case act::sleep: return sleep(a.delay);
-        case act::download: return download(a);
+        case act::download: return in_turn(download(a));
         case act::keep_file: return ready(keep(a));
         case act::cancel_export: return cancel(a.id);
         case act::discard: return ready(discard());
@@ -151,6 +151,21 @@ public:
 
 private:
     static asio::awaitable<flow_event> ready(flow_event ev) { co_return ev; }
+
+    // A transfer (download, import upload) in a fleet waits while one of a
+    // longer chain runs (gates::begin_transfer); elsewhere it just runs.
+    asio::awaitable<flow_event> in_turn(asio::awaitable<flow_event> transfer) {
+        if (!io_.slots || !io_.source || !io_.target) co_return co_await std::move(transfer);
+        int priority = io_.slots->priority(slot_key("export"), slot_key("import"));
+        bool got = co_await io_.slots->begin_transfer(priority);
+        if (!got) co_return failed(errc::cancelled, "cancelled while waiting for a transfer of a longer chain");
+        struct turn {
+            gates* g;
+            int priority;
+            ~turn() { g->end_transfer(priority); }
+        } held{io_.slots, priority};
+        co_return co_await std::move(transfer);
+    }
 
     std::string slot_key(const std::string& kind) { return detail::slot_key(kind, for_kind(kind)); }
 
@@ -309,10 +324,17 @@ asio::awaitable<void> drive(flow_state& st, flow_io& io) {
     if (adaptive && io.target) imports = {slot_key("import", *io.target), host_key("import", *io.target)};
     flow_event ev;
     ev.now = r.clock().timer()->now();
+    // Looks for the host's first durations cost timer wake-ups: they are
+    // spent on a fleet's chains (a pair with more groups than one), whose
+    // later jobs wait on this one, and only while nothing is known.
+    auto look = std::max(st.policy.poll.interval / 4, milliseconds(10));
     for (;;) {
         if (adaptive) {
             st.policy.expected_export = exports.expected();
             st.policy.expected_import = imports.expected();
+            bool chain = io.slots && io.source && io.target &&
+                         io.slots->priority(exports.tenant, imports.tenant) > 1;
+            st.policy.history_look = chain ? look : milliseconds(0);
         }
         flow_action a = resume(st, std::move(ev));
         if (!st.notes.empty()) co_await r.report();  // most steps note nothing: no coroutine frame for them

@@ -35,6 +35,12 @@ struct flow_policy {
     milliseconds lookup_margin{2000};      ///< describe timestamps: rounding allowance
     bool adaptive = true;                  ///< place checks by the expected durations below
     std::optional<milliseconds> expected_export, expected_import;  ///< the tenants' recent jobs
+    /// While nothing is known of a job's kind, its waits are slept in looks
+    /// this long (no request: a look at expected_export/expected_import, which
+    /// the I/O loop keeps current), so the first job of the kind to end on the
+    /// host places this one's check at once; 0 = waits are slept whole. The
+    /// I/O loop sets it for a fleet's chains (drive()).
+    milliseconds history_look{0};
 };
 
 /// What a flow does, fixed when it starts.
@@ -123,6 +129,7 @@ struct poll_state {
     milliseconds last_running{0};          ///< when a check last found it running (since started)
     bool hinted = false;                   ///< the other kind's duration has placed one check
     milliseconds lag{0};                   ///< the round trip of the POST that made the job (0: found otherwise)
+    std::optional<milliseconds> due;       ///< a wait slept in looks: when its check is due (since started)
 };
 
 struct flow_state {

@@ -61,17 +61,46 @@ std::optional<poll_end> judge(flow_state& st) {
     return std::nullopt;
 }
 
+namespace {
+
+// A wait slept in looks (nothing was known of the kind when it was planned):
+// once a job of the kind has ended on the host, the check moves to just after
+// that duration (at once, if that moment has passed since the last check);
+// until then the wait goes on, a look at a time.
+flow_action look_for_history(flow_state& st, milliseconds elapsed) {
+    auto& p = st.poll;
+    milliseconds due = *p.due;
+    auto known = p.kind == "export" ? st.policy.expected_export : st.policy.expected_import;
+    if (known && known->count() > 0) {
+        p.expected = known;  // later checks plan with it too
+        p.due.reset();
+        auto end = running_time(p.last_running, p.job.process_time);  // where the last check saw it
+        auto wait = wait_for_expected(st.policy.poll, *known, elapsed, std::nullopt);
+        if (end >= *known + std::max(milliseconds(2), *known / 50)) wait = std::max(milliseconds(0), due - elapsed);  // no news
+        else if (!wait) wait = milliseconds(0);  // it should have ended since the last check
+        if (wait->count() == 0) return make(act::check_status, p.kind, p.id);
+        return sleep_for(*wait);
+    }
+    if (elapsed >= due) {
+        p.due.reset();
+        return make(act::check_status, p.kind, p.id);
+    }
+    return sleep_for(std::min(due - elapsed, st.policy.history_look));
+}
+
+}  // namespace
+
 // After a check or the wait between checks: the next action, or the end.
 // A check that fails in a way that may pass is asked again on the schedule:
 // a failure to learn a job's state is not a failed job.
 std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& next) {
     auto& p = st.poll;
+    auto elapsed = std::chrono::duration_cast<milliseconds>(ev.now - p.started);
     if (st.last == act::sleep) {
-        next = make(act::check_status, p.kind, p.id);
+        next = p.due ? look_for_history(st, elapsed) : make(act::check_status, p.kind, p.id);
         return std::nullopt;
     }
     ++p.checks;
-    auto elapsed = std::chrono::duration_cast<milliseconds>(ev.now - p.started);
     bool running = false;
     if (ev.what == ev_type::ok) {
         p.job = std::move(ev.job);  // the event is spent
@@ -125,7 +154,13 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
             p.hinted = true;
         }
     }
-    next = sleep_for(step.delay);
+    p.due.reset();
+    if (!p.expected && st.policy.adaptive && st.policy.history_look.count() > 0 && step.delay > st.policy.history_look) {
+        p.due = elapsed + step.delay;
+        next = sleep_for(st.policy.history_look);
+    } else {
+        next = sleep_for(step.delay);
+    }
     return std::nullopt;
 }
 

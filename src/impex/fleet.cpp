@@ -67,6 +67,7 @@ struct task {
     std::vector<std::size_t> members;
     migration_checkpoint from;
     std::string slot;  // the source tenant's export slot ("" = none: an entry without a source)
+    std::string import_slot;  // the target tenant's import slot ("" = none)
 };
 
 struct fleet_state {
@@ -99,9 +100,15 @@ struct fleet_state {
         if (options.finished) options.finished(i, m);
         results[i] = std::move(m);
     }
+    // A task counts as work for both its tenants until it ends (the chains
+    // transfers are ordered by).
     void enqueue(std::vector<std::size_t> members, migration_checkpoint from, bool front) {
         auto* src = entries[members.front()].source;
-        task t{std::move(members), std::move(from), src ? detail::slot_key("export", src->get_client()) : std::string()};
+        auto* dst = entries[members.front()].target;
+        task t{std::move(members), std::move(from), src ? detail::slot_key("export", src->get_client()) : std::string(),
+               dst ? detail::slot_key("import", dst->get_client()) : std::string()};
+        gates->add_work(t.slot, 1);
+        gates->add_work(t.import_slot, 1);
         if (front) queue.push_front(std::move(t));
         else queue.push_back(std::move(t));
     }
@@ -292,7 +299,10 @@ asio::awaitable<void> worker(std::shared_ptr<fleet_state> st) {
         }
         ++st->running;
         if (st->monitor) st->monitor->started(t->members.size());
+        auto export_slot = t->slot, import_slot = t->import_slot;
         co_await run_task(st, std::move(*t));
+        st->gates->add_work(export_slot, -1);  // its parts, if it split, were counted when queued
+        st->gates->add_work(import_slot, -1);
         --st->running;
         if (st->queue.empty() && st->running == 0) st->wake_all();  // all done: every sleeper ends
     }

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace cspark::detail {
@@ -60,6 +61,19 @@ public:
     }
     std::function<void()> on_release;  ///< called after each release (a scheduler wakes)
 
+    /// Work still to do per slot key: a fleet's groups, not yet ended, that
+    /// export from or import into that tenant (their chain of jobs).
+    void add_work(const std::string& key, int n);
+    /// A transfer's priority: the longer of its two tenants' chains.
+    int priority(const std::string& export_key, const std::string& import_key) const;
+    /// Transfers (downloads, import uploads) by priority: one waits while a
+    /// transfer of higher priority runs, so the longest chain's hand-off is
+    /// not shared with flows that have jobs to spare; equal priorities never
+    /// wait for each other (a fleet of one group per pair never waits).
+    /// False when the caller was cancelled while waiting.
+    boost::asio::awaitable<bool> begin_transfer(int priority);
+    void end_transfer(int priority);
+
 private:
     struct gate {
         bool busy = false;
@@ -67,6 +81,9 @@ private:
     };
     boost::asio::any_io_executor ex_;
     std::map<std::string, gate> gates_;
+    std::map<std::string, int> work_;
+    std::multiset<int> transfers_;  ///< priorities of the transfers running
+    std::deque<std::shared_ptr<boost::asio::steady_timer>> transfer_waiters_;
 };
 
 boost::asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r);

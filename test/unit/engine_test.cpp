@@ -640,3 +640,38 @@ TEST_CASE("engine: a job's duration counts the POST's round trip the server saw"
     REQUIRE(timing != s.st.notes.end());
     CHECK(timing->delay == 1200ms);  // the old window (up to 1000 ms) took the midpoint, 500 ms
 }
+
+TEST_CASE("engine: a wait with nothing known is slept in looks, and a duration learned meanwhile moves the check") {
+    flow_policy policy;
+    policy.history_look = 250ms;  // the I/O loop sets it for a fleet's chains
+    SUBCASE("the job should have ended since the last check: checked at once") {
+        sim s(exp_plan(), {}, policy);
+        s.begin();
+        REQUIRE(s.ok(job("E1", "created")).what == act::check_status);
+        REQUIRE(s.ok(job("E1", "in_progress")).what == act::sleep);
+        CHECK(s.last.delay == 250ms);  // a look, not the whole 1 s wait
+        REQUIRE(s.timer().what == act::sleep);  // nothing known yet: the wait goes on
+        CHECK(s.last.delay == 250ms);
+        s.st.policy.expected_export = 400ms;  // another flow's export on the host ended: 400 ms
+        CHECK(s.timer().what == act::check_status);  // at 500 ms: past 400 ms (+2 %), look now
+    }
+    SUBCASE("the expected end is ahead: the check goes there") {
+        sim s(exp_plan(), {}, policy);
+        s.begin();
+        s.ok(job("E1", "created"));
+        s.ok(job("E1", "in_progress"));
+        s.timer();
+        s.st.policy.expected_export = 800ms;
+        REQUIRE(s.timer().what == act::sleep);
+        CHECK(s.last.delay == 316ms);  // from 500 ms to 816 ms
+        CHECK(s.timer().what == act::check_status);
+    }
+    SUBCASE("no looks: the wait is slept whole") {
+        policy.history_look = 0ms;
+        sim s(exp_plan(), {}, policy);
+        s.begin();
+        s.ok(job("E1", "created"));
+        REQUIRE(s.ok(job("E1", "in_progress")).what == act::sleep);
+        CHECK(s.last.delay == 1000ms);
+    }
+}
