@@ -14,6 +14,40 @@ namespace json = boost::json;
 
 // ------------------------------------------------------------ polling a job
 
+namespace {
+
+// What the I/O loop last learned of how long jobs of `kind` take here.
+std::optional<milliseconds> expected_of(const flow_state& st, const std::string& kind) {
+    return kind == "export" ? st.policy.expected_export : st.policy.expected_import;
+}
+
+// A wait slept in looks (nothing was known of the kind when it was planned):
+// once a job of the kind has ended on the host, the check moves to just after
+// that duration (at once, if that moment has passed since the last check);
+// until then the wait goes on, a look at a time.
+flow_action look_for_history(flow_state& st, milliseconds elapsed) {
+    auto& p = st.poll;
+    milliseconds due = *p.due;
+    auto known = expected_of(st, p.kind);
+    if (!known || known->count() <= 0) {
+        if (elapsed < due) return sleep_for(std::min(due - elapsed, st.policy.history_look));
+        p.due.reset();
+        return make(act::check_status, p.kind, p.id);
+    }
+    p.expected = known;  // later checks plan with it too
+    p.due.reset();
+    if (running_time(p.last_running, p.job.process_time) >= just_after(*known)) {
+        // The last check already saw it running past that: no news for this wait.
+        if (elapsed >= due) return make(act::check_status, p.kind, p.id);
+        return sleep_for(due - elapsed);
+    }
+    auto wait = wait_for_expected(st.policy.poll, *known, elapsed, std::nullopt);
+    if (!wait) return make(act::check_status, p.kind, p.id);  // it should have ended since the last check
+    return sleep_for(*wait);
+}
+
+}  // namespace
+
 flow_action poll_begin(flow_state& st, std::string kind, std::string id, clock_type::time_point now, bool once) {
     st.poll = poll_state{};
     st.poll.kind = std::move(kind);
@@ -22,7 +56,7 @@ flow_action poll_begin(flow_state& st, std::string kind, std::string id, clock_t
     st.poll.once = once;
     st.rng.seed(std::hash<std::string>{}(st.poll.id));
     if (st.policy.adaptive && !once)
-        st.poll.expected = st.poll.kind == "export" ? st.policy.expected_export : st.policy.expected_import;
+        st.poll.expected = expected_of(st, st.poll.kind);
     if (st.poll.expected) {
         // The tenant's jobs take about this long: the first look goes just after that.
         poll_clues c{st.poll.expected, std::nullopt};
@@ -60,35 +94,6 @@ std::optional<poll_end> judge(flow_state& st) {
     if (p.once) return poll_end{};
     return std::nullopt;
 }
-
-namespace {
-
-// A wait slept in looks (nothing was known of the kind when it was planned):
-// once a job of the kind has ended on the host, the check moves to just after
-// that duration (at once, if that moment has passed since the last check);
-// until then the wait goes on, a look at a time.
-flow_action look_for_history(flow_state& st, milliseconds elapsed) {
-    auto& p = st.poll;
-    milliseconds due = *p.due;
-    auto known = p.kind == "export" ? st.policy.expected_export : st.policy.expected_import;
-    if (known && known->count() > 0) {
-        p.expected = known;  // later checks plan with it too
-        p.due.reset();
-        auto end = running_time(p.last_running, p.job.process_time);  // where the last check saw it
-        auto wait = wait_for_expected(st.policy.poll, *known, elapsed, std::nullopt);
-        if (end >= *known + std::max(milliseconds(2), *known / 50)) wait = std::max(milliseconds(0), due - elapsed);  // no news
-        else if (!wait) wait = milliseconds(0);  // it should have ended since the last check
-        if (wait->count() == 0) return make(act::check_status, p.kind, p.id);
-        return sleep_for(*wait);
-    }
-    if (elapsed >= due) {
-        p.due.reset();
-        return make(act::check_status, p.kind, p.id);
-    }
-    return sleep_for(std::min(due - elapsed, st.policy.history_look));
-}
-
-}  // namespace
 
 // After a check or the wait between checks: the next action, or the end.
 // A check that fails in a way that may pass is asked again on the schedule:
@@ -130,7 +135,7 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
     // the host: the I/O loop keeps the policy's durations current) places
     // the checks from now on.
     if (!p.expected && !p.once && st.policy.adaptive)
-        p.expected = p.kind == "export" ? st.policy.expected_export : st.policy.expected_import;
+        p.expected = expected_of(st, p.kind);
     poll_clues clues{p.expected, running ? std::optional<std::int64_t>(p.job.process_time) : std::nullopt,
                      st.policy.adaptive};
     auto step = plan_next_check(st.policy.poll, p.checks, elapsed, clues, std::uniform_real_distribution<double>(0, 1)(st.rng));
@@ -147,7 +152,7 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
         // host took `hint`: one check where this one would end if it took
         // alike. The growing schedule goes on after it, so a hint that is
         // wrong costs one status call and never delays a check.
-        auto hint = p.kind == "export" ? st.policy.expected_import : st.policy.expected_export;
+        auto hint = expected_of(st, p.kind == "export" ? "import" : "export");
         auto wait = hint ? wait_for_expected(st.policy.poll, *hint, elapsed, clues.process_time) : std::nullopt;
         if (wait && *wait < step.delay) {
             step.delay = *wait;

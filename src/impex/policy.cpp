@@ -234,6 +234,10 @@ job_timings& job_timings::global() {
     return t;
 }
 
+std::chrono::milliseconds just_after(std::chrono::milliseconds expected) noexcept {
+    return expected + std::max(std::chrono::milliseconds(2), expected / 50);
+}
+
 std::chrono::milliseconds running_time(std::chrono::milliseconds elapsed, std::optional<std::int64_t> process_time) noexcept {
     using ms = std::chrono::milliseconds;
     if (!process_time || *process_time < 0) return elapsed;
@@ -255,8 +259,7 @@ poll_step plan_next_check(const poll_policy& p, int checks, std::chrono::millise
     if (step.what == poll_step::action::give_up || !known) return step;
     ms expected = *c.expected;
     ms ran = running_time(elapsed, c.process_time);
-    ms margin = std::max(ms(2), expected / 50);
-    ms delay = ran < expected ? expected - ran + margin : std::max(expected / 10, (ran - expected) / 2);
+    ms delay = ran < expected ? just_after(expected) - ran : std::max(expected / 10, (ran - expected) / 2);
     delay = std::max(delay, ms(1));
     if (p.max_interval.count() > 0) delay = std::min(delay, p.max_interval);
     if (p.deadline.count() > 0) delay = std::min(delay, p.deadline - elapsed);
@@ -267,7 +270,7 @@ std::optional<std::chrono::milliseconds> wait_for_expected(const poll_policy& p,
                                                            std::chrono::milliseconds elapsed,
                                                            std::optional<std::int64_t> process_time) noexcept {
     using ms = std::chrono::milliseconds;
-    ms target = hint + std::max(ms(2), hint / 50);
+    ms target = just_after(hint);
     ms ran = running_time(elapsed, process_time);
     if (hint.count() <= 0 || target <= ran) return std::nullopt;
     ms delay = target - ran;

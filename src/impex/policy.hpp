@@ -147,6 +147,10 @@ std::optional<std::chrono::milliseconds> wait_for_expected(const poll_policy& p,
                                                            std::chrono::milliseconds elapsed,
                                                            std::optional<std::int64_t> process_time) noexcept;
 
+/// When a job expected to take `expected` is checked: just after it (+2 %,
+/// at least 2 ms), so one check finds it ended.
+std::chrono::milliseconds just_after(std::chrono::milliseconds expected) noexcept;
+
 /// How long a job has run: the server's process_time (ms) when it agrees
 /// with our own count (`elapsed` since its POST was answered: the server's
 /// count starts a little earlier), else `elapsed`.
