@@ -31,14 +31,14 @@ inline batch_run run_batch(const boost::json::array& list, const std::filesystem
     std::ofstream(plan) << boost::json::serialize(boost::json::object{{"migrations", list}});
     std::vector<std::string> all{CSPARK_CLI_BIN, "--json", "--quiet", "batch", plan, "--journal", journal};
     all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;  // built before the fork: the child only execs
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
     auto t0 = std::chrono::steady_clock::now();
     pid_t pid = ::fork();
     if (pid == 0) {
         int fd = ::open(out.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
         ::dup2(fd, 1);
-        std::vector<char*> argv;
-        for (auto& a : all) argv.push_back(a.data());
-        argv.push_back(nullptr);
         ::execv(argv[0], argv.data());
         ::_exit(127);
     }

@@ -27,16 +27,16 @@ struct emulator_child {
 inline emulator_child start_emulator(const std::vector<std::string>& args, std::size_t tenants) {
     int fds[2];
     if (::pipe(fds) != 0) throw std::runtime_error("pipe");
+    std::vector<std::string> all{CSPARK_EMULATOR_BIN, "--port", "0", "--print-credentials"};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;  // built before the fork: the child only execs (see test/support/child_process.hpp)
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
     emulator_child c;
     c.pid = ::fork();
     if (c.pid == 0) {
         ::dup2(fds[1], 1);
         ::close(fds[0]);
-        std::vector<std::string> all{CSPARK_EMULATOR_BIN, "--port", "0", "--print-credentials"};
-        all.insert(all.end(), args.begin(), args.end());
-        std::vector<char*> argv;
-        for (auto& a : all) argv.push_back(a.data());
-        argv.push_back(nullptr);
         ::execv(argv[0], argv.data());
         ::_exit(127);
     }

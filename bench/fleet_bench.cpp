@@ -202,9 +202,9 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     int rc = 0;
     for (auto [count, mib] : {std::pair{100, 1.0}, {1000, 1.0}, {5000, 1.0}, {20, 1.0}, {20, 50.0}}) {
+        std::string ns = std::to_string(count), ms = std::to_string(mib), js = std::to_string(job_ms);
         pid_t pid = ::fork();
         if (pid == 0) {
-            std::string ns = std::to_string(count), ms = std::to_string(mib), js = std::to_string(job_ms);
             ::execl(argv[0], argv[0], "--n", ns.c_str(), "--package-mib", ms.c_str(), "--job-ms", js.c_str(),
                     static_cast<char*>(nullptr));
             ::_exit(127);

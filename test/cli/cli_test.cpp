@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <fcntl.h>
+#include <poll.h>
 #include <pty.h>
 #include <sys/wait.h>
 #include <csignal>
@@ -182,8 +183,7 @@ TEST_CASE("batch: killed with SIGKILL part-way, the rerun finishes every migrati
     while (count_lines(journal, "\"e\":\"done\"") < 40 && std::chrono::steady_clock::now() < until)
         std::this_thread::sleep_for(5ms);
     ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
+    wait_bounded(pid);
     auto done_before = count_lines(journal, "\"e\":\"done\"");
     CHECK(done_before >= 40);
     CHECK(done_before < 200);
@@ -272,25 +272,29 @@ TEST_CASE("progress bars on a terminal, plain timestamped lines otherwise") {
     const char* bin = std::getenv("CSPARK_CLI_BIN");
     REQUIRE(bin);
     auto out_dir = (f.dir / "tty").string();
+    argv_list argv({bin, "export", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--services", "folder-1/service-1", "-o",
+                    out_dir, "--retry-interval", "20"});
     int master = -1;
     pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        ::execl(bin, bin, "export", "--base-url", f.src().c_str(), "--api-key-env", "SRC_KEY", "--services",
-                "folder-1/service-1", "-o", out_dir.c_str(), "--retry-interval", "20", static_cast<char*>(nullptr));
+        ::execv(argv.program(), argv.get());
         ::_exit(127);
     }
     std::string screen;
     char buf[4096];
-    for (;;) {  // ends when the child closes the terminal (EIO)
+    auto until = std::chrono::steady_clock::now() + child_time_limit;
+    while (std::chrono::steady_clock::now() < until) {  // ends when the child closes the terminal (EIO)
+        pollfd pfd{master, POLLIN, 0};
+        if (::poll(&pfd, 1, 100) == 0) continue;
         ssize_t n = ::read(master, buf, sizeof buf);
         if (n <= 0) break;
         screen.append(buf, static_cast<std::size_t>(n));
     }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
+    auto status = wait_bounded(pid);
     ::close(master);
-    CHECK(WEXITSTATUS(status) == 0);
+    REQUIRE_MESSAGE(status, "the export on a terminal did not end in time; killed. Screen:\n" << screen);
+    CHECK(exit_code(*status) == 0);
     CHECK(screen.find("[####################] 100%") != std::string::npos);  // a redrawn bar
     std::size_t finished = 0;
     for (auto at = screen.find("] 100%"); at != std::string::npos; at = screen.find("] 100%", at + 1)) ++finished;
@@ -312,27 +316,18 @@ TEST_CASE("Ctrl-C cancels cleanly: exit 3, the server job cancelled, no partial 
     asio::post(f.io, [&] {
         f.emu->set_faults(json::parse(R"({"rules":[{"route":"export.create","kind":"job_never_finishes"}]})"));
     });
-    const char* bin = std::getenv("CSPARK_CLI_BIN");
-    REQUIRE(bin);
     auto out_dir = f.dir / "int";
     auto err_path = f.dir / "int.err";
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int e = ::open(err_path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
-        ::dup2(e, 2);
-        ::execl(bin, bin, "export", "--base-url", f.src().c_str(), "--api-key-env", "SRC_KEY", "--services",
-                "folder-1/service-1", "-o", out_dir.c_str(), "--retry-interval", "20", static_cast<char*>(nullptr));
-        ::_exit(127);
-    }
+    pid_t pid = f.start({"export", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--services", "folder-1/service-1", "-o",
+                         out_dir.string(), "--retry-interval", "20"},
+                        "", err_path.string());
     auto until = std::chrono::steady_clock::now() + 30s;
     while (slurp(err_path).find("in_progress") == std::string::npos && std::chrono::steady_clock::now() < until)
         std::this_thread::sleep_for(5ms);
     ::kill(pid, SIGINT);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 3);
+    auto status = wait_bounded(pid);
+    REQUIRE_MESSAGE(status, "the export did not end after SIGINT; killed. stderr:\n" << slurp(err_path));
+    CHECK(exit_code(*status) == 3);
     json::value st = f.state();
     REQUIRE(st.at("jobs").as_array().size() == 1);
     CHECK(st.at("jobs").at(0).at("status") == "cancelled");

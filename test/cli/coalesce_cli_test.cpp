@@ -110,8 +110,7 @@ TEST_CASE("batch: kill -9 of a coalesced batch mid-import, the rerun finishes wi
     while (count_lines(journal, "\"e\":\"import_intent\"") < 5 && std::chrono::steady_clock::now() < until)
         std::this_thread::sleep_for(2ms);
     ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
+    wait_bounded(pid);
     CHECK(count_lines(journal, "\"e\":\"import_intent\"") >= 5);
     CHECK(count_lines(journal, "\"e\":\"done\"") < 200);
 

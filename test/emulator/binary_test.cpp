@@ -1,5 +1,7 @@
 // The cspark-emulator binary: starts, prints its URL and tenants, serves,
 // and exits cleanly on SIGTERM.
+#include "support/child_process.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cctype>
@@ -24,21 +26,26 @@ struct child {
 child spawn(const std::vector<std::string>& args) {
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
+    cspark::test::argv_list argv(args);
     child c;
     c.pid = ::fork();
     REQUIRE(c.pid >= 0);
     if (c.pid == 0) {
         ::dup2(fds[1], 1);
         ::close(fds[0]);
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
+        ::execv(argv.program(), argv.get());
         ::_exit(127);
     }
     ::close(fds[1]);
     c.out = ::fdopen(fds[0], "r");
     return c;
+}
+
+// The child's wait status, waited for with a bound (a hung child fails the test).
+int finish(const child& c) {
+    auto status = cspark::test::wait_bounded(c.pid);
+    REQUIRE_MESSAGE(status, "the child did not end in time; killed");
+    return *status;
 }
 
 std::string line(FILE* f) {
@@ -57,8 +64,7 @@ TEST_CASE("cspark-emulator starts, lists tenants with credentials, stops on SIGT
     CHECK(t1.find("tenant tenant-0001 http://127.0.0.1:") == 0);
     CHECK(t1.find("api_key=ak-") != std::string::npos);
     ::kill(c.pid, SIGTERM);
-    int status = 0;
-    REQUIRE(::waitpid(c.pid, &status, 0) == c.pid);
+    int status = finish(c);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
     std::fclose(c.out);
@@ -68,8 +74,7 @@ TEST_CASE("cspark-emulator rejects bad flags and bad seeds with exit 2 or CLI11'
     const char* bin = std::getenv("CSPARK_EMULATOR_BIN");
     REQUIRE(bin);
     auto c = spawn({bin, "--threads", "0"});
-    int status = 0;
-    REQUIRE(::waitpid(c.pid, &status, 0) == c.pid);
+    int status = finish(c);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) != 0);
     std::fclose(c.out);
@@ -89,8 +94,7 @@ TEST_CASE("every program answers --help with its usage and refuses an unknown fl
         auto c = spawn({bin, arg});
         char buf[4096];
         for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, c.out)) > 0;) out.append(buf, n);
-        int status = 0;
-        REQUIRE(::waitpid(c.pid, &status, 0) == c.pid);
+        int status = finish(c);
         std::fclose(c.out);
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     };
@@ -144,7 +148,6 @@ TEST_CASE("cspark-emulator's default --job-ms finishes a job when it is created 
     CHECK(reply.find(R"("status":"closed")") != std::string::npos);
     CHECK(reply.find("file_hash") != std::string::npos);
     ::kill(c.pid, SIGTERM);
-    int status = 0;
-    REQUIRE(::waitpid(c.pid, &status, 0) == c.pid);
+    CHECK(WIFEXITED(finish(c)));
     std::fclose(c.out);
 }

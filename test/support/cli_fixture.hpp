@@ -2,6 +2,7 @@
 // in-process emulator served from a background thread, and batch plans.
 #pragma once
 
+#include "support/child_process.hpp"
 #include "support/emu_fixture.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -64,24 +65,24 @@ struct cli_fixture {
     std::string dst() const { return emu->base_url("target-0001"); }
 
     /// Forks the binary with `args`, stdout and stderr to `out` / `err`
-    /// ("" = discarded); `in_child` runs in the child before exec (limits).
+    /// ("" = discarded); `in_child` runs in the child before exec (limits)
+    /// and must be async-signal-safe (setrlimit, signal: see child_process.hpp).
     static pid_t start(std::vector<std::string> args, const std::string& out, const std::string& err,
                        const std::function<void()>& in_child = {}) {
         const char* bin = std::getenv("CSPARK_CLI_BIN");
         REQUIRE_MESSAGE(bin, "CSPARK_CLI_BIN is not set (run through meson test)");
+        args.insert(args.begin(), bin);
+        argv_list argv(std::move(args));
+        const char* out_path = out.empty() ? "/dev/null" : out.c_str();
+        const char* err_path = err.empty() ? "/dev/null" : err.c_str();
         pid_t pid = ::fork();
         REQUIRE(pid >= 0);
         if (pid == 0) {
-            ::dup2(::open(out.empty() ? "/dev/null" : out.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600), 1);
-            ::dup2(::open(err.empty() ? "/dev/null" : err.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600), 2);
+            ::dup2(::open(out_path, O_CREAT | O_TRUNC | O_WRONLY, 0600), 1);
+            ::dup2(::open(err_path, O_CREAT | O_TRUNC | O_WRONLY, 0600), 2);
             ::close_range(3, ~0U, 0);  // nothing of this process (the emulator's sockets, the files above) leaks into the child
             if (in_child) in_child();
-            std::vector<std::string> all{bin};
-            all.insert(all.end(), args.begin(), args.end());
-            std::vector<char*> argv;
-            for (auto& a : all) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(argv[0], argv.data());
+            ::execv(argv.program(), argv.get());
             ::_exit(127);
         }
         return pid;
@@ -100,16 +101,22 @@ struct cli_fixture {
         ::pclose(p);
         return out;
     }
-    /// Runs the binary with `args` to its end; `in_child` runs in the child before exec (limits).
+    /// Runs the binary with `args` to its end (at most child_time_limit:
+    /// a hung run is killed and fails the test with what it printed).
     cli_result run(std::vector<std::string> args, const std::function<void()>& in_child = {}) {
         auto out_path = dir / "stdout", err_path = dir / "stderr";
+        std::string shown = argv_list(args).joined();
         pid_t pid = start(std::move(args), out_path.string(), err_path.string(), in_child);
-        int status = 0;
-        ::waitpid(pid, &status, 0);
+        auto status = wait_bounded(pid);
         cli_result r;
-        r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         r.out = slurp(out_path);
         r.err = slurp(err_path);
+        if (!status) {
+            FAIL_CHECK("cspark-impex " << shown << " did not end within " << child_time_limit.count() << " s; killed. stderr:\n"
+                                       << r.err);
+            return r;
+        }
+        r.rc = exit_code(*status);
         return r;
     }
     /// Starts the binary with `args` in the background, its output discarded; returns its pid.
