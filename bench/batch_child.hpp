@@ -19,6 +19,7 @@ namespace bench {
 
 struct batch_run {
     double wall = 0, cpu = 0;
+    double rss_mib = 0;  ///< the batch process's peak resident set
     std::size_t done = 0, failed = 0, fsyncs = 0;
 };
 
@@ -47,6 +48,7 @@ inline batch_run run_batch(const boost::json::array& list, const std::filesystem
     ::wait4(pid, &status, 0, &ru);
     batch_run r;
     r.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.rss_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
     r.cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
             static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     std::ifstream in(out);

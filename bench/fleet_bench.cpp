@@ -135,6 +135,10 @@ int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms, bool with_b
         // freed first, not on the batch's time (it measured up to 1.5 s more CPU).
         std::error_code ignored_ec;
         std::filesystem::remove_all(dir, ignored_ec);
+        // And the fleet's emulator's packages: on tmpfs they are memory, 2 GiB
+        // at N = 1,000 (left there, they cost the batch 0.5-1.2 s more CPU
+        // and grew with each run: the "drift" of earlier measurements).
+        std::filesystem::remove_all(data_dir(), ignored_ec);
         ::sync();
         auto fresh = start_emulator(n, package_bytes, job_ms);
         b = run_batch(fresh, 1, n, job_ms, dir / "batch");
@@ -153,9 +157,9 @@ int run_one(std::size_t n, std::uint64_t package_bytes, long job_ms, bool with_b
                 transfer_one * 1000, critical, wall, wall / critical, cpu, emu_cpu, bench::peak_rss_kib(0) / 1024.0, bytes / 1048576.0,
                 ok == m ? "ok" : (std::to_string(m - ok) + " failed").c_str());
     if (with_batch)
-        std::printf("batch:  %zu migrations in %.3f s (%.2fx the in-process fleet's %.3f s), CPU %.2f s, %zu done, "
-                    "%zu journal fsyncs\n",
-                    m, b.wall, b.wall / wall, wall, b.cpu, b.done, b.fsyncs);
+        std::printf("batch:  %zu migrations in %.3f s (%.2fx the in-process fleet's %.3f s), CPU %.2f s, peak RSS %.1f MiB, "
+                    "%zu done, %zu journal fsyncs\n",
+                    m, b.wall, b.wall / wall, wall, b.cpu, b.rss_mib, b.done, b.fsyncs);
     std::fflush(stdout);
     return ok == m && (!with_batch || b.done == m) ? 0 : 1;
 }

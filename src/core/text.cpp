@@ -138,6 +138,11 @@ std::string url_encode(std::string_view s) {
     return out;
 }
 
+std::uint64_t random_seed() {
+    static thread_local std::mt19937_64 seeds{(std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()};
+    return seeds();
+}
+
 std::string uuid4(std::mt19937_64& rng) {
     std::array<unsigned char, 16> b{};
     std::uint64_t hi = rng(), lo = rng();

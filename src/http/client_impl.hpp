@@ -34,7 +34,7 @@ struct client::impl {
     std::shared_ptr<cspark::transport> tr;
     std::shared_ptr<timer_service> timer;
     retry_config retry;
-    std::mt19937_64 rng{std::random_device{}()};  // used on the strand only
+    std::mt19937_64 rng{detail::random_seed()};  // used on the strand only
 
     // Counters written on the strand, read by stats() from any thread.
     struct live_stats {
