@@ -342,6 +342,13 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     }
     std::erase_if(plan, [&](const plan_entry& e) { return fnv1a(e.name) % shard_n != shard_k; });
 
+    // The descriptor check comes before the reactor, the journal and its
+    // writer thread: too few descriptors end the run before a thread starts
+    // (a g++ UBSan runtime starting one at EMFILE drew a false report).
+    batch_options run = bo;
+    transport_config tc;
+    if (defaults.proxy) tc.proxy = detail::one_proxy(*defaults.proxy, true);
+    if (!fit_to_descriptors(plan, run, tc, out)) return usage;
     asio::io_context io(1);
     std::unique_ptr<journal> j;
     try {
@@ -350,10 +357,6 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
         out.error(e.diag().detail.empty() ? e.what() : e.diag().detail);
         return usage;
     }
-    batch_options run = bo;
-    transport_config tc;
-    if (defaults.proxy) tc.proxy = detail::one_proxy(*defaults.proxy, true);
-    if (!fit_to_descriptors(plan, run, tc, out)) return usage;
     client_cache apis(io, out, tc);
     try {
         for (auto& e : plan) {

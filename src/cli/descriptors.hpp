@@ -28,6 +28,10 @@ struct descriptor_demand {
 /// journal's directory fsync, a resolver's /etc/hosts, a sanitizer's pipe.
 inline constexpr std::size_t descriptor_reserve = 8;
 
+/// What the batch opens after its descriptor check and keeps: the reactor
+/// (epoll, eventfd, timerfd) and the journal.
+inline constexpr std::size_t batch_own_descriptors = 4;
+
 struct descriptor_budget {
     std::size_t concurrency = 1;
     std::size_t per_host = 1;
