@@ -18,7 +18,6 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <unordered_set>
 
 namespace cspark::emu {
 namespace json = boost::json;
@@ -190,12 +189,10 @@ std::optional<package_contents> verify_package(std::optional<zip::reader> r, con
     if (!r) return bad(unreadable);
     std::string why;
     const zip::entry_info* manifest = nullptr;
-    std::unordered_set<std::string_view> names;
     for (const auto& e : r->entries()) {
         if (!zip::is_safe_entry_name(e.name) || e.is_symlink()) return bad("unsafe entry name '" + detail::excerpt(e.name, 200) + "'");
         auto slash = e.name.find('/');
         if (slash != std::string::npos && e.name.substr(slash + 1) == "manifest.json") manifest = &e;
-        names.insert(e.name);
     }
     if (!manifest) return bad("no {tenant}/manifest.json entry");
     // Every entry must decompress to its declared size and CRC.
@@ -221,8 +218,8 @@ std::optional<package_contents> verify_package(std::optional<zip::reader> r, con
         if (v.folder.empty() || v.service.empty() || v.version.empty() || v.version_id.empty())
             return bad("manifest service_versions entry lacks folder/service/version/version_id");
         std::string base = pkg.source_tenant + "/" + v.folder + "/" + v.service + "/" + v.version + "/";
-        if (!names.count(base + v.version_id + ".zip")) return bad("missing " + base + v.version_id + ".zip");
-        if (pkg.file_filter != "migrate" || !names.count(base + v.service + ".xlsx")) {
+        if (!r->find(base + v.version_id + ".zip")) return bad("missing " + base + v.version_id + ".zip");
+        if (pkg.file_filter != "migrate" || !r->find(base + v.service + ".xlsx")) {
             err = make_error(500, "INVALID_IMPORT_ZIP",
                              "the package was not exported with file_filter=migrate (found '" +
                                  (pkg.file_filter.empty() ? std::string("unknown") : pkg.file_filter) +

@@ -47,8 +47,8 @@ void reader::inflater_deleter::operator()(inflater* z) const noexcept {
 }
 
 reader::reader(reader&& o) noexcept
-    : fd_(o.fd_), bytes_(std::move(o.bytes_)), size_(o.size_), entries_(std::move(o.entries_)), z_(std::move(o.z_)),
-      in_(std::move(o.in_)), out_(std::move(o.out_)) {
+    : fd_(o.fd_), bytes_(std::move(o.bytes_)), size_(o.size_), entries_(std::move(o.entries_)), by_name_(std::move(o.by_name_)),
+      z_(std::move(o.z_)), in_(std::move(o.in_)), out_(std::move(o.out_)) {
     o.fd_ = -1;
 }
 reader& reader::operator=(reader&& o) noexcept {
@@ -58,6 +58,7 @@ reader& reader::operator=(reader&& o) noexcept {
         bytes_ = std::move(o.bytes_);
         size_ = o.size_;
         entries_ = std::move(o.entries_);
+        by_name_ = std::move(o.by_name_);
         z_ = std::move(o.z_);
         in_ = std::move(o.in_);
         out_ = std::move(o.out_);
@@ -166,13 +167,14 @@ std::optional<reader> reader::index(reader r, std::string& why) {
         pos += 46 + nlen + xlen + clen;
         r.entries_.push_back(std::move(info));
     }
+    r.by_name_.reserve(r.entries_.size());
+    for (std::size_t i = 0; i < r.entries_.size(); ++i) r.by_name_.emplace(r.entries_[i].name, i);  // the first of a name stays
     return r;
 }
 
 const entry_info* reader::find(std::string_view name) const noexcept {
-    for (const auto& e : entries_)
-        if (e.name == name) return &e;
-    return nullptr;
+    auto it = by_name_.find(name);
+    return it == by_name_.end() ? nullptr : &entries_[it->second];
 }
 
 bool reader::read(const entry_info& e, const std::function<void(std::span<const char>)>& fn, std::string& why) const {

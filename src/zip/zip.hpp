@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace cspark::zip {
@@ -95,6 +96,7 @@ public:
     ~reader();
 
     const std::vector<entry_info>& entries() const noexcept { return entries_; }
+    /// The entry named `name` (the first, if the archive names two alike).
     const entry_info* find(std::string_view name) const noexcept;
     std::uint64_t file_size() const noexcept { return size_; }
 
@@ -114,6 +116,9 @@ private:
     std::string bytes_;  ///< the archive, when held in memory (fd_ < 0)
     std::uint64_t size_ = 0;
     std::vector<entry_info> entries_;
+    /// Names to their place in entries_ (views into entries_' names: built
+    /// once they are all read, and they stay put when the reader moves).
+    std::unordered_map<std::string_view, std::size_t> by_name_;
     // One inflate state and one pair of buffers for every entry read (a
     // package holds hundreds of small entries; fresh ones each cost more
     // than the reading).

@@ -162,3 +162,26 @@ TEST_CASE("an archive held in memory reads as it does from its file") {
     CHECK_FALSE(damaged->read(damaged->entries()[0], [](std::span<const char>) {}, why));
     std::filesystem::remove(path);
 }
+
+TEST_CASE("find names the first entry of a name, and still does after the reader moves") {
+    auto path = temp("names.zip");
+    {
+        zip::writer w(path);
+        w.add_file("t/same.json", "first", false);
+        w.add_file("t/other.json", "other", false);
+        w.add_file("t/same.json", "second", false);
+        w.finish();
+    }
+    std::string why;
+    auto opened = zip::reader::open(path, why);
+    REQUIRE_MESSAGE(opened, why);
+    zip::reader r = std::move(*opened);
+    opened.reset();
+    REQUIRE(r.find("t/same.json"));
+    CHECK(r.find("t/same.json") == &r.entries()[0]);
+    CHECK(r.read_all(*r.find("t/same.json"), 100, why) == "first");
+    CHECK(r.read_all(*r.find("t/other.json"), 100, why) == "other");
+    CHECK_FALSE(r.find("t/none.json"));
+    CHECK_FALSE(r.find("t/same"));
+    std::filesystem::remove(path);
+}
