@@ -332,7 +332,10 @@ asio::awaitable<void> drive(flow_state& st, flow_io& io) {
         if (adaptive) {
             st.policy.expected_export = exports.expected();
             st.policy.expected_import = imports.expected();
-            bool chain = io.slots && io.source && io.target &&
+            // Looks serve only a kind whose duration is unknown: once both
+            // are known, no chain lookup on every step.
+            bool unknown = !st.policy.expected_export || !st.policy.expected_import;
+            bool chain = unknown && io.slots && io.source && io.target &&
                          io.slots->priority(exports.tenant, imports.tenant) > 1;
             st.policy.history_look = chain ? look : milliseconds(0);
         }
