@@ -61,14 +61,15 @@ bool fit_to_descriptors(const std::vector<plan_entry>& plan, batch_options& run,
     descriptor_demand d;
     d.limit = raise_descriptor_limit();
     if (d.limit == 0) return true;  // unknown: run as asked
-    d.open = open_descriptors() + batch_own_descriptors;
+    std::size_t open_now = open_descriptors();
+    d.open = open_now + batch_own_descriptors;
     d.hosts = hosts.size() + 1;
     d.concurrency = run.concurrency;
     d.per_host = tc.max_connections_per_host;
     auto fit = fit_descriptors(d);
     if (!fit) {
         out.error("batch: the descriptor limit (ulimit -n) is " + std::to_string(d.limit) + " with " +
-                  std::to_string(d.open - batch_own_descriptors) + " open and " + std::to_string(batch_own_descriptors) +
+                  std::to_string(open_now) + " open and " + std::to_string(batch_own_descriptors) +
                   " for the batch's own reactor and journal: too few for one migration over " + std::to_string(d.hosts) +
                   " hosts; raise it");
         return false;
