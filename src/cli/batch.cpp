@@ -24,6 +24,7 @@
 #include "cli/cli.hpp"
 #include "cli/descriptors.hpp"
 #include "cli/journal.hpp"
+#include "cli/metrics_file.hpp"
 #include "cli/plan.hpp"
 #include "core/hash.hpp"
 #include "core/proxy.hpp"
@@ -32,7 +33,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -265,58 +265,6 @@ bool run_fleet(asio::io_context& io, std::vector<fleet_entry> entries, journal& 
         },
         [&] { return all_done; });
 }
-
-// `--metrics FILE`: the fleet's counters in Prometheus text format, replaced
-// every second (written aside, then renamed: a scraper never reads half a
-// file) and once at the end. A write that fails is said once; the run goes on.
-class metrics_file {
-public:
-    metrics_file(asio::io_context& io, std::string path, std::shared_ptr<fleet_monitor> mon, std::size_t skipped, const output& out)
-        : timer_(io), path_(std::move(path)), mon_(std::move(mon)), skipped_(skipped), out_(out) {}
-    static constexpr std::chrono::seconds interval{1};
-    void start() {
-        if (path_.empty()) return;
-        write();
-        arm();
-    }
-    void stop() {
-        if (path_.empty()) return;
-        stopped_ = true;
-        timer_.cancel();
-        write();
-    }
-
-private:
-    void arm() {
-        timer_.expires_after(interval);
-        timer_.async_wait([this](const error_code& ec) {
-            if (ec || stopped_) return;
-            write();
-            arm();
-        });
-    }
-    void write() {
-        auto m = mon_->snapshot();
-        m.migrations += skipped_;  // done in an earlier run (the journal says)
-        m.done += skipped_;
-        auto text = to_prometheus(m);
-        auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        char stamp[32];
-        std::snprintf(stamp, sizeof stamp, "%.3f", now);
-        text += "# HELP cspark_batch_updated_seconds When this file was written (Unix time).\n"
-                "# TYPE cspark_batch_updated_seconds gauge\ncspark_batch_updated_seconds " + std::string(stamp) + "\n";
-        if (int err = replace_file(path_, text, ".tmp"); err != 0) {
-            if (!warned_) out_.error("batch: --metrics: cannot write '" + path_ + "': " + std::strerror(err) + " (the run goes on)");
-            warned_ = true;
-        }
-    }
-    asio::steady_timer timer_;
-    std::string path_;
-    std::shared_ptr<fleet_monitor> mon_;
-    std::size_t skipped_;
-    const output& out_;
-    bool stopped_ = false, warned_ = false;
-};
 
 }  // namespace
 
