@@ -1,8 +1,8 @@
 // cspark::emulator: a local Spark ImpEx server, in-process or as the
 // cspark-emulator binary. It serves the export/import job API, OAuth tokens
 // and package downloads for many tenants, with fault injection, so pipelines
-// and tests run offline. Behaviour follows shared/spark-impex-api.md; where
-// Spark's behaviour is unknown, the choice is a config field below.
+// and tests run offline. Behaviour follows the wire reference (docs/wire.md);
+// where Spark's behaviour is unknown, the choice is a config field below.
 #pragma once
 
 #include <cspark/clock.hpp>
@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct emulator_config {
     std::string write_cert_to;           ///< where the made certificate is written for clients to trust
 
     std::chrono::milliseconds job_duration{2000};  ///< created -> finished
+    /// Per kind, in place of job_duration (Spark's UAT took about 4 s for a
+    /// one-service export and 9 s for its import: emulator_profile_uat()).
+    std::optional<std::chrono::milliseconds> export_job_duration, import_job_duration;
     double job_jitter = 0;               ///< each job's duration varies by up to +- this fraction (uniform)
     bool report_completed = false;       ///< show "completed" for a while before "closed"
     bool failed_status = false;          ///< failed jobs end "failed" instead of "closed" + errors
@@ -36,12 +40,19 @@ struct emulator_config {
     std::size_t import_job_limit = 1;    ///< running imports per tenant (documented: 1)
     int job_in_progress_status = 409;    ///< status for a job over the limit (Spark's is unknown)
     std::uint64_t max_upload_bytes = 200ull * 1024 * 1024;  ///< import size limit (Spark: 200 MB)
-    std::chrono::milliseconds download_ttl{std::chrono::minutes(15)};  ///< link lifetime
+    std::chrono::milliseconds download_ttl{std::chrono::minutes(5)};  ///< link lifetime (Spark's store links: about 5 minutes)
+    /// Where download links point. store: a second listener that plays Spark's
+    /// document store, as the real service does
+    /// (`{store}/docstore/api/v1/documents/versions/tokens/{token}/package.zip`,
+    /// the token an opaque URL-encoded path segment; auth headers tolerated;
+    /// Range served). api: the API's own host (`/download/{job}/{name}?token=...`).
+    enum class link_host { store, api } links = link_host::store;
+    std::uint16_t store_port = 0;        ///< the document store's port (links = store); 0 = ephemeral
     std::chrono::seconds token_lifetime{300};  ///< OAuth expires_in
     std::chrono::milliseconds describe_window{std::chrono::hours(1)};  ///< finished jobs in describe
     bool describe_correlation = true;    ///< describe items carry data.correlation_id ([INF]: the
                                          ///< documented sample has none; false serves that shape)
-    bool opaque_links = false;           ///< download links end in an opaque segment (".../blob?token="), as some
+    bool opaque_links = false;           ///< links = api: download links end in an opaque segment (".../blob?token="), as some
                                          ///< stores' pre-signed links do, instead of the package's file name
     bool content_disposition = true;     ///< downloads carry Content-Disposition with the package's file name
     std::uint64_t package_bytes = 64 * 1024;  ///< payload bytes per exported version
@@ -58,6 +69,10 @@ struct emulator_config {
     std::size_t threads = 1;             ///< for run(): io threads serving connections
     std::shared_ptr<timer_service> clock;  ///< null = real time; manual for tests
 };
+
+/// `cspark-emulator --profile uat`: timings as Spark's UAT answered a real run
+/// (exports about 4 s, imports about 9 s, +-25 % jitter), store links, 5-minute links.
+void apply_profile_uat(emulator_config& cfg);
 
 /// What generate() makes: tenants with folders, services and versions, and
 /// target tenants with the same (empty) folders to import into.
@@ -98,6 +113,8 @@ public:
     void start();
     void stop();
     std::uint16_t port() const;
+    /// The document store's port (links = store, once started), else 0.
+    std::uint16_t store_port() const;
     /// "http://127.0.0.1:PORT"
     std::string url() const;
     /// "http://127.0.0.1:PORT/{tenant}"

@@ -87,6 +87,8 @@ enum class errc {
     import_outcome_unknown, ///< an import upload may have created a job that cannot be told apart:
                             ///< it was not sent again (diagnostics list the candidate jobs)
     internal_error,         ///< a bug in cspark-impex: please report it with the diagnostics
+    import_partially_failed,///< the import job closed, but some services or versions in it failed
+                            ///< (import_result::services/versions say which; diagnostics name them)
 };
 
 /// The category of every cspark::errc value. Its messages say what to do.

@@ -12,14 +12,25 @@ namespace cspark {
 enum class job_state {
     pending,    ///< created / in_progress / anything unknown: keep polling
     succeeded,  ///< completed or closed, without errors
-    failed,     ///< errors set, or failed / error status
+    failed,     ///< errors set, or a failing status (failed, error, *_by_timeout)
     cancelled,  ///< cancelled
 };
 
-/// Spark's rule as both SDKs read it, made strict: finished = completed or
-/// closed; errors on a finished job, or a failed/error status, is a failure
-/// that ends polling at once (the SDKs poll such jobs until retries run out).
+/// Spark's rule as both SDKs read it, made strict. Statuses are compared
+/// without regard to case. Finished = completed or closed; `failed`, `error`,
+/// `closed_by_timeout`, `completed_by_timeout` (the statuses of Spark's other
+/// job APIs), and errors on any status, are failures that end polling at once
+/// (the SDKs poll such jobs until retries run out); `cancelled` ends it too.
+/// `errors` counts when it is anything but null, false, or an empty list,
+/// object or string. Any other status is pending: polled until the deadline.
 job_state classify_job(std::string_view status, const boost::json::value& errors) noexcept;
+
+/// Whether `errors` (null, a list, an object, a string...) holds anything.
+bool has_errors(const boost::json::value& errors) noexcept;
+
+/// Whether `status` is one classify_job knows (created, in_progress, closed,
+/// completed, failed, ...): an unknown one is named when polling gives up.
+bool known_job_status(std::string_view status) noexcept;
 
 struct poll_policy {
     int max_attempts = 0;  ///< status checks; 0 = until the deadline (SDK max_retries when given)

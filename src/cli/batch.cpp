@@ -13,7 +13,8 @@
 //   {"m":NAME,"e":"import_intent","file":P,"cid":C,"dst":D}  before POST import
 //   {"m":NAME,"e":"import_job","id":J}
 //   {"m":NAME,"e":"import_done","id":J,"ms":D}
-//   {"m":NAME,"e":"done","ok":true|false,"code":E,"error":...,"status":H,"api_code":A,"request_id":R}
+//   {"m":NAME,"e":"done","ok":true|false,"code":E,"error":...,"status":H,"api_code":A,"request_id":R,
+//    "warnings":[...],"services":[{source,destination,status,ok,reason}]}   (services: an import failed in part)
 //                                                   a known outcome (E = error_name)
 //   {"m":NAME,"e":"unknown","code":E,"error":...}  an unknown outcome: the next run resumes it
 //   {"e":"run_end","retries":R,"bytes_down":B,"bytes_up":U}
@@ -203,6 +204,21 @@ void finish(journal& j, const output& out, tally& t, const std::string& name, co
     }
     json::object rec{{"m", name}, {"e", "done"}, {"ok", !m.ec}};
     if (m.ec) describe_failure(rec, m);
+    auto warnings = warning_lines(m);
+    if (!warnings.empty()) {
+        json::array w;
+        for (const auto& line : warnings) {
+            out.error(name + ": warning: " + line);
+            w.push_back(json::string(line));
+        }
+        rec["warnings"] = std::move(w);
+    }
+    json::array outcomes;  // what each service of an import that failed in part came to
+    for (const auto& r : m.imported)
+        if (r.partially_failed)
+            for (const auto* list : {&r.services, &r.versions})
+                for (const auto& o : *list) outcomes.push_back(to_json(o));
+    if (!outcomes.empty()) rec["services"] = std::move(outcomes);
     rec["t"] = now_ms();
     std::error_code ignored;
     if (auto package = j.state(name).path; !package.empty()) std::filesystem::remove(package, ignored);
@@ -325,7 +341,10 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     std::size_t skipped = 0;
     for (auto& e : plan) {
         auto& st = j->state(e.name);
-        if (st.done && *st.done) {
+        if (st.done && (*st.done || st.imported)) {
+            // Done; or failed after its import happened (a service failed in
+            // it): not imported again, the failure stands in the journal.
+            if (!*st.done) out.info(e.name + ": its import failed in part earlier and is not sent again (see the journal)");
             ++skipped;
             continue;
         }

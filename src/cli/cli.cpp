@@ -288,24 +288,52 @@ bool run_interruptible(asio::io_context& io, const std::function<void(asio::canc
     return !interrupted;
 }
 
-json::value to_json(const job_status& j) {
-    return json::object{{"id", j.id}, {"kind", j.kind}, {"status", j.status}, {"status_url", j.status_url},
-                        {"process_time", j.process_time}, {"errors", j.errors}, {"outputs", j.outputs}};
+json::value to_json(const std::vector<job_message>& warnings) {
+    json::array a;
+    for (const auto& w : warnings) a.push_back(json::object{{"code", w.code}, {"message", w.message}});
+    return a;
 }
+
+json::value to_json(const job_status& j) {
+    return json::object{{"id", j.id}, {"kind", j.kind}, {"status", j.status}, {"status_url", detail::mask_url(j.status_url)},
+                        {"process_time", j.process_time}, {"errors", j.errors}, {"warnings", to_json(j.warnings)},
+                        {"outputs", j.outputs}};
+}
+
+std::vector<std::string> warning_lines(const job_status& j) {
+    std::vector<std::string> out;
+    for (const auto& w : j.warnings)
+        out.push_back(j.kind + " job " + j.id + ": " + (w.code.empty() ? std::string() : w.code + ": ") + w.message);
+    return out;
+}
+
+std::vector<std::string> warning_lines(const migration_result& m) {
+    auto out = warning_lines(m.exported.job);
+    for (const auto& r : m.imported)
+        for (auto& line : warning_lines(r.job)) out.push_back(std::move(line));
+    return out;
+}
+
 
 json::value to_json(const downloaded_file& f) {
     return json::object{{"path", f.path.string()}, {"size", f.size}, {"sha256", f.sha256}, {"verified", f.verified},
                         {"resumes", f.resumes}};
 }
 
+json::value to_json(const import_outcome& o) {
+    json::object e{{"source", o.source}, {"destination", o.destination}, {"status", o.status}, {"ok", o.ok}};
+    if (!o.reason.empty()) e["reason"] = o.reason;
+    return e;
+}
+
 json::value to_json(const import_result& r) {
     auto list = [](const std::vector<import_outcome>& v) {
         json::array a;
-        for (const auto& o : v)
-            a.push_back(json::object{{"source", o.source}, {"destination", o.destination}, {"status", o.status}});
+        for (const auto& o : v) a.push_back(to_json(o));
         return a;
     };
-    return json::object{{"job", to_json(r.job)}, {"services", list(r.services)}, {"versions", list(r.versions)}};
+    return json::object{{"job", to_json(r.job)}, {"services", list(r.services)}, {"versions", list(r.versions)},
+                        {"partially_failed", r.partially_failed}};
 }
 
 json::value error_json(const error_code& ec, const diagnostics& d) {

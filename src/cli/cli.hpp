@@ -84,8 +84,15 @@ bool run_interruptible(boost::asio::io_context& io, const std::function<void(boo
 
 boost::json::value to_json(const job_status& j);
 boost::json::value to_json(const downloaded_file& f);
+boost::json::value to_json(const import_outcome& o);
 boost::json::value to_json(const import_result& r);
 boost::json::value error_json(const error_code& ec, const diagnostics& d);
+boost::json::value to_json(const std::vector<job_message>& warnings);
+
+/// One line per warning of `j`: "export job ID: CODE: message".
+std::vector<std::string> warning_lines(const job_status& j);
+/// Every warning of a migration's jobs (export, then each import).
+std::vector<std::string> warning_lines(const migration_result& m);
 
 struct batch_options {
     std::size_t concurrency = 64;  ///< flows in flight (a combined job counts one)

@@ -34,6 +34,7 @@ struct progress_state {
     std::string export_cid, export_job, path, sha256, import_cid, import_file, import_job;
     std::int64_t export_t = 0, import_t = 0;  ///< wall time of the intent (ms since the epoch; 0 = unknown)
     std::optional<bool> done;
+    bool imported = false;  ///< done, not ok, but its import happened (import_partially_failed): never sent again
 };
 
 
@@ -137,6 +138,7 @@ private:
             st.import_job = s("id");
         } else if (e == "done") {
             st.done = r.contains("ok") && r.at("ok").is_bool() && r.at("ok").as_bool();
+            st.imported = s("code") == "import_partially_failed";
         }
     }
     std::string path_;

@@ -1,5 +1,6 @@
 // cspark-impex: export, import, migrate, status, cancel, describe, inspect.
 #include "cli/cli.hpp"
+#include "impex/codec.hpp"
 #include "cli/extract.hpp"
 #include "cli/options.hpp"
 
@@ -216,6 +217,12 @@ std::unique_ptr<impex> make_impex(asio::io_context& io, const connection_options
     return std::make_unique<impex>(client(io.get_executor(), cfg));
 }
 
+// Each warning a job ended with, one line on stderr (quiet or not: a
+// warning is the server's word on what was done).
+void print_warnings(const output& out, const std::vector<std::string>& lines) {
+    for (const auto& line : lines) out.error("warning: " + line);
+}
+
 void warn_unverified(const output& out, const downloaded_file& f) {
     if (!f.verified)
         out.error("warning: " + (f.path.empty() ? std::string("the package") : f.path.string()) +
@@ -228,6 +235,7 @@ int run_export(asio::io_context& io, cli_args& a) {
     auto req = to_request(a.exp, a.conn);
     req.progress = out.progress("export");
     return drive<export_result>(io, spark->exp(req), out, [&](export_result& r) {
+        print_warnings(out, warning_lines(r.job));
         json::array files;
         for (const auto& f : r.files) {
             warn_unverified(out, f);
@@ -266,6 +274,7 @@ int run_import(asio::io_context& io, cli_args& a, const std::vector<service_mapp
     ir.max_package_bytes = a.max_package_mb * 1024 * 1024;
     ir.progress = out.progress("import");
     return drive<import_result>(io, spark->imp(ir), out, [&](import_result& r) {
+        print_warnings(out, warning_lines(r.job));
         print_services(out, r);
         out.result(to_json(r));
         return int(ok);
@@ -281,9 +290,17 @@ int run_migrate(asio::io_context& io, cli_args& a, const std::vector<service_map
     if (!a.keep) mr.exports.directory = std::filesystem::temp_directory_path();
     mr.exports.progress = out.progress("migrate");
     return drive<migration_result>(io, source->migrate(*target, mr), out, [&](migration_result& m) {
+        print_warnings(out, warning_lines(m));
         if (m.ec) {
+            json::array imports;
+            for (const auto& r : m.imported) {
+                for (const auto& line : detail::failed_entries(r)) out.error("failed: " + line);
+                imports.push_back(to_json(r));
+            }
             out.error(m.ec.message() + ": " + m.diag.to_string());
-            out.result(error_json(m.ec, m.diag));
+            auto doc = error_json(m.ec, m.diag);
+            if (!m.imported.empty()) doc.as_object()["imports"] = std::move(imports);
+            out.result(doc);
             return exit_code_for(m.ec);
         }
         for (const auto& f : m.exported.files) warn_unverified(out, f);
@@ -306,6 +323,7 @@ int run_job(asio::io_context& io, cli_args& a, bool cancel) {
     asio::awaitable<job_status> op = cancel ? spark->exports.cancel(a.job_id) : a.wait ? verbs.wait(a.job_id, po) : verbs.get_status(a.job_id);
     return drive<job_status>(io, std::move(op), out, [&](job_status& j) {
         if (!out.json) std::printf("%s %s: %s\n", j.kind.c_str(), j.id.c_str(), j.status.c_str());
+        print_warnings(out, warning_lines(j));
         out.result(to_json(j));
         return int(ok);
     });

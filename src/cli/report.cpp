@@ -104,6 +104,9 @@ private:
             bool ok = rec.contains("ok") && rec.at("ok").is_bool() && rec.at("ok").as_bool();
             s = ok ? "done" : "failed";
             if (!ok) failure(m, rec, false);
+            if (const auto* w = rec.if_contains("warnings"); w && w->is_array())
+                for (const auto& text : w->get_array())
+                    if (text.is_string()) r_.warnings.push_back({m, detail::mask_links(std::string(text.get_string()))});
         } else if (e == "unknown") {
             if (s != "done") s = "unknown";
             failure(m, rec, true);

@@ -38,8 +38,14 @@ struct report_failure {
     bool unknown = false;
 };
 
+/// A warning a finished job of a migration carried (the server's words).
+struct report_warning {
+    std::string migration, text;
+};
+
 struct run_report {
     std::size_t migrations = 0, done = 0, failed = 0, unknown = 0;
+    std::vector<report_warning> warnings;  ///< every warning of the migrations' jobs, in order
     std::map<std::string, std::string> states;  ///< per migration: done, failed, unknown, in progress (last step)
     std::uint64_t bytes = 0;                    ///< packages downloaded (each once)
     std::int64_t started = 0, ended = 0;        ///< first and last record's time (ms since the epoch; 0 = unknown)

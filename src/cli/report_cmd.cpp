@@ -21,6 +21,7 @@ int report(const std::vector<std::string>& journals, const std::string& html, co
     json::object per;
     for (const auto& [m, s] : r->states) per[m] = s;
     json::object result{{"migrations", r->migrations}, {"done", r->done}, {"failed", r->failed}, {"pending", r->unknown},
+                        {"warnings", r->warnings.size()},
                         {"export_jobs", r->export_jobs}, {"import_jobs", r->import_jobs}, {"retries", r->retries},
                         {"bytes", r->bytes}, {"wall_ms", r->ended > r->started ? r->ended - r->started : 0}, {"states", per}};
     if (!html.empty()) {
@@ -33,7 +34,9 @@ int report(const std::vector<std::string>& journals, const std::string& html, co
     }
     out.result(result);
     if (!out.json) {
-        std::printf("report: %zu migrations: %zu done, %zu failed, %zu pending\n", r->migrations, r->done, r->failed, r->unknown);
+        std::printf("report: %zu migrations: %zu done, %zu failed, %zu pending, %zu warnings\n", r->migrations, r->done,
+                    r->failed, r->unknown, r->warnings.size());
+        for (const auto& w : r->warnings) std::printf("  %s: warning: %s\n", w.migration.c_str(), w.text.c_str());
         for (const auto& [m, s] : r->states)
             if (s != "done") std::printf("  %s: %s\n", m.c_str(), s.c_str());
         if (!html.empty()) std::printf("report: page written to %s\n", html.c_str());

@@ -81,6 +81,7 @@ void summary(std::string& o, const run_report& r) {
     row("Done", std::to_string(r.done));
     row("Failed", std::to_string(r.failed), r.failed ? "bad" : "");
     row("Unknown or unfinished (rerun to resume)", std::to_string(r.unknown), r.unknown ? "warn" : "");
+    row("Warnings (from the server)", std::to_string(r.warnings.size()), r.warnings.empty() ? "" : "warn");
     row("Bytes downloaded", bytes(r.bytes));
     row("Wall time", r.ended > r.started ? seconds(r.ended - r.started) : "unknown");
     row("Export jobs", std::to_string(r.export_jobs));
@@ -160,6 +161,15 @@ void failures(std::string& o, const run_report& r) {
     }
 }
 
+void warnings(std::string& o, const run_report& r) {
+    if (r.warnings.empty()) return;
+    o += "<h2>Warnings</h2>\n<table class=\"failures\">\n<tr><th>Migration</th><th>Warning</th></tr>\n";
+    for (std::size_t i = 0; i < r.warnings.size() && i < 200; ++i)
+        o += "<tr><td>" + esc(r.warnings[i].migration) + "</td><td>" + text(r.warnings[i].text) + "</td></tr>\n";
+    o += "</table>\n";
+    if (r.warnings.size() > 200) o += "<p>" + std::to_string(r.warnings.size() - 200) + " more warnings are in the journal.</p>\n";
+}
+
 void slowest(std::string& o, const run_report& r) {
     o += "<h2>Slowest tenant pairs</h2>\n<table>\n<tr><th>Source -&gt; target</th><th>First step to last</th></tr>\n";
     for (std::size_t i = 0; i < r.slowest.size() && i < 10; ++i)
@@ -203,6 +213,7 @@ std::string render_html(const run_report& r, std::string_view title) {
     summary(o, r);
     timeline(o, r);
     failures(o, r);
+    warnings(o, r);
     slowest(o, r);
     o += "<h2>Job durations (seconds, upper bounds)</h2>\n";
     histogram(o, "export", r.export_ms);

@@ -63,6 +63,7 @@ public:
         case errc::no_files: return "export job failed to produce any files";
         case errc::job_state_unknown: return "the job's state could not be learned: it may still finish; check it with 'cspark-impex status ID' (or rerun the batch to resume it)";
         case errc::import_outcome_unknown: return "the import upload may have created a job that cannot be identified: it was not sent again; check the tenant's imports ('cspark-impex describe --kind import')";
+        case errc::import_partially_failed: return "the import job closed, but some services in it failed: see each service's status and reason (the rest were imported; a rerun does not import them again)";
         case errc::hash_mismatch: return "the downloaded package does not match its file_hash: it was removed; download it again";
         case errc::internal_error: return "internal error in cspark-impex: please report it with the diagnostics";
         }
@@ -155,6 +156,7 @@ std::string_view error_name(error_code ec) noexcept {
     case errc::hash_mismatch: return "hash_mismatch";
     case errc::job_state_unknown: return "job_state_unknown";
     case errc::import_outcome_unknown: return "import_outcome_unknown";
+    case errc::import_partially_failed: return "import_partially_failed";
     case errc::internal_error: return "internal_error";
     }
     return "unknown";

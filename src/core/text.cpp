@@ -51,9 +51,44 @@ std::string bracketed_host(std::string_view host) {
     return host.find(':') != std::string_view::npos ? "[" + std::string(host) + "]" : std::string(host);
 }
 
+namespace {
+
+// The path of a URL with its token segments masked: the segment after one
+// named "token" or "tokens" (a document store's link:
+// /docstore/api/v1/documents/versions/tokens/{token}/package.zip), and any
+// segment of 64 characters or more (an opaque token; ids are shorter).
+std::string mask_path(std::string_view path) {
+    std::string out;
+    out.reserve(path.size());
+    bool after_token = false;
+    for (std::size_t start = 0; start <= path.size();) {
+        auto slash = path.find('/', start);
+        auto seg = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+        bool secret = !seg.empty() && seg != "***" && (after_token || seg.size() >= 64);
+        out += secret ? std::string_view("***") : seg;
+        after_token = to_lower(seg) == "tokens" || to_lower(seg) == "token";
+        if (slash == std::string_view::npos) break;
+        out += '/';
+        start = slash + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string mask_url(std::string_view url) {
+    // The path starts after "scheme://authority" (or at the start of a bare path).
+    std::size_t path_at = 0;
+    if (auto scheme = url.find("://"); scheme != std::string_view::npos && scheme < url.find_first_of("/?#")) {
+        path_at = url.find('/', scheme + 3);
+        if (path_at == std::string_view::npos) path_at = url.size();
+    }
+    auto path_end = std::min(url.find_first_of("?#", path_at), url.size());
+    std::string masked = std::string(url.substr(0, path_at)) + mask_path(url.substr(path_at, path_end - path_at)) +
+                         std::string(url.substr(path_end));
+    url = masked;
     auto q = url.find('?');
-    if (q == std::string_view::npos) return std::string(url);
+    if (q == std::string_view::npos) return masked;
     std::string out(url.substr(0, q + 1));
     std::string_view query = url.substr(q + 1);
     auto hash = query.find('#');

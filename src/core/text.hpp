@@ -22,7 +22,9 @@ std::string to_lower(std::string_view s);
 bool starts_with_icase(std::string_view s, std::string_view prefix) noexcept;
 std::string_view trim(std::string_view s) noexcept;
 
-/// Replaces every query parameter value with "***" ("?token=abc" -> "?token=***").
+/// Replaces every query parameter value with "***" ("?token=abc" -> "?token=***"),
+/// and token path segments: the one after a "token(s)" segment (".../tokens/
+/// {token}/package.zip" -> ".../tokens/***/package.zip") and any of 64+ characters.
 std::string mask_url(std::string_view url);
 
 /// A host as URLs and Host headers write it: an IPv6 literal in brackets ("[::1]").

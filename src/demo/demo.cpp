@@ -163,13 +163,16 @@ std::vector<cspark::migration_result> run_with_progress(asio::io_context& io, de
                        if (f.emu) f.emu->stop();
                    });
     asio::steady_timer ticker(io);
-    std::function<void()> tick = [&] {
-        if (finished || quiet) return;
+    auto draw = [&] {
         char line[200];
         std::snprintf(line, sizeof line, "[%6.1fs] exported %zu/%zu  imported %zu/%zu  failed %zu  moved %s", elapsed(),
                       t.exported, t.total, t.imported, t.total, t.failed, mib(t.bytes).c_str());
         if (tty) std::fprintf(stderr, "\r%s\033[K", line);
         else std::fprintf(stderr, "%s\n", line);
+    };
+    std::function<void()> tick = [&] {
+        if (finished || quiet) return;
+        draw();
         ticker.expires_after(tty ? 200ms : 2s);
         ticker.async_wait([&](boost::system::error_code ec) {
             if (!ec) tick();
@@ -179,6 +182,7 @@ std::vector<cspark::migration_result> run_with_progress(asio::io_context& io, de
     while (!finished) io.run_one();
     ticker.cancel();
     io.run_for(100ms);
+    if (!quiet) draw();  // the last state, as the run ended
     if (tty && !quiet) std::fprintf(stderr, "\n");
     wall = elapsed();
     return results;

@@ -99,6 +99,7 @@ emulator::~emulator() {
     // The server holds the handler (impl) and impl holds the server: break the
     // cycle so impl goes when the last connection coroutine does.
     impl_->srv.reset();
+    impl_->store.reset();
 }
 
 void emulator::load_seed(const json::value& seed) {
@@ -237,15 +238,33 @@ void emulator::start() {
             }
         }
     }
+    if (s.cfg.links == emulator_config::link_host::store) {
+        // The document store: its own origin, the same handler (its paths
+        // never meet the API's), the same certificate.
+        auto store_cfg = sc;
+        store_cfg.port = s.cfg.store_port;
+        s.store = std::make_unique<server::http_server>(s.ex, store_cfg, impl_);
+        s.store->start();
+    }
     s.srv = std::make_unique<server::http_server>(s.ex, sc, impl_);
     s.srv->start();
 }
 
 void emulator::stop() {
     if (impl_->srv) impl_->srv->stop();
+    if (impl_->store) impl_->store->stop();
+}
+
+void apply_profile_uat(emulator_config& cfg) {
+    cfg.export_job_duration = std::chrono::milliseconds(4000);
+    cfg.import_job_duration = std::chrono::milliseconds(9000);
+    cfg.job_jitter = 0.25;
+    cfg.links = emulator_config::link_host::store;
+    cfg.download_ttl = std::chrono::minutes(5);
 }
 
 std::uint16_t emulator::port() const { return impl_->srv ? impl_->srv->port() : 0; }
+std::uint16_t emulator::store_port() const { return impl_->store ? impl_->store->port() : 0; }
 std::string emulator::url() const { return impl_->srv ? impl_->srv->url() : std::string(); }
 std::string emulator::base_url(const std::string& tenant) const { return url() + "/" + tenant; }
 std::string emulator::certificate_pem() const { return impl_->cert_pem; }

@@ -24,6 +24,10 @@ constexpr std::pair<fault_kind, std::string_view> kind_names[] = {
     {fault_kind::link_scheme, "link_scheme"},
     {fault_kind::body, "body"},
     {fault_kind::job_wrong_hash, "job_wrong_hash"},
+    {fault_kind::error_in_200, "error_in_200"},
+    {fault_kind::job_status, "job_status"},
+    {fault_kind::job_warnings, "job_warnings"},
+    {fault_kind::service_failed, "service_failed"},
 };
 const std::set<std::string> routes{"any", "token", "export.create", "export.status", "export.cancel",
                                    "export.describe", "import.create", "import.status", "import.describe",
@@ -105,6 +109,17 @@ void fault_set::load(const json::value& doc) {
         get_num("after_bytes", f.after_bytes);
         get_str("body", f.body);
         get_str("content_type", f.content_type);
+        get_str("code", f.code);
+        get_str("message", f.message);
+        get_str("job_status", f.job_status);
+        if (f.job_status.empty()) bad(i, "job_status must not be empty");
+        get_str("errors_as", f.errors_as);
+        if (f.errors_as != "list" && f.errors_as != "object" && f.errors_as != "string")
+            bad(i, "errors_as '" + f.errors_as + "' is not one of list, object, string");
+        get_str("warnings_as", f.warnings_as);
+        if (f.warnings_as != "strings" && f.warnings_as != "objects")
+            bad(i, "warnings_as '" + f.warnings_as + "' is not one of strings, objects");
+        get_str("service_status", f.service_status);
         if (auto* p = r.if_contains("after_action")) {
             if (!p->is_bool()) bad(i, "after_action must be true or false");
             f.after_action = p->get_bool();
@@ -136,6 +151,11 @@ json::value fault_set::to_json() const {
             o["nth"] = std::move(n);
         }
         if (f.times) o["times"] = *f.times;
+        if (f.kind == fault_kind::error_in_200) o.insert({{"code", f.code}, {"message", f.message}});
+        if (f.kind == fault_kind::job_status) o["job_status"] = f.job_status;
+        if (f.kind == fault_kind::job_fail) o["errors_as"] = f.errors_as;
+        if (f.kind == fault_kind::job_warnings) o["warnings_as"] = f.warnings_as;
+        if (f.kind == fault_kind::service_failed) o["service_status"] = f.service_status;
         out.push_back(std::move(o));
     }
     return json::object{{"rules", std::move(out)}};

@@ -32,6 +32,13 @@ enum class fault_kind {
     body,                 ///< answer `status` with `body` as `content_type` (before the action, or after it
                           ///< with after_action): malformed or truncated JSON, a proxy's HTML page
     job_wrong_hash,       ///< the export lists a file_hash its package does not have
+    error_in_200,         ///< answer 200 {"status":"Error","errorCode":code,"message":message} in place of
+                          ///< the route's answer (before the action, or after it with after_action)
+    job_status,           ///< the job ends with status `job_status` ("Error", "failed", "closed_by_timeout",
+                          ///< an unknown word...): errors stay null unless job_fail fires too
+    job_warnings,         ///< the job closes with warnings (`warnings_as`: strings or objects)
+    service_failed,       ///< an import closes without errors, its first service (and its versions)
+                          ///< `service_status` ("failed") with a message
 };
 
 std::string_view to_string(fault_kind k) noexcept;
@@ -58,6 +65,12 @@ struct fault_rule {
     std::uint64_t after_bytes = 0;       ///< reset_mid_body
     std::string body;                    ///< body: the answer's bytes
     std::string content_type = "application/json";  ///< body
+    std::string code = "INTERNAL_SERVER_ERROR";     ///< error_in_200: errorCode
+    std::string message = "Internal Server Error";  ///< error_in_200: message
+    std::string job_status = "Error";               ///< job_status: the status the job ends with
+    std::string errors_as = "list";                 ///< job_fail: errors as a "list", an "object" or a "string"
+    std::string warnings_as = "strings";            ///< job_warnings: "strings" or "objects"
+    std::string service_status = "failed";          ///< service_failed: the failed entries' status
 
     std::uint64_t seen = 0;   ///< matching calls so far
     std::uint64_t fired = 0;

@@ -37,6 +37,10 @@ struct job {
     std::optional<clock_type::time_point> finished;
     bool cancelled = false, fail = false, never_finishes = false, no_files = false, settled = false;
     bool no_hash = false, same_file_names = false, file_link = false, wrong_hash = false;
+    std::string end_status;      // a job_status fault: the status it ends with ("" = closed)
+    std::string errors_as = "list";  // a job_fail fault: the shape of its errors
+    json::value warnings = json::array();
+    std::string service_status;  // a service_failed fault: the status of the import's first service
     bool building = false;  // the package is being built off the server's threads: not finished before it is
     clock_type::time_point built;
     json::value source_system = nullptr, correlation_id = nullptr;
@@ -45,6 +49,7 @@ struct job {
     // export
     std::filesystem::path file;
     std::string file_name, file_hash, download_token;
+    std::string store_token;  // the document store's link: an opaque, URL-encoded path segment
     std::uint64_t file_size = 0;
     json::value services = json::array(), service_versions = json::array();
     // import
@@ -81,6 +86,8 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
     emu::fault_set faults;
     std::mt19937_64 rng{std::random_device{}()};
     std::unique_ptr<server::http_server> srv;
+    std::unique_ptr<server::http_server> store;  // the document store's listener (links = store)
+    std::map<std::string, std::string> store_tokens;  // a store link's token segment -> export job id
     std::string cert_pem;
     std::uint64_t requests = 0;
     std::uint64_t upload_seq = 0;
@@ -123,9 +130,11 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
         j.settled = true;
         j.finished = std::max(j.due, j.built);
         if (j.fail) {
-            j.errors = boost::json::array{boost::json::object{{"type", "processing_error"},
-                                                {"code", j.kind == job_kind::export_job ? "EXPORT_FAILED" : "IMPORT_FAILED"},
-                                                {"message", "the job failed (injected fault)"}}};
+            std::string code = j.kind == job_kind::export_job ? "EXPORT_FAILED" : "IMPORT_FAILED";
+            boost::json::object e{{"type", "processing_error"}, {"code", code}, {"message", "the job failed (injected fault)"}};
+            if (j.errors_as == "object") j.errors = std::move(e);  // as the OpenAPI spec types it
+            else if (j.errors_as == "string") j.errors = code + ": the job failed (injected fault)";
+            else j.errors = boost::json::array{std::move(e)};
             return;
         }
         if (j.kind == job_kind::import_job) {
@@ -134,6 +143,27 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
             j.services = std::move(r.services);
             j.service_versions = std::move(r.service_versions);
             j.errors = std::move(r.errors);
+            if (!j.service_status.empty() && j.errors.is_null()) fail_first_service(j);
+        }
+    }
+
+    // A service_failed fault: the import's first service, and its versions,
+    // did not go through (the job closes without errors all the same).
+    static void fail_first_service(job& j) {
+        auto& services = j.services.as_array();
+        if (services.empty()) return;
+        auto& first = services[0].as_object();
+        std::string source = first.contains("service_uri_source") ? std::string(first["service_uri_source"].as_string()) : "";
+        std::string why = "service '" + source + "' could not be imported: its compiled workbook is invalid (injected fault)";
+        first["status"] = j.service_status;
+        first["message"] = why;
+        for (auto& v : j.service_versions.as_array()) {
+            auto& o = v.as_object();
+            std::string uri = o.contains("service_uri_source") ? std::string(o["service_uri_source"].as_string()) : "";
+            if (uri.rfind(source + "[", 0) == 0) {
+                o["status"] = j.service_status;
+                o["message"] = why;
+            }
         }
     }
 
@@ -143,6 +173,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
         if (!terminal(j, t)) {
             return t < j.created + (j.due - j.created) / 5 ? "created" : "in_progress";
         }
+        if (!j.end_status.empty()) return j.end_status;
         if (!j.errors.is_null() && cfg.failed_status) return "failed";
         if (cfg.report_completed && t < j.due + (j.due - j.created) / 2 + std::chrono::milliseconds(1)) return "completed";
         return "closed";
@@ -150,6 +181,13 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
 
     std::string base_of(const server::request_head& h) const {
         return std::string(h.tls ? "https://" : "http://") + (h.host.empty() ? "127.0.0.1" : h.host);
+    }
+    // The document store: the host the request named, on the store's port.
+    std::string store_base(const server::request_head& h) const {
+        std::string host = h.host.empty() ? std::string("127.0.0.1") : h.host;
+        auto colon = host.rfind(':');
+        if (colon != std::string::npos && host.find(']', colon) == std::string::npos) host.resize(colon);
+        return std::string(h.tls ? "https://" : "http://") + host + ":" + std::to_string(store->port());
     }
 
     boost::json::object status_json(job& j, const server::request_head& h) {
@@ -159,12 +197,15 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
         std::string kind = exp ? "export" : "import";
         auto end = j.finished ? *j.finished : (j.cancelled || j.building ? t : std::min(t, j.due));
         boost::json::object outputs;
-        bool done_ok = j.settled && j.errors.is_null();
+        bool done_ok = j.settled && j.errors.is_null() && j.end_status.empty();
         if (exp) {
             boost::json::array files;
             if (done_ok && !j.no_files) {
-                std::string link = (j.file_link ? std::string("file://") : base_of(h)) + "/download/" + j.id + "/" +
-                                   (cfg.opaque_links ? std::string("blob") : j.file_name) + "?token=" + j.download_token;
+                std::string link = j.file_link ? "file:///download/" + j.id + "/" + j.file_name
+                                   : store     ? store_base(h) + "/docstore/api/v1/documents/versions/tokens/" + j.store_token +
+                                                 "/package.zip"
+                                               : base_of(h) + "/download/" + j.id + "/" +
+                                                 (cfg.opaque_links ? std::string("blob") : j.file_name) + "?token=" + j.download_token;
                 boost::json::object file{{"file", link}};
                 if (!j.no_hash) file["file_hash"] = j.wrong_hash ? std::string(j.file_hash.size(), '0') : j.file_hash;
                 files.push_back(file);
@@ -188,7 +229,7 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
                             {"process_time", std::chrono::duration_cast<std::chrono::milliseconds>(end - j.created).count()},
                             {"outputs", std::move(outputs)},
                             {"errors", j.errors},
-                            {"warnings", boost::json::array()},
+                            {"warnings", j.settled ? j.warnings : boost::json::array()},
                             {"source_system", j.source_system},
                             {"correlation_id", j.correlation_id}};
     }
@@ -208,7 +249,8 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
         j.kind = k;
         j.tenant = tenant;
         j.created = now();
-        auto duration = cfg.job_duration;
+        auto duration = k == job_kind::export_job ? cfg.export_job_duration.value_or(cfg.job_duration)
+                                                  : cfg.import_job_duration.value_or(cfg.job_duration);
         if (cfg.job_jitter > 0) {
             double f = std::uniform_real_distribution<double>(-cfg.job_jitter, cfg.job_jitter)(rng);
             duration = std::chrono::milliseconds(
@@ -224,9 +266,38 @@ struct emulator::impl : server::handler, std::enable_shared_from_this<emulator::
             if (f->kind == emu::fault_kind::job_wrong_hash) j.wrong_hash = true;
             if (f->kind == emu::fault_kind::job_same_file_names) j.same_file_names = true;
             if (f->kind == emu::fault_kind::link_scheme) j.file_link = true;
+            if (f->kind == emu::fault_kind::job_status) j.end_status = f->job_status;
+            if (f->kind == emu::fault_kind::job_fail) j.errors_as = f->errors_as;
+            if (f->kind == emu::fault_kind::service_failed) j.service_status = f->service_status;
+            if (f->kind == emu::fault_kind::job_warnings) j.warnings = injected_warnings(f->warnings_as);
         }
         job_order.push_back(j.id);
         return jobs.emplace(j.id, std::move(j)).first->second;
+    }
+
+    // A token as the store's links carry one: 186 random bytes in base64
+    // (248 characters, '+', '/' and a closing '='), URL-encoded: an opaque
+    // path segment of about 260 characters holding %2B, %2F and %3D.
+    std::string store_token() {
+        static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        std::string b64;
+        std::uniform_int_distribution<int> byte(0, 255);
+        for (int i = 0; i < 62; ++i) {  // 3 bytes -> 4 characters
+            unsigned v = static_cast<unsigned>(byte(rng)) << 16 | static_cast<unsigned>(byte(rng)) << 8 | static_cast<unsigned>(byte(rng));
+            for (int k = 3; k >= 0; --k) b64 += alphabet[(v >> (6 * k)) & 63];
+        }
+        b64.back() = '=';  // as the real tokens end
+        b64[10] = '+';     // and hold both characters that need encoding
+        b64[20] = '/';
+        return detail::url_encode(b64);
+    }
+
+    static json::value injected_warnings(const std::string& as) {
+        if (as == "objects")
+            return json::array{json::object{{"code", "DEPRECATED_FUNCTION"}, {"message", "the workbook uses a deprecated function (injected fault)"}},
+                               json::object{{"code", "LARGE_PACKAGE"}, {"message", "the package is close to the size limit (injected fault)"}}};
+        return json::array{"the workbook uses a deprecated function (injected fault)",
+                           "the package is close to the size limit (injected fault)"};
     }
 
     // ---- auth

@@ -49,6 +49,8 @@ server::response_plan emulator::impl::export_create(const server::request_head& 
     j.file = data_dir / "exports" / (j.id + ".zip");
     j.file_name = t.name + "-export-" + j.id.substr(0, 8) + ".zip";
     j.download_token = detail::uuid4(rng);
+    j.store_token = store_token();
+    store_tokens[j.store_token] = j.id;
     build_package(j, std::move(*selected), file_filter);
     return json_reply(200, status_json(j, h));
 }

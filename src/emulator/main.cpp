@@ -22,9 +22,11 @@ struct args {
     std::string seed_file, faults_file;
     bool print_credentials = false, no_describe_correlation = false;
     std::uint16_t port = 0;
-    long job_ms = 0, ttl_s = 900, token_s = 300;  // job_ms 0: the official SDKs' default polling (2 checks) succeeds
+    long job_ms = 0, ttl_s = 300, token_s = 300;  // job_ms 0: the official SDKs' default polling (2 checks) succeeds
     std::uint64_t max_upload_mb = 200, fault_seed = 1;
     std::vector<std::string> fault_rules;
+    std::string profile, links = "store";
+    std::uint16_t store_port = 0;
 };
 
 void define(CLI::App& app, args& a) {
@@ -60,7 +62,19 @@ void define(CLI::App& app, args& a) {
     app.add_option("--job-limit", cfg.export_job_limit, "Running jobs of each kind per tenant")->capture_default_str();
     app.add_option("--conflict-status", cfg.job_in_progress_status, "HTTP status for a job over the limit")->capture_default_str();
     app.add_option("--max-upload-mb", a.max_upload_mb, "Import size limit in MB")->capture_default_str();
-    app.add_option("--download-ttl-s", a.ttl_s, "Download link lifetime in seconds")->capture_default_str();
+    app.add_option("--download-ttl-s", a.ttl_s, "Download link lifetime in seconds (Spark's store links: about 5 minutes)")
+        ->capture_default_str();
+    app.add_option("--links", a.links,
+                   "Where download links point: store (a second listener playing Spark's document store, "
+                   ".../docstore/api/v1/documents/versions/tokens/{token}/package.zip, as the real service) or api "
+                   "(the API host, /download/{job}/{name}?token=...)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"store", "api"}));
+    app.add_option("--store-port", a.store_port, "The document store's port (0 = ephemeral)")->capture_default_str();
+    app.add_option("--profile", a.profile,
+                   "uat: timings as Spark's UAT answered a real run (exports about 4 s, imports about 9 s, +-25 % jitter); "
+                   "--job-ms and --job-jitter given with it still apply")
+        ->check(CLI::IsMember({"uat"}));
     app.add_flag("--strict", cfg.strict, "Require x-tenant-name, x-request-id and x-spark-ua");
     app.add_flag("--describe-without-correlation", a.no_describe_correlation,
                  "Serve describe (GET export/status, import/status) in the documented shape, without correlation ids");
@@ -90,6 +104,15 @@ void configure(args& a) {
     cfg.max_upload_bytes = a.max_upload_mb * 1000 * 1000;
     cfg.download_ttl = std::chrono::seconds(a.ttl_s);
     cfg.token_lifetime = std::chrono::seconds(a.token_s);
+    cfg.links = a.links == "api" ? cspark::emulator_config::link_host::api : cspark::emulator_config::link_host::store;
+    cfg.store_port = a.store_port;
+    if (a.profile == "uat") {
+        auto jitter = cfg.job_jitter;
+        cspark::apply_profile_uat(cfg);
+        cfg.download_ttl = std::chrono::seconds(a.ttl_s);
+        if (a.job_ms > 0) cfg.export_job_duration = cfg.import_job_duration = std::chrono::milliseconds(a.job_ms);
+        if (jitter > 0) cfg.job_jitter = jitter;
+    }
 }
 
 // --faults FILE, then each --fault rule.
@@ -123,6 +146,8 @@ void announce(const cspark::emulator& emu, bool print_credentials) {
                       << " client_id=" << c.client_id << " client_secret=" << c.client_secret;
         std::cout << "\n";
     }
+    // After the tenants: readers of the lines above stop at the last tenant.
+    if (emu.store_port() != 0) std::cout << "document store (download links) on port " << emu.store_port() << "\n";
     std::cout.flush();
 
 }

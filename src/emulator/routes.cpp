@@ -41,6 +41,9 @@ const std::vector<route_def>& route_table() {
         {route_id::token, "token", "POST", {"auth", "realms", "{tenant}", "protocol", "openid-connect", "token"}},
         {route_id::download, "download", "GET, HEAD", {"download", "{job}", "*"}},
         {route_id::download, "download", "GET, HEAD", {"download", "{job}", "copy", "*"}},
+        // The document store's links: the token stands where the job would.
+        {route_id::download, "download", "GET, HEAD",
+         {"docstore", "api", "v1", "documents", "versions", "tokens", "{job}", "*"}},
         {route_id::export_create, "export.create", "POST", {"{tenant}", "api", "v4", "export"}},
         {route_id::export_describe, "export.describe", "GET", {"{tenant}", "api", "v4", "export", "status"}},
         {route_id::export_cancel, "export.cancel", "PATCH", {"{tenant}", "api", "v4", "export", "{job}"}},
@@ -108,12 +111,18 @@ server::response_plan raw_reply(const emu::fault_rule& f) {
     return p;
 }
 
+// Spark's error document, answered with 200 in place of what was asked.
+server::response_plan error_in_200(const emu::fault_rule& f) {
+    return json_reply(200, json::object{{"status", "Error"}, {"errorCode", f.code}, {"message", f.message}});
+}
+
 // Faults that shape the answer after the route acted.
 void shape(server::response_plan& plan, const std::vector<const emu::fault_rule*>& fired, const std::string& route) {
     using emu::fault_kind;
     for (auto* f : fired) {
         if (f->kind == fault_kind::status && f->after_action) plan = injected(f->status, -1, {}, "after " + route);
         if (f->kind == fault_kind::body && f->after_action) plan = raw_reply(*f);
+        if (f->kind == fault_kind::error_in_200 && f->after_action) plan = error_in_200(*f);
         if (f->kind == fault_kind::reset) plan.reset = true;  // after any action: the response is lost
         if (f->kind == fault_kind::reset_mid_body) plan.reset_after = f->after_bytes;
         if (f->kind == fault_kind::slow_body) plan.bytes_per_second = std::max<std::uint64_t>(f->bytes_per_second, 1);
@@ -149,6 +158,10 @@ server::response_plan emulator::impl::route(const server::request_head& h, std::
         }
         if (f->kind == emu::fault_kind::body && !f->after_action) {
             plan = raw_reply(*f);
+            refused = true;
+        }
+        if (f->kind == emu::fault_kind::error_in_200 && !f->after_action) {
+            plan = error_in_200(*f);
             refused = true;
         }
     }
@@ -240,14 +253,18 @@ server::response_plan emulator::impl::token(const server::request_head& h, const
                                         {"scope", "openid"}});
 }
 
-server::response_plan emulator::impl::download(const server::request_head& h, const std::string& job_id,
+// A link on the API host names its job and carries ?token=; a store link's
+// path segment is the token itself (any auth headers sent along are ignored).
+server::response_plan emulator::impl::download(const server::request_head& h, const std::string& job_or_token,
                                                const std::vector<const emu::fault_rule*>& fired,
                                                std::string& tenant_name) {
     auto not_found = [] { return error_reply(404, "LINK_EXPIRED", "the download link is invalid or has expired", "not_found"); };
-    auto j = jobs.find(job_id);
+    auto by_store = store_tokens.find(job_or_token);
+    auto j = jobs.find(by_store == store_tokens.end() ? job_or_token : by_store->second);
     if (j == jobs.end()) return not_found();
     tenant_name = j->second.tenant;
     std::string token;
+    if (by_store != store_tokens.end()) token = j->second.download_token;
     for (auto& [k, v] : parse_form(h.query()))
         if (k == "token") token = v;
     auto& jb = j->second;

@@ -73,8 +73,46 @@ void add_mapping(json::array& out, std::set<std::string>& destinations, const st
 
 }  // namespace
 
-// A status document into job_status.
-bool parse_job(const json::value& v, std::string_view kind, job_status& j, std::string& why) {
+namespace {
+
+// The text of one warning or error entry: a string, or an object's code and message.
+job_message message_of(const json::value& v) {
+    job_message m;
+    if (v.is_string()) {
+        m.message = std::string(v.get_string());
+    } else if (v.is_object()) {
+        const auto& o = v.get_object();
+        for (auto k : {"code", "errorCode", "error_code", "warning_code"})
+            if (m.code.empty()) m.code = string_field(o, k);
+        for (auto k : {"message", "detail", "description", "error_description"})
+            if (m.message.empty()) m.message = string_field(o, k);
+        if (m.message.empty() && m.code.empty()) m.message = json::serialize(v);
+    } else if (!v.is_null()) {
+        m.message = json::serialize(v);
+    }
+    m.message = mask_links(excerpt(m.message, 1024));
+    return m;
+}
+
+}  // namespace
+
+std::vector<job_message> read_messages(const json::value& v) {
+    std::vector<job_message> out;
+    if (v.is_array()) {
+        for (const auto& item : v.get_array())
+            if (auto m = message_of(item); !m.code.empty() || !m.message.empty()) out.push_back(std::move(m));
+    } else if (v.is_object() && !v.get_object().empty()) {
+        out.push_back(message_of(v));
+    } else if (v.is_string() && !v.get_string().empty()) {
+        out.push_back(message_of(v));
+    }
+    return out;
+}
+
+// A status document into job_status. An error document in place of the job
+// (`{"status":"Error","errorCode":"...","message":"..."}`, answered with 200)
+// is a failed job whose code and message go to the diagnostics.
+bool parse_job(const json::value& v, std::string_view kind, job_status& j, std::string& why, std::string_view asked_id) {
     if (!v.is_object()) {
         why = "the job document is not a JSON object";
         return false;
@@ -91,18 +129,74 @@ bool parse_job(const json::value& v, std::string_view kind, job_status& j, std::
     }
     j.errors = o.contains("errors") ? o.at("errors") : json::value(nullptr);
     j.outputs = o.contains("outputs") ? o.at("outputs") : json::value(nullptr);
+    j.warnings = o.contains("warnings") ? read_messages(o.at("warnings")) : std::vector<job_message>{};
     j.files.clear();
     if (j.outputs.is_object())
         if (auto* files = j.outputs.get_object().if_contains("files"); files && files->is_array())
             for (const auto& f : files->get_array())
                 if (f.is_object() && !string_field(f.get_object(), "file").empty())
                     j.files.push_back({string_field(f.get_object(), "file"), string_field(f.get_object(), "file_hash")});
+    const json::object* inner = o.if_contains("error") && o.at("error").is_object() ? &o.at("error").get_object() : nullptr;
+    bool envelope = to_lower(j.status) == "error" &&
+                    (j.id.empty() || o.contains("errorCode") || o.contains("error_code") || inner != nullptr);
+    if (envelope) {
+        j.error_envelope = true;
+        const json::object& e = inner ? *inner : o;
+        auto first = [&](std::initializer_list<std::string_view> keys) {
+            for (auto k : keys)
+                if (auto s = string_field(e, k); !s.empty()) return s;
+            return std::string();
+        };
+        j.diag.api_code = first({"errorCode", "error_code", "code"});
+        j.diag.api_type = first({"error_type", "type", "error_category"});
+        j.diag.api_message = mask_links(excerpt(first({"message", "error_description", "detail"}), 1024));
+        if (j.id.empty()) j.id = std::string(asked_id);
+        if (!has_errors(j.errors)) j.errors = v;  // what the server said is the job's error
+        j.state = job_state::failed;
+        if (j.id.empty()) {
+            why = "the server answered an error in place of the job: " + (j.diag.api_code.empty() ? std::string("Error") : j.diag.api_code) +
+                  (j.diag.api_message.empty() ? "" : ": " + j.diag.api_message);
+            return false;
+        }
+        return true;
+    }
+    if (j.id.empty()) j.id = std::string(asked_id);
     if (j.id.empty()) {
         why = "the job document has no id";
         return false;
     }
     j.state = classify_job(j.status, j.errors);
     return true;
+}
+
+import_outcome outcome_of(const json::object& o) {
+    import_outcome r{string_field(o, "service_uri_source"), string_field(o, "service_uri_destination"), string_field(o, "status")};
+    static constexpr std::string_view success[] = {"added", "replaced", "updated", "created", "imported", "completed",
+                                                   "success", "succeeded"};
+    auto status = to_lower(trim(r.status));
+    r.ok = status.empty();
+    for (auto s : success) r.ok = r.ok || status == s;
+    if (!r.ok) {
+        for (auto k : {"message", "error", "reason", "errors", "error_message"})
+            if (const auto* p = o.if_contains(k); p && r.reason.empty()) {
+                auto m = read_messages(*p);
+                if (!m.empty()) r.reason = m.front().code.empty() ? m.front().message
+                                           : m.front().message.empty() ? m.front().code
+                                                                       : m.front().code + ": " + m.front().message;
+            }
+    }
+    return r;
+}
+
+std::vector<std::string> failed_entries(const import_result& r) {
+    std::vector<std::string> out;
+    for (const auto* list : {&r.services, &r.versions})
+        for (const auto& o : *list)
+            if (!o.ok)
+                out.push_back(o.source + " -> " + (o.destination.empty() ? o.source : o.destination) + ": " +
+                              (o.status.empty() ? std::string("not imported") : o.status) +
+                              (o.reason.empty() ? std::string() : " (" + o.reason + ")"));
+    return out;
 }
 
 std::string status_target(std::string_view kind, const std::string& id_or_url) {

@@ -38,7 +38,28 @@ std::string import_entity(const boost::json::array& services_modify, if_present 
                           const std::string& correlation_id);
 
 /// A status document (or an initiate answer) into `j`; false with `why`.
-bool parse_job(const boost::json::value& v, std::string_view kind, job_status& j, std::string& why);
+/// `asked_id`: the job the request named (a status check), used when the
+/// answer carries no id. An error document in place of the job (status
+/// "Error" with errorCode, or a v3 `error` object) is a failed job with
+/// `error_envelope` set and the server's code and message in `j.diag`; with
+/// no job to name (an initiate answer) it is false, `why` quoting it, and
+/// `j.diag` filled all the same.
+bool parse_job(const boost::json::value& v, std::string_view kind, job_status& j, std::string& why,
+               std::string_view asked_id = {});
+
+/// Warnings or errors as the server wrote them (null, a list of strings or
+/// objects, one object, a string), each bounded to 1 KiB and masked.
+std::vector<job_message> read_messages(const boost::json::value& v);
+
+/// One entry of an import's outputs.services / service_versions: its URIs,
+/// its status, whether that is a success (added, replaced, updated, created,
+/// imported, completed, none given; compared without regard to case;
+/// anything else is a failure) and, when it failed, the server's reason
+/// (message, error, reason or errors), bounded and masked.
+import_outcome outcome_of(const boost::json::object& entry);
+
+/// One line per entry of `r` that did not succeed: "SRC -> DST: status (reason)".
+std::vector<std::string> failed_entries(const import_result& r);
 
 /// "{kind}/{id}/status", or the URL itself when given one.
 std::string status_target(std::string_view kind, const std::string& id_or_url);

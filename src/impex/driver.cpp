@@ -42,7 +42,9 @@ asio::awaitable<outcome<json::value>> call_json(client& c, request req, diagnost
 }
 
 // A job document from a response: ok with the job, or failed.
-flow_event job_event(outcome<json::value> got, diagnostics diag, std::string_view kind, std::string_view what) {
+// `asked_id`: the job a status check named (an answer without an id is its).
+flow_event job_event(outcome<json::value> got, diagnostics diag, std::string_view kind, std::string_view what,
+                     std::string_view asked_id) {
     flow_event ev;
     ev.what = flow_event::type::failed;
     ev.diag = std::move(diag);
@@ -51,11 +53,29 @@ flow_event job_event(outcome<json::value> got, diagnostics diag, std::string_vie
         return ev;
     }
     std::string why;
-    if (!parse_job(got.value, kind, ev.job, why)) {
-        ev.ec = errc::unexpected_response;
+    if (!parse_job(got.value, kind, ev.job, why, asked_id)) {
+        // An error in place of the job that names none (an initiate refused
+        // with 200): the server's verdict, not an unreadable answer.
+        ev.ec = ev.job.error_envelope ? error_code(errc::job_failed) : error_code(errc::unexpected_response);
+        if (ev.job.error_envelope) {
+            ev.diag.api_code = ev.job.diag.api_code;
+            ev.diag.api_type = ev.job.diag.api_type;
+            ev.diag.api_message = ev.job.diag.api_message;
+            if (!ev.diag.http_status) ev.diag.http_status = 200;
+        }
         ev.diag.detail = std::string(what) + ": " + why;
-        ev.diag.body_excerpt = excerpt(json::serialize(got.value), 512);
+        ev.diag.body_excerpt = mask_links(excerpt(json::serialize(got.value), 512));
         return ev;
+    }
+    if (ev.job.error_envelope) {
+        // Keep what the request's own diagnostics know (request id, URL).
+        auto d = ev.diag;
+        d.api_code = ev.job.diag.api_code;
+        d.api_type = ev.job.diag.api_type;
+        d.api_message = ev.job.diag.api_message;
+        if (!d.http_status) d.http_status = 200;
+        d.body_excerpt = mask_links(excerpt(json::serialize(got.value), 512));
+        ev.job.diag = std::move(d);
     }
     ev.what = flow_event::type::ok;
     return ev;
@@ -185,7 +205,7 @@ private:
         req.content_type = "application/json";
         diagnostics diag;
         auto got = co_await call_json(*io_.source, req, diag);
-        co_return job_event(std::move(got), std::move(diag), "export", "export initiate");
+        co_return job_event(std::move(got), std::move(diag), "export", "export initiate", {});
     }
 
     asio::awaitable<flow_event> post_import(const flow_action& a) {
@@ -201,7 +221,7 @@ private:
         req.source = body->source.get();
         diagnostics diag;
         auto got = co_await call_json(*io_.target, req, diag);
-        co_return job_event(std::move(got), std::move(diag), "import", "import initiate");
+        co_return job_event(std::move(got), std::move(diag), "import", "import initiate", {});
     }
 
     asio::awaitable<flow_event> describe(const std::string& kind) {
@@ -217,7 +237,7 @@ private:
         req.target = status_target(kind, id);
         diagnostics diag;
         auto got = co_await call_json(for_kind(kind), req, diag);
-        co_return job_event(std::move(got), std::move(diag), kind, "job status");
+        co_return job_event(std::move(got), std::move(diag), kind, "job status", id);
     }
 
     asio::awaitable<flow_event> sleep(milliseconds d) {
@@ -231,6 +251,7 @@ private:
         const auto& file = st_.files.at(a.file);
         std::string why;
         if (!is_download_link(file.url, why)) co_return failed(errc::unsupported_scheme, why);
+        if (a.from_start) session_.reset();  // the bytes held failed their check: removed, fetched anew
         if (!session_ || session_file_ != a.file) {
             options_ = io_.download;
             session_ = std::make_unique<download_session>(options_);
@@ -364,7 +385,8 @@ asio::awaitable<outcome<job_status>> check_once(client& c, std::string kind, std
     req.target = status_target(kind, id_or_url);
     diagnostics diag;
     auto got = co_await call_json(c, req, diag);
-    auto ev = job_event(std::move(got), std::move(diag), kind, "job status");
+    bool url = starts_with_icase(id_or_url, "http://") || starts_with_icase(id_or_url, "https://");
+    auto ev = job_event(std::move(got), std::move(diag), kind, "job status", url ? std::string() : id_or_url);
     if (ev.what == flow_event::type::failed) ev.job.diag = ev.diag;
     co_return outcome<job_status>{ev.ec, std::move(ev.job)};
 }

@@ -87,8 +87,11 @@ flow_action end_with(flow_state& st, error_code ec, diagnostics diag, const std:
         st.notes.push_back(std::move(n));
     }
     // An export job the flow gives up on (or is cancelled during) may still run.
+    // So may one whose status check was answered with an error document in
+    // place of the job: the job's own state is not known from it.
     bool abandon = (st.at == stage::export_poll || st.at == stage::cancel_lookup) && !st.export_job.id.empty() &&
-                   (ec == errc::cancelled || ec == errc::poll_timeout || ec == errc::job_state_unknown);
+                   (ec == errc::cancelled || ec == errc::poll_timeout || ec == errc::job_state_unknown ||
+                    (ec == errc::job_failed && st.export_job.error_envelope));
     if (abandon && ec != errc::cancelled) st.diag.detail += "; the export job was cancelled (nothing waits for it)";
     st.at = abandon ? stage::cancel : stage::discard;
     return wind_down(st);

@@ -32,6 +32,8 @@ struct flow_policy {
     milliseconds conflict_step{500};       ///< 409 (a job of the tenant runs): wait k x this ...
     milliseconds conflict_cap{10000};      ///< ... at most this, within the poll deadline
     int max_resumes = 5;                   ///< Range resumes of one download
+    int max_refetches = 2;                 ///< downloads again from byte 0 of a package that failed its
+                                           ///< check (file_hash, or not a ZIP: a proxy's page answered 200)
     milliseconds lookup_margin{2000};      ///< describe timestamps: rounding allowance
     bool adaptive = true;                  ///< place checks by the expected durations below
     std::optional<milliseconds> expected_export, expected_import;  ///< the tenants' recent jobs
@@ -99,6 +101,7 @@ struct flow_action {
     std::size_t file = 0;
     milliseconds delay{0};
     bool verified = false;  ///< keep_file: the server's hash matched
+    bool from_start = false;  ///< download: drop the bytes held and fetch the file from byte 0
     std::string name;       ///< download / keep_file: the file name in the destination directory
     std::string release;    ///< before this action, give back the tenant's slot of this kind
 };
@@ -165,6 +168,7 @@ struct flow_state {
     std::vector<std::string> file_names;  ///< one per file, never two alike
     std::size_t file = 0;
     int resumes = 0;
+    int refetches = 0;  ///< of the current file: whole downloads again after a failed check
     std::vector<downloaded_file> downloaded;
 
     // Imports.

@@ -2,6 +2,7 @@
 // the imports of the packages.
 #include "impex/engine_steps.hpp"
 
+#include "impex/codec.hpp"
 #include "impex/policy.hpp"
 
 #include "core/text.hpp"
@@ -14,30 +15,48 @@ namespace json = boost::json;
 // ------------------------------------------------------------ downloads
 
 
-flow_action download(flow_state& st) {
+flow_action download(flow_state& st, bool from_start = false) {
     st.at = stage::download;
     st.wrote_files = true;
     auto a = make(act::download, "export", st.export_job.id);
     a.file = st.file;
     a.name = st.file_names[st.file];
+    a.from_start = from_start;
     return a;
+}
+
+// A package that failed its check (hash, or not a ZIP) was read from a link
+// that is still valid, and an export only reads: fetch it again from byte 0,
+// a bounded number of times, before the failure stands.
+std::optional<flow_action> refetch(flow_state& st, const error_code& ec, const diagnostics& diag) {
+    if (st.refetches >= st.policy.max_refetches) return std::nullopt;
+    ++st.refetches;
+    st.resumes = 0;
+    note_retry(st, "export", milliseconds(0), "download_refetched",
+               "the package failed its check (" + std::string(error_name(ec)) + (diag.detail.empty() ? "" : ": " + diag.detail) +
+                   "): downloading it again from byte 0 (" + std::to_string(st.refetches) + " of " +
+                   std::to_string(st.policy.max_refetches) + ")");
+    return download(st, true);
 }
 
 flow_action next_download(flow_state& st, flow_event& ev) {
     if (st.file < st.files.size()) {
         st.resumes = 0;
+        st.refetches = 0;
         return download(st);
     }
     for (const auto& f : st.downloaded) st.packages.push_back(f.path);
-    if (st.plan.import_job) return begin_imports(st, ev);
+    // The export is done once its packages are here, whether imports follow or not.
     note(st, flow_note::type::finished, "export", st.export_job.id, st.export_job.status);
+    if (st.plan.import_job) return begin_imports(st, ev);
     return end_with(st, {}, {}, "export", st.export_job.id);
 }
 
 // The file names of an export: one per link, never two alike. A link whose
 // last segment ends in .zip names its file; an opaque pre-signed link
-// ("/dl/aXk93FqPz0Lm7?...") gives "{tenant}-export-{job}.zip" (the server's
-// Content-Disposition, when it sends one, renames it at the end).
+// ("/dl/aXk93FqPz0Lm7?...") or a document store's link, whose last segment is
+// "package.zip" whatever it holds, gives "{tenant}-export-{job}.zip" (the
+// server's Content-Disposition, when it sends one, renames it at the end).
 void name_files(flow_state& st) {
     st.names.clear();
     for (std::size_t i = 0; i < st.files.size(); ++i) {
@@ -47,7 +66,8 @@ void name_files(flow_state& st) {
         std::string name;
         if (st.plan.file_prefix.empty()) {
             name = file_name_from_url(st.files[i].url, fallback);
-            if (name.size() < 5 || to_lower(name.substr(name.size() - 4)) != ".zip") name = file_name_from_url(fallback, "package.zip");
+            if (name.size() < 5 || to_lower(name.substr(name.size() - 4)) != ".zip" || to_lower(name) == "package.zip")
+                name = file_name_from_url(fallback, "package.zip");
         } else {
             name = st.plan.file_prefix + "-" + st.export_job.id.substr(0, 8) + ".zip";
         }
@@ -92,6 +112,8 @@ flow_action after_download(flow_state& st, flow_event& ev) {
             diagnostics d = ev.diag;
             d.detail = "file_hash mismatch for " + mask_url(st.files[st.file].url) + ": expected " + expected + ", got " +
                        actual + "; the download was removed";
+            if (auto again = refetch(st, errc::hash_mismatch, d)) return *again;
+            if (st.refetches > 0) d.detail += " (after " + std::to_string(st.refetches + 1) + " downloads)";
             return end_with(st, errc::hash_mismatch, d, "export", st.export_job.id);
         }
     }
@@ -104,7 +126,11 @@ flow_action after_download(flow_state& st, flow_event& ev) {
 }
 
 flow_action after_keep(flow_state& st, flow_event& ev) {
-    if (ev.what != ev_type::ok) return end_with(st, ev.ec, ev.diag, "export", st.export_job.id);
+    if (ev.what != ev_type::ok) {
+        if (ev.ec == errc::invalid_package)
+            if (auto again = refetch(st, ev.ec, ev.diag)) return *again;
+        return end_with(st, ev.ec, ev.diag, "export", st.export_job.id);
+    }
     st.downloaded.push_back(ev.file);
     auto n = make_note(flow_note::type::downloaded, "export", st.export_job.id);
     n.path = ev.file.path;
@@ -163,17 +189,22 @@ void summarize(const json::value& outputs, import_result& r) {
         const auto* list = outputs.get_object().if_contains(key);
         if (!list || !list->is_array()) return;
         for (const auto& item : list->get_array())
-            if (item.is_object()) {
-                const auto& o = item.get_object();
-                auto str = [&](std::string_view k) {
-                    const auto* p = o.if_contains(k);
-                    return p && p->is_string() ? std::string(p->get_string()) : std::string();
-                };
-                into.push_back({str("service_uri_source"), str("service_uri_destination"), str("status")});
-            }
+            if (item.is_object()) into.push_back(outcome_of(item.get_object()));
     };
     read("services", r.services);
     read("service_versions", r.versions);
+    for (const auto* list : {&r.services, &r.versions})
+        for (const auto& o : *list)
+            if (!o.ok) r.partially_failed = true;
+}
+
+// An import that closed with failed entries: each named with its reason.
+diagnostics partial_failure(const import_result& r) {
+    diagnostics d = r.job.diag;
+    auto failed = failed_entries(r);
+    d.detail = "import job " + r.job.id + " closed '" + r.job.status + "', but " + std::to_string(failed.size()) + " of " +
+               std::to_string(r.services.size() + r.versions.size()) + " entries failed: " + excerpt(joined(failed), 4096);
+    return d;
 }
 
 flow_action after_import_poll(flow_state& st, flow_event& ev) {
@@ -184,6 +215,7 @@ flow_action after_import_poll(flow_state& st, flow_event& ev) {
     r.job = std::move(st.poll.job);
     if (r.job.id.empty()) r.job.id = st.poll.id;
     summarize(r.job.outputs, r);
+    if (!ended->ec && r.partially_failed) ended = poll_end{errc::import_partially_failed, partial_failure(r)};
     r.diag = ended->diag;
     if (st.plan.stop_at_created) st.import_job = r.job;  // the initiate verb's result
     std::string status = r.job.status;

@@ -3,6 +3,7 @@
 // the poll of one job.
 #include "impex/engine_steps.hpp"
 
+#include "impex/codec.hpp"
 #include "impex/policy.hpp"
 
 #include "core/text.hpp"
@@ -74,16 +75,32 @@ poll_end state_unknown(const poll_state& p) {
     return e;
 }
 
+// What a failed job says, for people and programs: the server's code and
+// message (of an error document in place of the job, or of its first error)
+// beside the job's status and its errors, quoted (bounded, masked).
+diagnostics failure_of(const job_status& j, const std::string& kind) {
+    diagnostics d = j.diag;
+    auto errors = mask_links(excerpt(json::serialize(j.errors), 2048));
+    if (j.error_envelope) {
+        d.detail = "the status check of " + kind + " job " + j.id + " was answered " +
+                   std::to_string(d.http_status ? d.http_status : 200) + " with an error in place of the job: " +
+                   (d.api_code.empty() ? std::string("Error") : d.api_code) + (d.api_message.empty() ? "" : ": " + d.api_message);
+        return d;
+    }
+    if (d.api_code.empty() && d.api_message.empty())
+        if (auto first = read_messages(j.errors); !first.empty()) {
+            d.api_code = first.front().code;
+            d.api_message = first.front().message;
+        }
+    d.detail = kind + " job " + j.id + " ended '" + j.status + "'" + (has_errors(j.errors) ? " with errors: " + errors : "");
+    return d;
+}
+
 std::optional<poll_end> judge(flow_state& st) {
     auto& p = st.poll;
     switch (p.job.state) {
     case job_state::succeeded: return poll_end{};
-    case job_state::failed: {
-        poll_end e{errc::job_failed, p.job.diag};
-        e.diag.detail = p.kind + " job " + p.job.id + " ended '" + p.job.status + "' with errors: " +
-                        excerpt(json::serialize(p.job.errors), 2048);
-        return e;
-    }
+    case job_state::failed: return poll_end{errc::job_failed, failure_of(p.job, p.kind)};
     case job_state::cancelled: {
         poll_end e{errc::job_cancelled, p.job.diag};
         e.diag.detail = p.kind + " job " + p.job.id + " was cancelled";
@@ -142,7 +159,9 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
     if (step.what == poll_step::action::give_up) {
         if (p.last_failure) return state_unknown(p);
         poll_end e{errc::poll_timeout, p.job.diag};
-        e.diag.detail = p.kind + " job " + p.id + " still '" + p.job.status + "' after " + std::to_string(p.checks) +
+        bool unknown = !p.job.status.empty() && !known_job_status(p.job.status);
+        e.diag.detail = p.kind + " job " + p.id + " still '" + p.job.status + "'" +
+                        (unknown ? " (a status this client does not know: it was polled as running)" : "") + " after " + std::to_string(p.checks) +
                         " checks in " + std::to_string(elapsed.count()) + " ms (" + std::string(step.reason) +
                         "); it may still finish: check it with 'cspark-impex status " + p.id + " --kind " + p.kind + "'";
         return e;

@@ -184,6 +184,8 @@ job_status light(const job_status& j) {
     out.process_time = j.process_time;
     out.files = j.files;
     out.errors = j.errors;
+    out.warnings = j.warnings;
+    out.error_envelope = j.error_envelope;
     out.diag = j.diag;
     return out;
 }
@@ -207,6 +209,25 @@ migration_result share_of(const fleet_entry& e, const migration_result& m, const
     for (std::size_t k = 0; k < m.imported.size(); ++k) {
         r.imported.push_back(shares[k].of(sources, targets));
         r.imported.back().job = light(m.imported[k].job);
+    }
+    if (m.ec == errc::import_partially_failed) {
+        // The combined job closed with some entries failed: a member fails
+        // only when entries of its own did (the rest were imported).
+        r.ec = {};
+        r.diag = {};
+        std::vector<std::string> failed;
+        for (auto& imp : r.imported) {
+            auto mine = detail::failed_entries(imp);
+            imp.partially_failed = !mine.empty();
+            if (imp.partially_failed) imp.diag = m.diag;
+            failed.insert(failed.end(), mine.begin(), mine.end());
+        }
+        if (!failed.empty()) {
+            r.ec = errc::import_partially_failed;
+            r.diag = m.diag;
+            r.diag.detail = "import job " + (m.imported.empty() ? std::string() : m.imported.back().job.id) +
+                            " closed, but entries of this migration failed: " + detail::joined(failed);
+        }
     }
     return r;
 }
@@ -256,7 +277,14 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
         st->finish(t.members.front(), std::move(m));
         co_return;
     }
-    if (m.ec && detail::failure_splits(m.ec)) {
+    // An import that failed with errors listed imported nothing (Spark's
+    // imports are all or nothing): its parts may run again. One that ended in
+    // a failing status without errors, or whose status check was answered by
+    // an error document, says nothing of what it did: running its parts again
+    // could import twice (found by the fault matrix: 'FAILED', and imported).
+    bool import_unsettled = !m.imported.empty() && m.imported.back().job.state == job_state::failed &&
+                            (m.imported.back().job.error_envelope || !has_errors(m.imported.back().job.errors));
+    if (m.ec && detail::failure_splits(m.ec) && !import_unsettled) {
         // One entry may be at fault: its parts run again, the named ones alone.
         std::vector<std::vector<std::string>> names;
         for (auto i : t.members) names.push_back(names_of(st->entries[i]));
@@ -275,7 +303,8 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
     }
     std::vector<detail::import_shares> shares;
     for (const auto& imp : m.imported) shares.emplace_back(imp);
-    for (auto i : t.members) st->finish(i, m.ec ? m : share_of(st->entries[i], m, shares));
+    bool shared = !m.ec || m.ec == errc::import_partially_failed;  // each member's part of what was imported
+    for (auto i : t.members) st->finish(i, shared ? share_of(st->entries[i], m, shares) : m);
 }
 
 asio::awaitable<void> worker(std::shared_ptr<fleet_state> st) {

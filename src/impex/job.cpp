@@ -5,13 +5,42 @@
 
 namespace cspark {
 
+namespace {
+
+bool same(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+        if (x != b[i]) return false;
+    }
+    return true;
+}
+
+bool one_of(std::string_view s, std::initializer_list<std::string_view> names) noexcept {
+    for (auto n : names)
+        if (same(s, n)) return true;
+    return false;
+}
+
+}  // namespace
+
+bool has_errors(const boost::json::value& errors) noexcept {
+    return !errors.is_null() && !(errors.is_array() && errors.get_array().empty()) &&
+           !(errors.is_object() && errors.get_object().empty()) && !(errors.is_string() && errors.get_string().empty()) &&
+           !(errors.is_bool() && !errors.get_bool());
+}
+
+bool known_job_status(std::string_view status) noexcept {
+    return one_of(status, {"created", "queued", "pending", "in_progress", "inprogress", "running", "processing", "closed",
+                           "completed", "failed", "error", "cancelled", "canceled", "closed_by_timeout",
+                           "completed_by_timeout"});
+}
+
 job_state classify_job(std::string_view status, const boost::json::value& errors) noexcept {
-    bool has_errors = !errors.is_null() && !(errors.is_array() && errors.get_array().empty()) &&
-                      !(errors.is_object() && errors.get_object().empty()) &&
-                      !(errors.is_string() && errors.get_string().empty()) && !(errors.is_bool() && !errors.get_bool());
-    if (status == "cancelled" || status == "canceled") return job_state::cancelled;
-    if (status == "failed" || status == "error") return job_state::failed;
-    if (status == "completed" || status == "closed") return has_errors ? job_state::failed : job_state::succeeded;
+    if (one_of(status, {"cancelled", "canceled"})) return job_state::cancelled;
+    if (one_of(status, {"failed", "error", "closed_by_timeout", "completed_by_timeout"})) return job_state::failed;
+    if (has_errors(errors)) return job_state::failed;  // errors end the job whatever its status says
+    if (one_of(status, {"completed", "closed"})) return job_state::succeeded;
     return job_state::pending;
 }
 

@@ -84,6 +84,7 @@ TEST_CASE("the package: real ZIP, hash as announced, unzip agrees, manifest and 
 TEST_CASE("downloads: no auth needed, HEAD, Range, expiry, bad tokens") {
     emulator_config cfg;
     cfg.download_ttl = 60s;
+    cfg.links = emulator_config::link_host::api;  // links on the API host, ?token= (the store's: below)
     emu_fixture f(cfg);
     auto c = f.make("tenant-0001");
     auto id = f.start_export(c, one_service);

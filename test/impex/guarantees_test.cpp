@@ -271,12 +271,23 @@ TEST_CASE("a package without file_hash is checked as a ZIP: a good one is kept u
     CHECK_FALSE(r.files.at(0).verified);
     CHECK(std::filesystem::exists(r.files.at(0).path));
 
-    // Cut mid-body, then the resume's Range is answered with the file's first bytes.
-    auto bad_dir = t.dir("nohash-bad");
-    er.directory = bad_dir;
+    // Cut mid-body, then the resume's Range is answered with the file's first
+    // bytes: not a ZIP, so it is fetched again from byte 0, and that copy is good.
+    auto healed_dir = t.dir("nohash-healed");
+    er.directory = healed_dir;
     t.f.emu->set_faults(json::parse(R"({"rules":[{"route":"export.create","kind":"job_no_hash"},
                                                   {"route":"download","kind":"reset_mid_body","after_bytes":1000000,"nth":[1]},
                                                   {"route":"download","kind":"range_wrong_bytes"}]})"));
+    auto healed = attempt<export_result>(t.f.io, [&] { return src->exp(er); });
+    REQUIRE_MESSAGE(!healed.first, healed.second.diag.to_string());
+    CHECK(std::filesystem::exists(healed.second.files.at(0).path));
+
+    // Every copy is a proxy's page answered 200: after the bounded fetches, the error.
+    auto bad_dir = t.dir("nohash-bad");
+    er.directory = bad_dir;
+    t.f.emu->set_faults(json::parse(R"({"rules":[{"route":"export.create","kind":"job_no_hash"},
+                                                  {"route":"download","kind":"body","status":200,"content_type":"text/html",
+                                                   "body":"<html><body>Sign in to the proxy</body></html>"}]})"));
     auto bad_got = attempt<export_result>(t.f.io, [&] { return src->exp(er); });
     auto bec = bad_got.first;
     auto bad = std::move(bad_got.second);

@@ -407,8 +407,12 @@ TEST_CASE("engine: downloads") {
         CHECK(s.ok().what == act::finish);
         CHECK(s.st.ec == errc::connection_closed);
     }
-    SUBCASE("a hash mismatch discards the file") {
+    SUBCASE("a hash mismatch fetches the file again from byte 0, a bounded number of times, then discards it") {
         to_export_done(s);
+        for (int i = 0; i < 2; ++i) {
+            REQUIRE(s.downloaded(std::string(64, 'b')).what == act::download);
+            CHECK(s.last.from_start);
+        }
         REQUIRE(s.downloaded(std::string(64, 'b')).what == act::discard);
         CHECK(s.ok().what == act::finish);
         CHECK(s.st.ec == errc::hash_mismatch);

@@ -9,7 +9,7 @@ using namespace cspark;
 
 TEST_CASE("every errc has its own message in the cspark category") {
     std::set<std::string> seen;
-    for (int i = static_cast<int>(errc::invalid_base_url); i <= static_cast<int>(errc::internal_error); ++i) {
+    for (int i = static_cast<int>(errc::invalid_base_url); i <= static_cast<int>(errc::import_partially_failed); ++i) {
         error_code ec = static_cast<errc>(i);
         CHECK(ec.category().name() == std::string("cspark"));
         auto m = ec.message();
@@ -58,7 +58,7 @@ TEST_CASE("cspark codes convert to std::error_code") {
 
 TEST_CASE("every errc has a stable, distinct machine name") {
     std::set<std::string> seen;
-    for (int i = static_cast<int>(errc::invalid_base_url); i <= static_cast<int>(errc::internal_error); ++i) {
+    for (int i = static_cast<int>(errc::invalid_base_url); i <= static_cast<int>(errc::import_partially_failed); ++i) {
         auto name = std::string(error_name(static_cast<errc>(i)));
         CAPTURE(i);
         CHECK(name != "unknown");
