@@ -18,16 +18,6 @@ std::size_t zips_in(const std::filesystem::path& dir) {
     return n;
 }
 
-std::string plan_of(cli_fixture& f, const std::string& name) {
-    json::array list{json::object{{"name", name},
-                                  {"source", json::object{{"base_url", f.src()}, {"api_key_env", "SRC_KEY"}}},
-                                  {"target", json::object{{"base_url", f.dst()}, {"api_key_env", "DST_KEY"}}},
-                                  {"export", json::object{{"services", json::array{"folder-1/service-1"}}}},
-                                  {"destination", json::array{"folder-1/service-1=folder-1/" + name}}}};
-    auto path = (f.dir / "plan.json").string();
-    std::ofstream(path) << json::serialize(json::object{{"migrations", list}});
-    return path;
-}
 
 }  // namespace
 
@@ -79,7 +69,7 @@ TEST_CASE("warnings: one stderr line each, in --json, in the journal and on the 
     CHECK(warnings.size() == 2);
     CHECK(warnings[1].at("code") == "LARGE_PACKAGE");
 
-    auto plan = plan_of(f, "m-w");
+    auto plan = one_entry_plan(f, "m-w");
     auto journal = (f.dir / "j.jsonl").string();
     auto b = f.run({"batch", plan, "--journal", journal, "--retry-interval", "20"});
     CHECK_MESSAGE(b.rc == 0, b.err);
@@ -103,7 +93,7 @@ TEST_CASE("a service that failed in a closed import fails the migration, names i
     CHECK(doc.at("imports").at(0).at("partially_failed") == true);
     CHECK(doc.at("imports").at(0).at("services").at(0).at("ok") == false);
 
-    auto plan = plan_of(f, "m-f");
+    auto plan = one_entry_plan(f, "m-f");
     auto journal = (f.dir / "j.jsonl").string();
     auto b = f.run({"--json", "batch", plan, "--journal", journal, "--retry-interval", "20"});
     CHECK(b.rc == 1);

@@ -17,16 +17,6 @@ using namespace cspark::test;
 
 namespace {
 
-std::string one_entry_plan(cli_fixture& f, const std::string& name = "m-1") {
-    json::array list{json::object{{"name", name},
-                                  {"source", json::object{{"base_url", f.src()}, {"api_key_env", "SRC_KEY"}}},
-                                  {"target", json::object{{"base_url", f.dst()}, {"api_key_env", "DST_KEY"}}},
-                                  {"export", json::object{{"services", json::array{"folder-1/service-1"}}}},
-                                  {"destination", json::array{"folder-1/service-1=folder-1/" + name}}}};
-    auto path = (f.dir / "plan.json").string();
-    std::ofstream(path) << json::serialize(json::object{{"migrations", list}});
-    return path;
-}
 
 std::size_t versions(cli_fixture& f, const std::string& tenant, const std::string& service) {
     auto st = f.state();

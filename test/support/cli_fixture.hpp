@@ -139,6 +139,18 @@ struct cli_fixture {
     }
 };
 
+// A plan of one migration: tenant-0001's folder-1/service-1 into target-0001 as folder-1/{name}.
+inline std::string one_entry_plan(cli_fixture& f, const std::string& name = "m-1") {
+    json::array list{json::object{{"name", name},
+                                  {"source", json::object{{"base_url", f.src()}, {"api_key_env", "SRC_KEY"}}},
+                                  {"target", json::object{{"base_url", f.dst()}, {"api_key_env", "DST_KEY"}}},
+                                  {"export", json::object{{"services", json::array{"folder-1/service-1"}}}},
+                                  {"destination", json::array{"folder-1/service-1=folder-1/" + name}}}};
+    auto path = (f.dir / "plan.json").string();
+    std::ofstream(path) << json::serialize(json::object{{"migrations", list}});
+    return path;
+}
+
 // A plan of n migrations over `pairs` tenant pairs, each into its own service.
 inline std::string make_plan(cli_fixture& f, std::size_t n, std::size_t pairs) {
     json::array list;

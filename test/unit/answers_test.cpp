@@ -65,6 +65,13 @@ struct flow {
 
 const std::string sha = std::string(64, 'a');
 
+job_status created(const std::string& id) {
+    job_status j;
+    j.id = id;
+    j.status = "created";
+    return j;
+}
+
 }  // namespace
 
 TEST_CASE("statuses are compared without regard to case; Spark's failing statuses end the job") {
@@ -155,10 +162,7 @@ TEST_CASE("engine: an error in place of the job ends polling at once and cancels
     flow f({.export_job = true, .download = true});
     f.ok();  // start
     REQUIRE(f.last.what == act::post_export);
-    job_status created;
-    created.id = "E1";
-    created.status = "created";
-    REQUIRE(f.ok(created).what == act::check_status);
+    REQUIRE(f.ok(created("E1")).what == act::check_status);
     auto envelope = parsed(R"({"status":"Error","errorCode":"INTERNAL_SERVER_ERROR","message":"boom"})", "E1");
     REQUIRE(f.ok(envelope).what == act::cancel_export);  // its own state is not known: nothing waits for it
     CHECK(f.last.id == "E1");
@@ -171,10 +175,7 @@ TEST_CASE("engine: an error in place of the job ends polling at once and cancels
 TEST_CASE("engine: a job that ends 'Error' fails at the first such answer, naming its first error") {
     flow f({.export_job = true, .download = true});
     f.ok();
-    job_status created;
-    created.id = "E1";
-    created.status = "created";
-    f.ok(created);
+    f.ok(created("E1"));
     auto failed = parsed(R"({"id":"E1","status":"Error","errors":{"code":"EXPORT_FAILED","message":"no wasm"}})");
     REQUIRE(f.ok(failed).what == act::finish);  // a failed job is not running: no cancel
     CHECK(f.st.ec == errc::job_failed);
@@ -187,10 +188,7 @@ TEST_CASE("engine: an import that closed with a failed service fails the migrati
     f.st.start.packages = {"/p/pkg.zip"};
     f.ok();
     REQUIRE(f.last.what == act::post_import);
-    job_status created;
-    created.id = "I1";
-    created.status = "created";
-    REQUIRE(f.ok(created).what == act::check_status);
+    REQUIRE(f.ok(created("I1")).what == act::check_status);
     auto closed = parsed(R"({"id":"I1","status":"closed","errors":null,"warnings":["w"],"outputs":{
         "services":[{"service_uri_source":"f/s","service_uri_destination":"g/s","status":"failed","message":"bad workbook"},
                     {"service_uri_source":"f/t","service_uri_destination":"g/t","status":"added"}],
@@ -215,10 +213,7 @@ TEST_CASE("engine: a package that is not a ZIP is fetched again from byte 0, the
     done.status = "closed";
     done.state = job_state::succeeded;
     done.files = {{"https://store/docstore/api/v1/documents/versions/tokens/T%2F/package.zip", ""}};
-    job_status created = done;
-    created.status = "created";
-    created.state = job_state::pending;
-    f.ok(created);
+    f.ok(created("E1"));
     REQUIRE(f.ok(done).what == act::download);
     CHECK(f.last.name == "export-E1.zip");  // a store link's "package.zip" names nothing
     CHECK_FALSE(f.last.from_start);
