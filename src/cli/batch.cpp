@@ -305,6 +305,13 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
         return usage;
     }
     std::erase_if(plan, [&](const plan_entry& e) { return fnv1a(e.name) % shard_n != shard_k; });
+    try {
+        check_credentials(plan);  // the entries this run sends: said before the first request
+    } catch (const spark_error& e) {
+        out.error("batch: " + e.diag().detail);
+        out.result(error_json(e.code(), e.diag()));
+        return usage;
+    }
 
     // The descriptor check comes before the reactor, the journal and its
     // writer thread: too few descriptors end the run before a thread starts

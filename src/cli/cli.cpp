@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cerrno>
@@ -88,17 +89,17 @@ client_config to_config(const connection_options& o) {
     c.transport.tls.ca_file = o.ca_file;
     c.transport.tls.insecure = o.insecure;
     c.proxy = o.proxy;
-    auto from_env = [](const std::string& name, const char* flag) -> std::string {
+    auto from_env = [](const std::string& name, const std::string& named_by) -> std::string {
         const char* v = std::getenv(name.c_str());
         if (!v || !*v) {
             diagnostics d;
-            d.detail = "environment variable " + name + " (named by " + flag + ") is not set";
+            d.detail = "environment variable " + name + " (named by " + named_by + ") is not set";
             throw spark_error(errc::missing_credentials, d);
         }
         return v;
     };
-    if (!o.api_key_env.empty()) c.api_key = from_env(o.api_key_env, "--api-key-env");
-    if (!o.token_env.empty()) c.bearer_token = from_env(o.token_env, "--token-env");
+    if (!o.api_key_env.empty()) c.api_key = from_env(o.api_key_env, o.api_key_env_from);
+    if (!o.token_env.empty()) c.bearer_token = from_env(o.token_env, o.token_env_from);
     if (!o.oauth_file.empty()) c.oauth_path = o.oauth_file;
     return c;
 }
@@ -298,6 +299,67 @@ json::value to_json(const job_status& j) {
     return json::object{{"id", j.id}, {"kind", j.kind}, {"status", j.status}, {"status_url", detail::mask_url(j.status_url)},
                         {"process_time", j.process_time}, {"errors", j.errors}, {"warnings", to_json(j.warnings)},
                         {"outputs", j.outputs}};
+}
+
+std::string describe_table(const json::value& doc, const std::string& kind) {
+    struct row {
+        std::string id, status, created, took, source, cid;
+        bool running = false;
+    };
+    auto text = [](const json::object& o, std::string_view key) {
+        const auto* p = o.if_contains(key);
+        return p && p->is_string() ? std::string(p->get_string()) : std::string();
+    };
+    std::vector<row> rows;
+    const json::object* top = doc.is_object() ? &doc.get_object() : nullptr;
+    for (bool running : {true, false}) {
+        const auto* list = top ? top->if_contains((running ? "in_progress_" : "recent_") + kind + "s") : nullptr;
+        if (!list || !list->is_array()) continue;
+        for (const auto& item : list->get_array()) {
+            if (!item.is_object()) continue;
+            const auto& o = item.get_object();
+            const auto* d = o.if_contains("data");
+            json::object data = d && d->is_object() ? d->get_object() : json::object();
+            row r;
+            r.id = text(o, "id");
+            r.status = text(data, kind + "_status");
+            if (r.status.empty()) r.status = text(o, "status");
+            r.created = text(data, "created_timestamp");
+            if (const auto* pt = data.if_contains("process_time"); pt && pt->is_number()) {
+                error_code ec;
+                auto ms = pt->to_number<std::int64_t>(ec);
+                char buf[32];
+                std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
+                if (!ec) r.took = buf;
+            }
+            r.source = text(data, "source_system");
+            r.cid = text(data, "correlation_id");
+            r.running = running;
+            rows.push_back(std::move(r));
+        }
+    }
+    // Newest first: ISO timestamps order as text; undated rows last.
+    std::stable_sort(rows.begin(), rows.end(), [](const row& a, const row& b) { return a.created > b.created; });
+    if (rows.empty()) return "no " + kind + " jobs in progress or finished in the last hour\n";
+    std::vector<std::array<std::string, 7>> cells{{"KIND", "ID", "STATUS", "CREATED", "TOOK", "SOURCE SYSTEM", "CORRELATION ID"}};
+    std::size_t running = 0;
+    for (const auto& r : rows) {
+        running += r.running;
+        cells.push_back({kind, r.id, r.status + (r.running ? " *" : ""), r.created, r.took, r.source, r.cid});
+    }
+    std::array<std::size_t, 7> width{};
+    for (const auto& c : cells)
+        for (std::size_t i = 0; i < c.size(); ++i) width[i] = std::max(width[i], c[i].size());
+    std::string out;
+    for (const auto& c : cells) {
+        std::string line;
+        for (std::size_t i = 0; i < c.size(); ++i) line += c[i] + (i + 1 < c.size() ? std::string(width[i] - c[i].size() + 2, ' ') : "");
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        out += line + "\n";
+    }
+    out += std::to_string(rows.size()) + " " + kind + " job" + (rows.size() == 1 ? "" : "s") + ", " + std::to_string(running) +
+           " in progress (*)\n";
+    return out;
 }
 
 std::vector<std::string> warning_lines(const job_status& j) {

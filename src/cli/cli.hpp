@@ -44,6 +44,9 @@ struct connection_options {
     std::string ca_file;
     bool insecure = false;
     std::string api_key_env, token_env, oauth_file;  ///< "" = CSPARK_* defaults
+    /// What named api_key_env / token_env, for the error when a variable is
+    /// not set ("--from-api-key-env", "plan entry 'm-1': source.api_key_env").
+    std::string api_key_env_from = "--api-key-env", token_env_from = "--token-env";
     std::optional<std::string> proxy;  ///< --proxy URL / --no-proxy (""); nullopt = the environment's
 };
 
@@ -88,6 +91,11 @@ boost::json::value to_json(const import_outcome& o);
 boost::json::value to_json(const import_result& r);
 boost::json::value error_json(const error_code& ec, const diagnostics& d);
 boost::json::value to_json(const std::vector<job_message>& warnings);
+
+/// A describe document (GET {kind}/status) as a table for people: kind, id,
+/// status (in-progress jobs marked "*"), created, took, source system,
+/// correlation id; newest first; a last line with the jobs in progress.
+std::string describe_table(const boost::json::value& doc, const std::string& kind);
 
 /// One line per warning of `j`: "export job ID: CODE: message".
 std::vector<std::string> warning_lines(const job_status& j);

@@ -1,6 +1,7 @@
 // cspark-impex: export, import, migrate, status, cancel, describe, inspect.
 #include "cli/cli.hpp"
 #include "impex/codec.hpp"
+#include "impex/transfer.hpp"
 #include "cli/extract.hpp"
 #include "cli/options.hpp"
 
@@ -229,8 +230,21 @@ void warn_unverified(const output& out, const downloaded_file& f) {
                   " was not verified by the server (no file_hash); its ZIP structure and CRCs were checked");
 }
 
+// The output directory can take the package: said before any request.
+bool output_usable(const output& out, const std::string& dir) {
+    error_code ec;
+    std::string why;
+    if (detail::prepare_directory(dir, ec, why)) return true;
+    out.error(why);
+    diagnostics d;
+    d.detail = why;
+    out.result(error_json(ec, d));
+    return false;
+}
+
 int run_export(asio::io_context& io, cli_args& a) {
     const auto& out = a.out;
+    if (!output_usable(out, a.exp.directory)) return usage;
     auto spark = make_impex(io, a.conn, out);
     auto req = to_request(a.exp, a.conn);
     req.progress = out.progress("export");
@@ -283,6 +297,7 @@ int run_import(asio::io_context& io, cli_args& a, const std::vector<service_mapp
 
 int run_migrate(asio::io_context& io, cli_args& a, const std::vector<service_mapping>& mappings) {
     const auto& out = a.out;
+    if (a.keep && !output_usable(out, a.exp.directory)) return usage;
     auto source = make_impex(io, a.from, out);
     auto target = make_impex(io, a.to, out);
     migrate_request mr{.exports = to_request(a.exp, a.from), .if_present = to_if_present(a.if_present), .keep_files = a.keep};
@@ -335,7 +350,7 @@ int run_describe(asio::io_context& io, cli_args& a) {
     job_verbs& verbs = a.kind == "import" ? static_cast<job_verbs&>(spark->imports) : spark->exports;
     return drive<json::value>(io, verbs.describe(), out, [&](json::value& v) {
         if (out.json) out.result(v);
-        else std::printf("%s\n", json::serialize(v).c_str());
+        else std::fputs(describe_table(v, a.kind).c_str(), stdout);  // for people; --json keeps the document
         return int(ok);
     });
 }

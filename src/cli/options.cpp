@@ -39,6 +39,8 @@ void add_connection(CLI::App* cmd, connection_options& o, const std::string& pre
                     "First wait before a retry or the next status check (waits grow x1.5 to 10 s)" + who);
     cmd->add_option(p + "ca-file", o.ca_file, "Extra trusted CA (PEM)" + who)->check(CLI::ExistingFile);
     cmd->add_flag(p + "insecure", o.insecure, "Skip TLS verification (testing only)" + who);
+    o.api_key_env_from = p + "api-key-env";
+    o.token_env_from = p + "token-env";
     cmd->add_option(p + "api-key-env", o.api_key_env, "Name of the variable holding the API key" + who);
     cmd->add_option(p + "token-env", o.token_env, "Name of the variable holding a bearer token" + who);
     cmd->add_option(p + "oauth-file", o.oauth_file, "JSON file with client_id/client_secret" + who)->check(CLI::ExistingFile);

@@ -1,6 +1,7 @@
 #include "cli/plan.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/stream_parser.hpp>
 
 #include <fstream>
 #include <set>
@@ -13,6 +14,48 @@ void plan_error(const std::string& where, const std::string& what) {
     diagnostics d;
     d.detail = "plan: " + where + ": " + what;
     throw spark_error(errc::invalid_argument, d);
+}
+
+std::string json_error_position(std::string_view text) {
+    // The parser stops at the first byte it cannot take: count lines to there.
+    json::stream_parser p;
+    error_code ec;
+    std::size_t n = p.write_some(text.data(), text.size(), ec);
+    if (!ec) p.finish(ec), n = text.size();
+    std::size_t line = 1, column = 1;
+    for (std::size_t i = 0; i < n && i < text.size(); ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            column = 1;
+        } else {
+            ++column;
+        }
+    }
+    return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+void check_credentials(const std::vector<plan_entry>& plan) {
+    for (const auto& e : plan)
+        for (const auto* c : {&e.source, &e.target}) {
+            for (auto [name, from] : {std::pair{&c->api_key_env, &c->api_key_env_from}, std::pair{&c->token_env, &c->token_env_from}}) {
+                const char* v = name->empty() ? nullptr : std::getenv(name->c_str());
+                if (!name->empty() && (!v || !*v)) {
+                    diagnostics d;
+                    d.detail = *from + " names the environment variable " + *name + ", which is not set: nothing was sent";
+                    throw spark_error(errc::missing_credentials, d);
+                }
+            }
+            if (!c->oauth_file.empty()) {
+                std::ifstream in(c->oauth_file);
+                if (!in) {
+                    std::string side = c == &e.source ? "source" : "target";
+                    diagnostics d;
+                    d.detail = "plan entry '" + e.name + "' " + side + ".oauth_file names '" + c->oauth_file +
+                               "', which cannot be read: nothing was sent";
+                    throw spark_error(errc::oauth_file_unreadable, d);
+                }
+            }
+        }
 }
 
 namespace {
@@ -73,8 +116,10 @@ std::vector<plan_entry> load_plan(const std::string& path, const connection_opti
     std::stringstream ss;
     ss << in.rdbuf();
     error_code json_ec;
-    json::value doc = json::parse(ss.str(), json_ec);
-    if (json_ec || !doc.is_object()) plan_error(path, "is not a JSON object with \"migrations\"");
+    std::string text = ss.str();
+    json::value doc = json::parse(text, json_ec);
+    if (json_ec) plan_error(path, "is not valid JSON: " + json_ec.message() + " at " + json_error_position(text));
+    if (!doc.is_object()) plan_error(path, "is not a JSON object with \"migrations\"");
     auto* list = doc.get_object().if_contains("migrations");
     if (!list || !list->is_array()) plan_error("migrations", "must be an array");
     std::vector<plan_entry> out;
@@ -91,6 +136,11 @@ std::vector<plan_entry> load_plan(const std::string& path, const connection_opti
         if (!o.contains("target")) plan_error(w, "'target' is required");
         e.source = endpoint(o.at("source"), w + ".source", endpoints);
         e.target = endpoint(o.at("target"), w + ".target", endpoints);
+        for (auto [c, side] : {std::pair{&e.source, "source"}, std::pair{&e.target, "target"}}) {
+            std::string at = "plan " + w + " ('" + e.name + "') " + side + ".";
+            c->api_key_env_from = at + "api_key_env";
+            c->token_env_from = at + "token_env";
+        }
         for (auto* c : {&e.source, &e.target}) {
             c->timeout_ms = defaults.timeout_ms;
             c->max_retries = defaults.max_retries;

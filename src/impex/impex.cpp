@@ -6,6 +6,7 @@
 #include "impex/driver.hpp"
 #include "impex/flows.hpp"
 #include "impex/policy.hpp"
+#include "impex/transfer.hpp"
 
 #include "core/text.hpp"
 
@@ -213,6 +214,11 @@ asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
         out.diag.detail = why;
         co_return outcome<export_result>{errc::invalid_argument, std::move(out)};
     }
+    error_code dir_ec;
+    if (!prepare_directory(r.directory, dir_ec, why)) {  // before the POST: no job for a package that cannot be kept
+        out.diag.detail = why;
+        co_return outcome<export_result>{dir_ec, std::move(out)};
+    }
     flow_plan plan{.export_job = true, .download = true, .file_prefix = r.file_prefix, .tenant = c.url().tenant};
     auto st = make_flow(plan, policy_of(r.poll), {.export_cid = cid});
     co_await drive(st, io);
@@ -296,6 +302,13 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
             co_return m;
         }
         start.services_modify = std::move(*mods);
+    }
+    // One migration checks its directory before the POST; a fleet's entries
+    // share the directories their caller made (a probe file each would cost).
+    if (!g && !prepare_directory(r.directory, ec, why)) {
+        m.ec = ec;
+        m.diag.detail = why;
+        co_return m;
     }
     auto st = make_flow(plan, policy_of(r.poll), std::move(start));
     co_await drive(st, io);

@@ -56,6 +56,30 @@ bool readable_zip(const std::filesystem::path& p, std::string& why) {
 
 }  // namespace
 
+bool prepare_directory(const std::filesystem::path& dir, error_code& ec, std::string& why) {
+    std::filesystem::path d = dir.empty() ? std::filesystem::path(".") : dir;
+    std::error_code fs_ec;
+    std::filesystem::create_directories(d, fs_ec);
+    if (fs_ec || !std::filesystem::is_directory(d, fs_ec)) {
+        ec = errc::file_error;
+        why = "the output directory '" + d.string() + "' cannot be made: " +
+              (fs_ec ? fs_ec.message() : std::string("a file of that name is in the way")) + "; nothing was sent";
+        return false;
+    }
+    // Root may write where the mode bits say no: try, as the download will.
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    auto probe = d / (".cspark-probe-" + std::to_string(rng()));
+    int fd = ::open(probe.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        ec = errc::file_error;
+        why = "the output directory '" + d.string() + "' is not writable: " + std::strerror(errno) + "; nothing was sent";
+        return false;
+    }
+    ::close(fd);
+    ::unlink(probe.c_str());
+    return true;
+}
+
 download_session::~download_session() { discard(); }
 
 bool download_session::open(const std::string& name, error_code& ec, std::string& why) {

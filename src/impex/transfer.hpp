@@ -74,6 +74,11 @@ private:
     std::string failure_;
 };
 
+/// The directory packages go to can take them: made when missing, and a file
+/// can be created in it. Checked before an export's POST, so a bad output
+/// directory fails before a job exists (file_error naming the path and why).
+bool prepare_directory(const std::filesystem::path& dir, error_code& ec, std::string& why);
+
 /// The multipart body of POST import: the entity, then the package streamed
 /// from `file` (progress every MiB). Errors: file_error, package_too_large.
 struct import_body {

@@ -1,0 +1,85 @@
+// A user's first contact, tried as a new user would: what can be checked on
+// this machine is checked before the first request (the output directory,
+// every credential a plan names, a plan's JSON), and describe prints a table
+// for people.
+#include "support/cli_fixture.hpp"
+
+using namespace cspark;
+using namespace cspark::test;
+
+TEST_CASE("export -o into a directory that cannot be made fails before any job exists") {
+    cli_fixture f;
+    auto blocker = f.dir / "a-file";
+    std::ofstream(blocker) << "x";
+    auto r = f.run({"--json", "export", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--services", "folder-1/service-1",
+                    "-o", (blocker / "sub").string()});
+    CHECK(r.rc == 2);
+    CHECK_MESSAGE(contains(r.err, "the output directory '" + (blocker / "sub").string() + "' cannot be made"), r.err);
+    CHECK(contains(r.err, "nothing was sent"));
+    CHECK(f.jobs("export") == 0);
+    auto m = f.run({"migrate", "--keep", "-o", (blocker / "sub").string(), "--from-base-url", f.src(), "--from-api-key-env",
+                    "SRC_KEY", "--to-base-url", f.dst(), "--to-api-key-env", "DST_KEY", "--services", "folder-1/service-1"});
+    CHECK(m.rc == 2);
+    CHECK(f.jobs("export") == 0);
+}
+
+TEST_CASE("a credential variable that is not set is named with the flag or the plan entry and field that names it") {
+    cli_fixture f;
+    auto m = f.run({"migrate", "--from-base-url", f.src(), "--from-api-key-env", "NO_SUCH_VAR_1", "--to-base-url", f.dst(),
+                    "--to-api-key-env", "DST_KEY", "--services", "folder-1/service-1"});
+    CHECK(m.rc == 2);
+    CHECK_MESSAGE(contains(m.err, "NO_SUCH_VAR_1 (named by --from-api-key-env) is not set"), m.err);
+
+    json::array list{json::object{{"name", "ok-1"},
+                                  {"source", json::object{{"base_url", f.src()}, {"api_key_env", "SRC_KEY"}}},
+                                  {"target", json::object{{"base_url", f.dst()}, {"api_key_env", "DST_KEY"}}},
+                                  {"export", json::object{{"services", json::array{"folder-1/service-1"}}}}},
+                     json::object{{"name", "m-2"},
+                                  {"source", json::object{{"base_url", f.src()}, {"api_key_env", "SRC_KEY"}}},
+                                  {"target", json::object{{"base_url", f.dst()}, {"token_env", "NO_SUCH_VAR_2"}}},
+                                  {"export", json::object{{"services", json::array{"folder-1/service-2"}}}}}};
+    auto plan = (f.dir / "plan.json").string();
+    std::ofstream(plan) << json::serialize(json::object{{"migrations", list}});
+    auto b = f.run({"batch", plan, "--journal", (f.dir / "j.jsonl").string()});
+    CHECK(b.rc == 2);
+    CHECK_MESSAGE(contains(b.err, "plan migrations[1] ('m-2') target.token_env names the environment variable NO_SUCH_VAR_2, which is not set"),
+                  b.err);
+    CHECK(f.jobs("export") == 0);  // not even the entry whose credentials are there
+}
+
+TEST_CASE("a plan with a JSON syntax error is pointed at its line and column") {
+    cli_fixture f;
+    auto plan = (f.dir / "bad.json").string();
+    std::ofstream(plan) << "{\n  \"migrations\": [\n    {\"name\": \"a\",, }\n  ]\n}\n";
+    auto b = f.run({"batch", plan, "--journal", (f.dir / "j.jsonl").string()});
+    CHECK(b.rc == 2);
+    CHECK_MESSAGE(contains(b.err, "is not valid JSON"), b.err);
+    CHECK(contains(b.err, "at line 3, column 18"));
+}
+
+TEST_CASE("describe prints the jobs as a table for people, newest first; --json keeps the document") {
+    cli_fixture f;
+    for (auto svc : {"folder-1/service-1", "folder-1/service-2"}) {
+        auto e = f.run({"export", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--services", svc, "-o",
+                        (f.dir / "d").string(), "--retry-interval", "20", "--overwrite"});
+        REQUIRE_MESSAGE(e.rc == 0, e.err);
+    }
+    auto t = f.run({"describe", "--base-url", f.src(), "--api-key-env", "SRC_KEY"});
+    CHECK(t.rc == 0);
+    CHECK_MESSAGE(t.out.starts_with("KIND    ID"), t.out);
+    CHECK(contains(t.out, "STATUS"));
+    CHECK(contains(t.out, "CORRELATION ID"));
+    CHECK(contains(t.out, "2 export jobs, 0 in progress (*)"));
+    CHECK_FALSE(contains(t.out, "{"));
+    // newest first: the second export's id comes first
+    auto st = f.state();
+    std::vector<std::string> ids;
+    for (const auto& j : st.at("jobs").as_array())
+        if (j.at("kind") == "export") ids.emplace_back(j.at("id").as_string());
+    REQUIRE(ids.size() == 2);
+    CHECK(t.out.find(ids[1]) < t.out.find(ids[0]));
+    auto d = f.run({"--json", "describe", "--base-url", f.src(), "--api-key-env", "SRC_KEY"});
+    CHECK(json::parse(d.out).at("recent_exports").as_array().size() == 2);
+    auto none = f.run({"describe", "--kind", "import", "--base-url", f.dst(), "--api-key-env", "DST_KEY"});
+    CHECK(contains(none.out, "no import jobs in progress or finished in the last hour"));
+}
