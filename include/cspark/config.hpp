@@ -18,6 +18,8 @@
 
 namespace cspark {
 
+class har_trace;  // cspark/trace.hpp
+
 using namespace std::chrono_literals;
 
 struct tls_config {
@@ -99,6 +101,9 @@ struct client_config {
     std::function<double()> random;  ///< jitter source in [0,1); null = seeded PRNG
     logger log;
     std::string user_agent_suffix;  ///< appended to User-Agent, e.g. "my-pipeline/1.2"
+    /// Every exchange of this client as a HAR 1.2 entry (cspark/trace.hpp;
+    /// secrets masked); one trace may serve many clients. null = none.
+    std::shared_ptr<har_trace> trace;
 };
 
 enum class auth_kind { none, api_key, bearer, oauth };

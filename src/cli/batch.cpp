@@ -152,6 +152,7 @@ public:
             auto cfg = to_config(c);
             cfg.shared_transport = tr_;
             cfg.log = out_.log();
+            cfg.trace = out_.trace;
             slot = std::make_unique<impex>(client(io_.get_executor(), cfg));
         }
         return *slot;

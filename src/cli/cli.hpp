@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cspark/impex.hpp>
+#include <cspark/trace.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/value.hpp>
@@ -67,6 +68,7 @@ struct output {
     bool tty = false;  ///< stderr is a terminal: progress bars
     /// A bar is drawn and not ended: the next line starts on its own line.
     std::shared_ptr<bool> bar_open = std::make_shared<bool>(false);
+    std::shared_ptr<har_trace> trace;  ///< --trace FILE: every exchange of every client, as HAR
 
     void info(const std::string& line) const;   ///< stderr, unless quiet or json
     void error(const std::string& line) const;  ///< stderr, always

@@ -214,6 +214,7 @@ void define_batch_and_inspect(CLI::App& app, cli_args& a, commands& c) {
 std::unique_ptr<impex> make_impex(asio::io_context& io, const connection_options& o, const output& out) {
     auto cfg = to_config(o);
     cfg.log = out.log();
+    cfg.trace = out.trace;
     if (o.insecure) out.info("warning: TLS verification is off (--insecure)");
     return std::make_unique<impex>(client(io.get_executor(), cfg));
 }
@@ -409,6 +410,10 @@ int main(int argc, char** argv) {
     app.add_flag("--json", a.out.json, "Print one JSON result document on stdout");
     app.add_flag("--quiet", a.out.quiet, "Only errors");
     app.add_flag("--verbose", a.out.verbose, "Log every request");
+    std::string trace_path;
+    app.add_option("--trace", trace_path,
+                   "Write every HTTP exchange to FILE as HAR 1.2 (opens in browsers' developer tools; credentials and "
+                   "link tokens masked, no package bytes): attach it when Spark answers differently");
     std::string proxy;
     auto* proxy_opt = app.add_option("--proxy", proxy,
                                      "HTTP proxy for every request: http://[user:password@]host[:port] (default: "
@@ -440,6 +445,14 @@ int main(int argc, char** argv) {
                                                      : shell == "zsh"  ? zsh_completion(spec)
                                                                        : fish_completion(spec));
         return 0;
+    }
+    if (!trace_path.empty()) {
+        try {
+            a.out.trace = std::make_shared<har_trace>(trace_path);
+        } catch (const spark_error& e) {
+            a.out.error(e.diag().detail);
+            return usage;
+        }
     }
     if (c.inspect->parsed()) {
         a.xo.max_bytes = *parse_size(a.max_size);

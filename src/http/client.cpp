@@ -5,6 +5,8 @@
 
 #include "core/text.hpp"
 #include "http/client_impl.hpp"
+
+#include <cspark/trace.hpp>
 #include "http/engine.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -146,7 +148,9 @@ public:
             if (s_.cfg.log.enabled(log_level::debug))  // no strings built for a silent logger
                 s_.cfg.log.log(log_level::debug, method_name() + " " + detail::mask_url(url_));
             const auto sent_at = clock_type::now();
+            const auto sent_wall = std::chrono::system_clock::now();
             detail::wire_result res = co_await detail::exchange(*s_.tr, wr, *oc_);
+            if (s_.cfg.trace) trace(headers, res, sent_at, sent_wall);
             out_.resp.attempts = attempt;
             ++s_.stats.attempts;
             if (oc_->cancelled) res.ec = errc::cancelled;
@@ -167,6 +171,28 @@ public:
 
 private:
     std::string method_name() const { return std::string(to_string(req_.method)); }
+
+    // One exchange into the HAR trace: bodies only when JSON (never a
+    // package: a sink's or a source's bytes are counted, not kept).
+    void trace(const header_list& headers, const detail::wire_result& res, clock_type::time_point sent_at,
+               std::chrono::system_clock::time_point sent_wall) {
+        traced_exchange x;
+        x.started = sent_wall;
+        x.wait = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - sent_at);
+        x.method = method_name();
+        x.url = url_;
+        x.request_id = out_.resp.request_id;
+        x.request_headers = headers;
+        x.request_content_type = req_.content_type;
+        if (!req_.source) x.request_body = req_.body;
+        x.request_bytes = req_.source ? req_.source->size() : req_.body.size();
+        x.status = res.ec ? 0 : res.status;
+        x.response_headers = res.headers;
+        if (!req_.sink) x.response_body = res.body;
+        x.response_bytes = req_.sink ? res.body_bytes : res.body.size();
+        if (res.ec) x.error = res.ec.message() + (res.detail.empty() ? "" : ": " + res.detail);
+        s_.cfg.trace->record(x, s_.secrets());
+    }
 
     void fail(errc e, std::string detail) {
         out_.ec = e;

@@ -4,6 +4,8 @@
 // for people.
 #include "support/cli_fixture.hpp"
 
+#include <set>
+
 using namespace cspark;
 using namespace cspark::test;
 
@@ -82,4 +84,41 @@ TEST_CASE("describe prints the jobs as a table for people, newest first; --json 
     CHECK(json::parse(d.out).at("recent_exports").as_array().size() == 2);
     auto none = f.run({"describe", "--kind", "import", "--base-url", f.dst(), "--api-key-env", "DST_KEY"});
     CHECK(contains(none.out, "no import jobs in progress or finished in the last hour"));
+}
+
+TEST_CASE("--trace writes a HAR file of every exchange of a migration, holding none of the run's secrets") {
+    cli_fixture f;
+    auto src = f.emu->credentials("tenant-0001");
+    auto dst = f.emu->credentials("target-0001");
+    ::setenv("SRC_BEARER", src.bearer_token.c_str(), 1);
+    auto oauth = f.dir / "oauth.json";
+    std::ofstream(oauth) << json::serialize(json::object{{"client_id", dst.client_id}, {"client_secret", dst.client_secret}});
+    auto har = f.dir / "spark.har";
+    auto m = f.run({"--trace", har.string(), "migrate", "--from-base-url", f.src(), "--from-token-env", "SRC_BEARER",
+                    "--to-base-url", f.dst(), "--to-oauth-file", oauth.string(), "--services", "folder-1/service-1",
+                    "--from-retry-interval", "20", "--to-retry-interval", "20"});
+    REQUIRE_MESSAGE(m.rc == 0, m.err);
+    auto text = slurp(har);
+    auto doc = json::parse(text);
+    const auto& entries = doc.at("log").at("entries").as_array();
+    std::set<std::string> seen;
+    for (const auto& e : entries) {
+        std::string url(e.at("request").at("url").as_string());
+        if (contains(url, "/openid-connect/token")) seen.insert("token");
+        if (contains(url, "/api/v4/export")) seen.insert("export");
+        if (contains(url, "/docstore/")) seen.insert("download");
+        if (contains(url, "/api/v4/import")) seen.insert("import");
+    }
+    CHECK(seen == std::set<std::string>{"token", "export", "download", "import"});
+    for (const auto& secret : {src.bearer_token, dst.client_secret, src.api_key, dst.api_key}) {
+        CAPTURE(secret);
+        CHECK_FALSE(contains(text, secret));
+    }
+    CHECK_FALSE(contains(text, "emu-"));  // the OAuth access tokens the emulator issued
+    CHECK_FALSE(contains(text, "%2F"));   // the store's link tokens
+    for (const auto& e : entries)
+        if (contains(std::string(e.at("request").at("url").as_string()), "/openid-connect/token")) {
+            auto body = json::parse(e.at("response").at("content").at("text").as_string());
+            CHECK(body.at("access_token") == "***");
+        }
 }
