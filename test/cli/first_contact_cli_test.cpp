@@ -4,7 +4,9 @@
 // for people.
 #include "support/cli_fixture.hpp"
 
+#include <cctype>
 #include <set>
+#include <sstream>
 
 using namespace cspark;
 using namespace cspark::test;
@@ -121,4 +123,87 @@ TEST_CASE("--trace writes a HAR file of every exchange of a migration, holding n
             auto body = json::parse(e.at("response").at("content").at("text").as_string());
             CHECK(body.at("access_token") == "***");
         }
+}
+
+namespace {
+
+// The Action's entrypoint as the runner starts it: inputs as INPUT_* (hyphens
+// kept, as GitHub names them), GITHUB_OUTPUT a file; returns its exit status.
+int action_step(cli_fixture& f, const std::vector<std::pair<std::string, std::string>>& inputs, const std::string& step) {
+    std::string root = CSPARK_SOURCE_ROOT;
+    std::string script = "export CSPARK_IMPEX='" + std::string(std::getenv("CSPARK_CLI_BIN")) + "' GITHUB_OUTPUT='" +
+                         (f.dir / (step + ".outputs")).string() + "'\nenv";
+    for (const auto& [name, value] : inputs) {
+        std::string upper;
+        for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        script += " 'INPUT_" + upper + "=" + value + "'";
+    }
+    script += " bash '" + root + "/deploy/action-entrypoint' >'" + (f.dir / (step + ".out")).string() + "' 2>'" +
+              (f.dir / (step + ".err")).string() + "'\necho $?";
+    return std::stoi(f.run_shell(script));
+}
+
+// One output of a step: "name=value" lines, and "name<<DELIM ... DELIM" blocks.
+std::string step_output(cli_fixture& f, const std::string& step, const std::string& name) {
+    std::istringstream in(slurp(f.dir / (step + ".outputs")));
+    std::string out, delim;
+    bool block = false;
+    for (std::string line; std::getline(in, line);) {
+        if (block) {
+            if (line == delim) return out;
+            out += line + "\n";
+        } else if (line.starts_with(name + "=")) {
+            return line.substr(name.size() + 1);
+        } else if (line.starts_with(name + "<<")) {
+            delim = line.substr(name.size() + 2);
+            block = true;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("the GitHub Action's entrypoint promotes a service: export in one step, import of the artifact in the next") {
+    cli_fixture f;
+    auto artifact = f.dir / "artifact";
+    int e = action_step(f, {{"command", "export"}, {"base-url", f.src()}, {"api-key-env", "SRC_KEY"},
+                            {"services", "folder-1/service-1"}, {"output-dir", artifact.string()}, {"poll-timeout", "60s"}},
+                        "export");
+    CHECK_MESSAGE(e == 0, slurp(f.dir / "export.err"));
+    auto package = step_output(f, "export", "package");
+    CHECK(std::filesystem::exists(package));
+    CHECK(std::filesystem::path(package).parent_path() == artifact);
+    CHECK(step_output(f, "export", "job-ids").size() == 36);
+    CHECK(json::parse(step_output(f, "export", "json")).at("files").at(0).at("verified") == true);
+
+    int i = action_step(f, {{"command", "import"}, {"base-url", f.dst()}, {"api-key-env", "DST_KEY"}, {"package", package},
+                            {"destination", "folder-1/service-1=folder-1/promoted"}, {"if-present", "add_version"},
+                            {"trace", (f.dir / "import.har").string()}},
+                        "import");
+    CHECK_MESSAGE(i == 0, slurp(f.dir / "import.err"));
+    CHECK(json::parse(step_output(f, "import", "json")).at("services").at(0).at("destination") == "folder-1/promoted");
+    CHECK(json::parse(slurp(f.dir / "import.har")).at("log").at("entries").as_array().size() >= 2);
+
+    // Nothing secret in anything the steps printed or wrote.
+    for (const auto* file : {"export.out", "export.err", "export.outputs", "import.out", "import.err", "import.outputs", "import.har"}) {
+        auto text = slurp(f.dir / file);
+        CAPTURE(file);
+        CHECK_FALSE(contains(text, std::getenv("SRC_KEY")));
+        CHECK_FALSE(contains(text, std::getenv("DST_KEY")));
+    }
+
+    // A failing import fails the step.
+    f.faults(R"([{"route":"import.create","kind":"service_failed"}])");
+    int bad = action_step(f, {{"command", "import"}, {"base-url", f.dst()}, {"api-key-env", "DST_KEY"}, {"package", package},
+                              {"destination", "folder-1/service-1=folder-1/again"}},
+                          "bad-import");
+    CHECK(bad == 1);
+    f.faults("[]");
+    int missing = action_step(f, {{"command", "import"}, {"base-url", f.dst()}, {"api-key-env", "DST_KEY"},
+                                  {"destination", "folder-1/service-1"}},
+                              "no-package");
+    CHECK(missing == 2);
+    CHECK(contains(slurp(f.dir / "no-package.err"), "import needs the 'package' input"));
+    CHECK(action_step(f, {{"command", "deploy"}}, "bad-command") == 2);
 }
