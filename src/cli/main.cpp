@@ -1,5 +1,6 @@
 // cspark-impex: export, import, migrate, status, cancel, describe, inspect.
 #include "cli/cli.hpp"
+#include "cli/doctor.hpp"
 #include "impex/codec.hpp"
 #include "impex/transfer.hpp"
 #include "cli/extract.hpp"
@@ -115,7 +116,7 @@ struct cli_args {
 };
 
 struct commands {
-    CLI::App *exp, *imp, *mig, *status, *cancel, *describe, *batch, *inspect;
+    CLI::App *exp, *imp, *mig, *status, *cancel, *describe, *batch, *inspect, *doctor;
 };
 
 void add_if_present(CLI::App* cmd, std::string& value) {
@@ -169,6 +170,12 @@ void define_jobs(CLI::App& app, cli_args& a, commands& c) {
     c.describe = app.add_subcommand("describe", "Jobs in progress and finished in the last hour");
     add_connection(c.describe, a.conn);
     c.describe->add_option("--kind", a.kind, "export | import")->check(CLI::IsMember({"export", "import"}))->capture_default_str();
+
+    c.doctor = app.add_subcommand("doctor", "Check a tenant's URL, network, TLS and credentials without side effects "
+                                            "(--from-*/--to-* check both ends of a migration)");
+    add_connection(c.doctor, a.conn);
+    add_connection(c.doctor, a.from, "from");
+    add_connection(c.doctor, a.to, "to");
 }
 
 // batch and inspect.
@@ -459,5 +466,12 @@ int main(int argc, char** argv) {
         return inspect(a.file, a.extract, a.xo, a.out);
     }
     if (c.batch->parsed()) return run_batch(a);
+    if (c.doctor->parsed()) {
+        std::vector<std::pair<std::string, connection_options>> sides;
+        auto named = [](const connection_options& o) { return !o.base_url.empty() || !o.env.empty() || !o.tenant.empty(); };
+        if (named(a.from)) sides.emplace_back("from (" + (a.from.base_url.empty() ? a.from.env + "/" + a.from.tenant : a.from.base_url) + ")", a.from);
+        if (named(a.to)) sides.emplace_back("to (" + (a.to.base_url.empty() ? a.to.env + "/" + a.to.tenant : a.to.base_url) + ")", a.to);
+        return doctor(a.conn, sides, a.out);
+    }
     return run_online(c, a);
 }

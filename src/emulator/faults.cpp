@@ -28,6 +28,7 @@ constexpr std::pair<fault_kind, std::string_view> kind_names[] = {
     {fault_kind::job_status, "job_status"},
     {fault_kind::job_warnings, "job_warnings"},
     {fault_kind::service_failed, "service_failed"},
+    {fault_kind::date_skew, "date_skew"},
 };
 const std::set<std::string> routes{"any", "token", "export.create", "export.status", "export.cancel",
                                    "export.describe", "import.create", "import.status", "import.describe",
@@ -120,6 +121,7 @@ void fault_set::load(const json::value& doc) {
         if (f.warnings_as != "strings" && f.warnings_as != "objects")
             bad(i, "warnings_as '" + f.warnings_as + "' is not one of strings, objects");
         get_str("service_status", f.service_status);
+        get_num("skew_s", f.skew_s);
         if (auto* p = r.if_contains("after_action")) {
             if (!p->is_bool()) bad(i, "after_action must be true or false");
             f.after_action = p->get_bool();
@@ -156,6 +158,7 @@ json::value fault_set::to_json() const {
         if (f.kind == fault_kind::job_fail) o["errors_as"] = f.errors_as;
         if (f.kind == fault_kind::job_warnings) o["warnings_as"] = f.warnings_as;
         if (f.kind == fault_kind::service_failed) o["service_status"] = f.service_status;
+        if (f.kind == fault_kind::date_skew) o["skew_s"] = f.skew_s;
         out.push_back(std::move(o));
     }
     return json::object{{"rules", std::move(out)}};

@@ -39,6 +39,7 @@ enum class fault_kind {
     job_warnings,         ///< the job closes with warnings (`warnings_as`: strings or objects)
     service_failed,       ///< an import closes without errors, its first service (and its versions)
                           ///< `service_status` ("failed") with a message
+    date_skew,            ///< the answer's Date header is `skew_s` seconds off (a server whose clock is wrong)
 };
 
 std::string_view to_string(fault_kind k) noexcept;
@@ -71,6 +72,7 @@ struct fault_rule {
     std::string errors_as = "list";                 ///< job_fail: errors as a "list", an "object" or a "string"
     std::string warnings_as = "strings";            ///< job_warnings: "strings" or "objects"
     std::string service_status = "failed";          ///< service_failed: the failed entries' status
+    double skew_s = 0;                              ///< date_skew: seconds added to the Date header
 
     std::uint64_t seen = 0;   ///< matching calls so far
     std::uint64_t fired = 0;

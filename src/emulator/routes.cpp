@@ -171,6 +171,14 @@ server::response_plan emulator::impl::route(const server::request_head& h, std::
         else plan = tenant_route(h, body, st, m.def->name, tenant_name, m.job, fired);
     }
     shape(plan, fired, route_name);
+    // Every answer says when it was made, as an HTTP server does (a client
+    // checks its clock against it); a date_skew rule makes that clock wrong.
+    double skew = 0;
+    for (auto* f : fired)
+        if (f->kind == emu::fault_kind::date_skew) skew += f->skew_s;
+    if (find_header(plan.headers, "date").empty())
+        plan.headers.emplace_back("Date", format_http_date(std::chrono::system_clock::now() +
+                                                           std::chrono::milliseconds(static_cast<std::int64_t>(skew * 1000))));
     return plan;
 }
 

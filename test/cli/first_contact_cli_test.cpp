@@ -3,6 +3,7 @@
 // every credential a plan names, a plan's JSON), and describe prints a table
 // for people.
 #include "support/cli_fixture.hpp"
+#include "support/test_proxy.hpp"
 
 #include <cctype>
 #include <set>
@@ -206,4 +207,102 @@ TEST_CASE("the GitHub Action's entrypoint promotes a service: export in one step
     CHECK(missing == 2);
     CHECK(contains(slurp(f.dir / "no-package.err"), "import needs the 'package' input"));
     CHECK(action_step(f, {{"command", "deploy"}}, "bad-command") == 2);
+}
+
+namespace {
+
+// The doctor's verdict on one check of its --json document ("" = not run).
+std::string verdict(const json::value& doc, const std::string& check) {
+    for (const auto& side : doc.at("sides").as_array())
+        for (const auto& c : side.at("checks").as_array())
+            if (c.at("name").as_string() == check) return c.at("skipped").as_bool() ? "skip" : c.at("ok").as_bool() ? "ok" : "fail";
+    return "";
+}
+
+
+}  // namespace
+
+TEST_CASE("doctor: every check passes against a healthy tenant, and nothing is started or uploaded") {
+    emulator_config cfg = cli_fixture::quick_jobs();
+    cfg.tls = true;
+    cli_fixture f(small_fleet(), cfg);
+    auto pem = f.dir / "emu.pem";
+    std::ofstream(pem) << f.emu->certificate_pem();
+    auto r = f.run({"--json", "doctor", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--ca-file", pem.string()});
+    CHECK_MESSAGE(r.rc == 0, r.out);
+    auto doc = json::parse(r.out);
+    for (auto check : {"base URL", "credentials", "resolve", "connect", "TLS", "export API", "import API", "clock"}) {
+        CAPTURE(check);
+        CHECK(verdict(doc, check) == "ok");
+    }
+    // Both ends of a migration, for people.
+    auto both = f.run({"doctor", "--from-base-url", f.src(), "--from-api-key-env", "SRC_KEY", "--from-ca-file", pem.string(),
+                       "--to-base-url", f.dst(), "--to-api-key-env", "DST_KEY", "--to-ca-file", pem.string()});
+    CHECK_MESSAGE(both.rc == 0, both.out);
+    CHECK(contains(both.out, "from (" + f.src() + "):"));
+    CHECK(contains(both.out, "to (" + f.dst() + "):"));
+    CHECK(contains(both.out, "all checks passed"));
+    CHECK(f.jobs("export") == 0);
+    CHECK(f.jobs("import") == 0);
+
+    SUBCASE("a certificate this machine does not trust: TLS fails, naming --ca-file") {
+        auto bad = f.run({"--json", "doctor", "--base-url", f.src(), "--api-key-env", "SRC_KEY"});
+        CHECK(bad.rc == 1);
+        CHECK(verdict(json::parse(bad.out), "TLS") == "fail");
+        CHECK(contains(bad.out, "--ca-file"));
+    }
+    SUBCASE("the key of another tenant: refused, exit 5") {
+        auto wrong = f.run({"--json", "doctor", "--base-url", f.dst(), "--api-key-env", "SRC_KEY", "--ca-file", pem.string()});
+        CHECK(wrong.rc == 5);
+        CHECK(verdict(json::parse(wrong.out), "export API") == "fail");
+        CHECK(contains(wrong.out, "a key of tenant 'target-0001'"));
+    }
+    SUBCASE("an expired bearer token, or one for another tenant: said from its claims, exit 5, the token never printed") {
+        auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        auto token = [](const std::string& payload) {
+            std::string b64(4 * ((payload.size() + 2) / 3) + 1, '\0');
+            int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), reinterpret_cast<const unsigned char*>(payload.data()),
+                                    static_cast<int>(payload.size()));
+            b64.resize(static_cast<std::size_t>(n));
+            for (auto& c : b64) c = c == '+' ? '-' : c == '/' ? '_' : c;
+            while (!b64.empty() && b64.back() == '=') b64.pop_back();
+            return "eyJhbGciOiJSUzI1NiJ9." + b64 + ".c2lnbmF0dXJl";
+        };
+        auto expired = token(R"({"exp":)" + std::to_string(now - 7200) + R"(,"iss":"https://k/auth/realms/tenant-0001"})");
+        ::setenv("OLD_TOKEN", expired.c_str(), 1);
+        auto old = f.run({"--json", "doctor", "--base-url", f.src(), "--token-env", "OLD_TOKEN", "--ca-file", pem.string()});
+        CHECK(old.rc == 5);
+        CHECK(verdict(json::parse(old.out), "bearer token") == "fail");
+        CHECK(contains(old.out, "expired 2 h ago"));
+        CHECK_FALSE(contains(old.out, expired));
+        auto other = token(R"({"exp":)" + std::to_string(now + 3600) + R"(,"iss":"https://k/auth/realms/elsewhere"})");
+        ::setenv("OTHER_TOKEN", other.c_str(), 1);
+        auto o = f.run({"doctor", "--base-url", f.src(), "--token-env", "OTHER_TOKEN", "--ca-file", pem.string()});
+        CHECK(o.rc == 5);
+        CHECK(contains(o.out, "this token is for tenant 'elsewhere'"));
+    }
+    SUBCASE("a server whose clock is an hour off: the clock check fails") {
+        f.faults(R"([{"route":"export.describe","kind":"date_skew","skew_s":3600}])");
+        auto skewed = f.run({"--json", "doctor", "--base-url", f.src(), "--api-key-env", "SRC_KEY", "--ca-file", pem.string()});
+        CHECK(skewed.rc == 1);
+        CHECK(verdict(json::parse(skewed.out), "clock") == "fail");
+        CHECK(contains(skewed.out, "behind the server"));
+    }
+    SUBCASE("a proxy that refuses: the tunnel fails, naming what it wants") {
+        asio::io_context pio;
+        auto proxy = std::make_unique<test_proxy>(pio.get_executor(), "alice:s3cret");
+        std::thread runner([&] { pio.run_for(std::chrono::seconds(30)); });
+        auto refused = f.run({"--json", "--proxy", proxy->url(), "doctor", "--base-url", f.src(), "--api-key-env", "SRC_KEY",
+                              "--ca-file", pem.string()});
+        asio::post(pio, [&] { proxy.reset(); pio.stop(); });
+        runner.join();
+        CHECK(refused.rc == 1);
+        CHECK(verdict(json::parse(refused.out), "proxy tunnel") == "fail");
+        CHECK(contains(refused.out, "the proxy wants credentials"));
+    }
+    SUBCASE("a URL that is not one: exit 2 before any request") {
+        auto bad = f.run({"doctor", "--base-url", "ftp://example.com/t", "--api-key-env", "SRC_KEY"});
+        CHECK(bad.rc == 2);
+        CHECK(contains(bad.out, "[FAIL] base URL"));
+    }
 }

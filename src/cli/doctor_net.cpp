@@ -1,0 +1,386 @@
+// `cspark-impex doctor`: the checks that touch the network, in order, each
+// timed; read-only (GETs of the tenant's job lists, and an OAuth token).
+#include "cli/doctor.hpp"
+
+#include "core/proxy.hpp"
+#include "core/text.hpp"
+
+#include <cspark/client.hpp>
+#include <cspark/retry.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <openssl/x509v3.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+namespace cspark::cli {
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace asio::experimental::awaitable_operators;
+using asio::ip::tcp;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto step_timeout = std::chrono::seconds(10);
+
+// A check timed from its start.
+struct timed {
+    doctor_check& c;
+    steady_clock::time_point t0 = steady_clock::now();
+    ~timed() { c.took = std::chrono::duration_cast<milliseconds>(steady_clock::now() - t0); }
+};
+
+std::string where_credentials(const connection_options& o, auth_kind kind) {
+    switch (kind) {
+    case auth_kind::api_key: return "API key from " + (o.api_key_env.empty() ? std::string("CSPARK_API_KEY") : o.api_key_env);
+    case auth_kind::bearer: return "bearer token from " + (o.token_env.empty() ? std::string("CSPARK_BEARER_TOKEN") : o.token_env);
+    case auth_kind::oauth:
+        return "OAuth client credentials from " +
+               (o.oauth_file.empty() ? std::string("CSPARK_CLIENT_ID / CSPARK_CLIENT_SECRET / CSPARK_OAUTH_PATH") : o.oauth_file);
+    case auth_kind::none: break;
+    }
+    return "none";
+}
+
+std::string auth_word(auth_kind k) {
+    return k == auth_kind::api_key ? "API key" : k == auth_kind::oauth ? "OAuth client" : "bearer token";
+}
+
+// What the peer's certificate says, judged: chain, host name, days left.
+doctor_check judge_certificate(SSL* ssl, const std::string& host, bool insecure) {
+    doctor_check k{.name = "TLS"};
+    X509* cert = SSL_get1_peer_certificate(ssl);
+    if (!cert) {
+        k.ok = false;
+        k.found = "the server sent no certificate";
+        k.fix = "this is not a TLS server as Spark's are: check the URL's scheme and port";
+        return k;
+    }
+    std::unique_ptr<X509, decltype(&X509_free)> held(cert, X509_free);
+    char subject[256] = {0}, issuer[256] = {0};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, subject, sizeof subject);
+    X509_NAME_get_text_by_NID(X509_get_issuer_name(cert), NID_commonName, issuer, sizeof issuer);
+    int days = 0, secs = 0;
+    ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(cert));
+    bool ip = host.find_first_not_of("0123456789.") == std::string::npos || host.find(':') != std::string::npos;
+    bool name_ok = ip ? X509_check_ip_asc(cert, host.c_str(), 0) == 1
+                      : X509_check_host(cert, host.c_str(), host.size(), 0, nullptr) == 1;
+    long verify = SSL_get_verify_result(ssl);
+    k.found = std::string(SSL_get_version(ssl)) + ", certificate for '" + subject + "' issued by '" + issuer + "', " +
+              (days >= 0 ? "expires in " + std::to_string(days) + " days" : "expired " + std::to_string(-days) + " days ago");
+    if (insecure) {
+        k.found += " (not verified: --insecure)";
+        return k;
+    }
+    if (days < 0 || (days == 0 && secs < 0)) {
+        k.ok = false;
+        k.fix = "the server's certificate has expired: tell the server's operator";
+    } else if (verify != X509_V_OK) {
+        k.ok = false;
+        k.found += "; chain: " + std::string(X509_verify_cert_error_string(verify));
+        k.fix = "the certificate's issuer is not trusted here: a company proxy or private CA? trust it with --ca-file PEM "
+                "(or install it in the system's CA store)";
+    } else if (!name_ok) {
+        k.ok = false;
+        k.fix = "the certificate does not name '" + host + "': check the host in the base URL";
+    } else if (days < 14) {
+        k.fix = "the certificate expires soon";
+    }
+    return k;
+}
+
+class doctor_run {
+public:
+    doctor_run(asio::io_context& io, const output& out) : io_(io), out_(out) {}
+
+    asio::awaitable<std::vector<doctor_check>> side(connection_options o) {
+        std::vector<doctor_check> checks;
+        // 1. The base URL, whatever the credentials.
+        doctor_check url{.name = "base URL", .exit = usage};
+        client_config cfg;
+        std::optional<resolved_config> rc;
+        {
+            timed t{url};
+            connection_options no_creds = o;
+            no_creds.api_key_env.clear();
+            no_creds.token_env.clear();
+            no_creds.oauth_file.clear();
+            auto probe = to_config(no_creds);
+            probe.api_key = "open";
+            error_code ec;
+            diagnostics d;
+            auto r = resolve_config(probe, ec, d);
+            if (!r) {
+                url.ok = false;
+                url.found = ec.message() + (d.detail.empty() ? "" : ": " + d.detail);
+                url.fix = "give --base-url https://excel.{env}.coherent.global/{tenant} (or --env and --tenant, or CSPARK_BASE_URL)";
+            } else {
+                url.found = r->url.to_string() + ": tenant '" + r->url.tenant + "'" +
+                            (r->url.env.empty() ? std::string(" (not a coherent.global host)") : ", environment '" + r->url.env + "'");
+                rc = r;
+            }
+        }
+        checks.push_back(url);
+        if (!rc) co_return checks;
+        // 2. Credentials: there, and which.
+        doctor_check creds{.name = "credentials", .exit = denied};
+        std::optional<resolved_config> full;
+        {
+            timed t{creds};
+            try {
+                cfg = to_config(o);
+                error_code ec;
+                diagnostics d;
+                full = resolve_config(cfg, ec, d);
+                if (!full) throw spark_error(ec, d);
+                creds.found = where_credentials(o, full->auth);
+            } catch (const spark_error& e) {
+                creds.ok = false;
+                creds.found = e.diag().detail.empty() ? e.code().message() : e.diag().detail;
+                creds.fix = "set the variable (or give --api-key-env / --token-env / --oauth-file naming where they are)";
+            }
+        }
+        checks.push_back(creds);
+        const auto& server = rc->url.server;
+        // 3-6. Resolve, connect (through the proxy in use), tunnel, TLS.
+        auto routes = detail::make_proxy_routes(cfg.proxy ? detail::one_proxy(*cfg.proxy, cfg.use_environment)
+                                                          : proxy_from_environment());
+        const auto* proxy = routes.for_origin(server);
+        std::string host = proxy ? proxy->host : server.host;
+        std::uint16_t port = proxy ? proxy->port : server.port;
+        doctor_check resolve{.name = "resolve"};
+        tcp::resolver::results_type addresses;
+        {
+            timed t{resolve};
+            tcp::resolver r(io_);
+            auto [ec, res] = co_await r.async_resolve(host, std::to_string(port), use_tuple);
+            if (ec || res.empty()) {
+                resolve.ok = false;
+                resolve.found = "'" + host + "' does not resolve: " + ec.message();
+                resolve.fix = proxy ? "check the proxy's host name (" + proxy->display + ")" : "check the host in the base URL, and DNS";
+            } else {
+                addresses = res;
+                resolve.found = host + " -> " + res.begin()->endpoint().address().to_string() +
+                                (res.size() > 1 ? " (+" + std::to_string(res.size() - 1) + " more)" : std::string());
+            }
+        }
+        checks.push_back(resolve);
+        tcp::socket socket(io_);
+        doctor_check connect{.name = "connect"};
+        if (resolve.ok) {
+            timed t{connect};
+            asio::steady_timer timer(io_, step_timeout);
+            auto done = co_await (asio::async_connect(socket, addresses, use_tuple) || timer.async_wait(use_tuple));
+            if (done.index() == 1) {
+                connect.ok = false;
+                connect.found = "no answer within " + std::to_string(step_timeout.count()) + " s";
+            } else if (auto [ec, ep] = std::get<0>(done); ec) {
+                connect.ok = false;
+                connect.found = ec.message();
+            } else {
+                connect.found = "TCP to " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
+                                (proxy ? " (the proxy " + proxy->display + ")" : std::string());
+            }
+            if (!connect.ok)
+                connect.fix = proxy ? "the proxy " + proxy->display + " does not accept connections: check --proxy / HTTPS_PROXY"
+                                    : "a firewall, or the wrong port? Spark listens on 443";
+        } else {
+            connect.skipped = true;
+        }
+        checks.push_back(connect);
+        if (proxy && server.tls && connect.ok) {
+            doctor_check tunnel{.name = "proxy tunnel"};
+            timed t{tunnel};
+            std::string hostport = detail::bracketed_host(server.host) + ":" + std::to_string(server.port);
+            std::string req = "CONNECT " + hostport + " HTTP/1.1\r\nHost: " + hostport + "\r\n" +
+                              (proxy->authorization.empty() ? std::string() : "Proxy-Authorization: " + proxy->authorization + "\r\n") +
+                              "\r\n";
+            auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(req), use_tuple);
+            asio::streambuf head;
+            auto [rec, rn] = wec ? std::tuple{wec, std::size_t(0)} : co_await asio::async_read_until(socket, head, "\r\n\r\n", use_tuple);
+            std::string line;
+            std::istream in(&head);
+            std::getline(in, line);
+            if (wec || rec || line.find(" 200") == std::string::npos) {
+                tunnel.ok = false;
+                tunnel.found = wec || rec ? (wec ? wec : rec).message() : "the proxy answered '" + std::string(detail::trim(line)) + "'";
+                tunnel.fix = line.find(" 407") != std::string::npos ? "the proxy wants credentials: http://user:password@host:port"
+                                                                     : "the proxy refuses to reach " + hostport;
+            } else {
+                tunnel.found = "CONNECT " + hostport + " through " + proxy->display;
+            }
+            checks.push_back(tunnel);
+            connect.ok = tunnel.ok;
+        }
+        if (server.tls) {
+            doctor_check tls{.name = "TLS"};
+            if (connect.ok) {
+                timed t{tls};
+                asio::ssl::context ctx(asio::ssl::context::tls_client);
+                error_code ignored;
+                ctx.set_default_verify_paths(ignored);
+                if (!o.ca_file.empty()) ctx.load_verify_file(o.ca_file, ignored);
+                ctx.set_verify_mode(asio::ssl::verify_none);  // judged below, with the reason
+                asio::ssl::stream<tcp::socket&> stream(socket, ctx);
+                SSL_set_tlsext_host_name(stream.native_handle(), server.host.c_str());
+                asio::steady_timer timer(io_, step_timeout);
+                auto done = co_await (stream.async_handshake(asio::ssl::stream_base::client, use_tuple) || timer.async_wait(use_tuple));
+                if (done.index() == 1 || std::get<0>(std::get<0>(done))) {
+                    tls.ok = false;
+                    tls.found = done.index() == 1 ? "no handshake within 10 s" : std::get<0>(std::get<0>(done)).message();
+                    tls.fix = "is this port TLS? Spark's are; a proxy that intercepts TLS needs its CA (--ca-file)";
+                } else {
+                    auto judged = judge_certificate(stream.native_handle(), server.host, o.insecure);
+                    tls.ok = judged.ok;
+                    tls.found = judged.found;
+                    tls.fix = judged.fix;
+                }
+            } else {
+                tls.skipped = true;
+            }
+            checks.push_back(tls);
+        }
+        error_code ignored;
+        socket.close(ignored);
+        bool reachable = connect.ok && (checks.back().name != "TLS" || checks.back().ok);
+        if (!reachable || !full) co_return checks;
+
+        // 7-10. The credentials against the tenant: read-only calls.
+        cfg.max_retries = 0;
+        cfg.log = out_.log();
+        cfg.trace = out_.trace;
+        client c(io_.get_executor(), cfg);
+        if (full->auth == auth_kind::oauth) {
+            doctor_check token{.name = "OAuth token", .exit = denied};
+            timed t{token};
+            request req;
+            req.method = http_method::post;
+            auto oauth = rc->url.oauth_server();
+            req.target = oauth.to_string() + rc->url.oauth_token_path();
+            req.content_type = "application/x-www-form-urlencoded";
+            req.body = "grant_type=client_credentials&client_id=" + detail::url_encode(full->oauth.client_id) +
+                       "&client_secret=" + detail::url_encode(full->oauth.client_secret.reveal());
+            req.authenticate = false;
+            auto [ec, resp] = co_await c.async_send(req, use_tuple);
+            if (ec) {
+                token.ok = false;
+                token.found = oauth.to_string() + " answered " + (resp.diag.http_status ? std::to_string(resp.diag.http_status) : ec.message());
+                token.fix = resp.diag.http_status == 401 || resp.diag.http_status == 400
+                                ? "the client id or secret is wrong, or the client is not of tenant '" + rc->url.tenant + "'"
+                                : "the token endpoint is not reachable: " + ec.message();
+            } else {
+                error_code jec;
+                auto doc = json::parse(resp.body, jec);
+                const auto* life = !jec && doc.is_object() ? doc.get_object().if_contains("expires_in") : nullptr;
+                token.found = "issued by " + oauth.to_string() +
+                              (life && life->is_number() ? ", lives " + std::to_string(life->to_number<long long>()) + " s" : std::string());
+            }
+            checks.push_back(token);
+            if (!token.ok) co_return checks;
+        }
+        if (full->auth == auth_kind::bearer) {
+            doctor_check bearer{.name = "bearer token", .exit = denied};
+            timed t{bearer};
+            auto judged = bearer_check(read_jwt(full->bearer_token.reveal()), rc->url.tenant, std::chrono::system_clock::now());
+            bearer.ok = judged.ok;
+            bearer.found = judged.found;
+            bearer.fix = judged.fix;
+            checks.push_back(bearer);
+        }
+        std::optional<std::chrono::system_clock::time_point> server_date;
+        for (const char* kind : {"export", "import"}) {
+            doctor_check read{.name = std::string(kind) + " API"};
+            {
+                timed t{read};
+                request req;
+                req.target = std::string(kind) + "/status";
+                auto [ec, resp] = co_await c.async_send(req, use_tuple);
+                int status = ec ? resp.diag.http_status : resp.status;
+                auto judged = read_check(read.name, status, resp.diag.api_code, auth_word(full->auth), rc->url.tenant);
+                read.ok = judged.ok;
+                read.exit = judged.exit;
+                read.found = "GET " + std::string(kind) + "/status: " + judged.found;
+                read.fix = judged.fix;
+                if (!ec && !server_date) server_date = parse_http_date(resp.header("date"));
+            }
+            checks.push_back(read);
+        }
+        checks.push_back(clock_check(server_date, std::chrono::system_clock::now()));
+        co_return checks;
+    }
+
+private:
+    asio::io_context& io_;
+    const output& out_;
+};
+
+void print(const output& out, const std::string& side, const std::vector<doctor_check>& checks) {
+    if (out.json) return;
+    if (!side.empty()) std::printf("%s:\n", side.c_str());
+    for (const auto& c : checks) {
+        const char* mark = c.skipped ? "skip" : c.ok ? " ok " : "FAIL";
+        std::printf("  [%s] %-13s %s (%lld ms)\n", mark, c.name.c_str(), c.found.c_str(), static_cast<long long>(c.took.count()));
+        if (!c.fix.empty() && !c.skipped) std::printf("         %s %s\n", c.ok ? "note:" : "fix: ", c.fix.c_str());
+    }
+}
+
+json::value to_json(const std::vector<doctor_check>& checks) {
+    json::array a;
+    for (const auto& c : checks)
+        a.push_back(json::object{{"name", c.name}, {"ok", c.ok}, {"skipped", c.skipped}, {"found", c.found}, {"fix", c.fix},
+                                 {"ms", c.took.count()}});
+    return a;
+}
+
+}  // namespace
+
+int doctor(const connection_options& conn, const std::vector<std::pair<std::string, connection_options>>& sides,
+           const output& out) {
+    auto todo = sides.empty() ? std::vector<std::pair<std::string, connection_options>>{{"", conn}} : sides;
+    asio::io_context io;
+    doctor_run run(io, out);
+    json::array docs;
+    std::vector<doctor_check> all;
+    for (const auto& [name, opts] : todo) {
+        std::vector<doctor_check> checks;
+        asio::co_spawn(io, run.side(opts), [&](std::exception_ptr e, std::vector<doctor_check> got) {
+            checks = std::move(got);
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    checks.push_back({.name = "doctor", .ok = false, .found = x.what()});
+                }
+            }
+        });
+        io.restart();
+        io.run();
+        print(out, name, checks);
+        docs.push_back(json::object{{"side", name}, {"checks", to_json(checks)}});
+        all.insert(all.end(), checks.begin(), checks.end());
+    }
+    int rc = doctor_exit(all);
+    out.result(json::object{{"ok", rc == ok}, {"sides", docs}});
+    if (!out.json) std::printf("%s\n", rc == ok ? "all checks passed" : "some checks failed (see fix:)");
+    return rc;
+}
+
+}  // namespace cspark::cli
