@@ -151,3 +151,27 @@ TEST_CASE("cspark-emulator's default --job-ms finishes a job when it is created 
     CHECK(WIFEXITED(finish(c)));
     std::fclose(c.out);
 }
+
+TEST_CASE("the demo's progress line counts exports and is drawn once more when the run ends") {
+    const char* list = std::getenv("CSPARK_PROGRAMS");
+    REQUIRE(list);
+    std::string all = list, demo;
+    for (std::size_t at = 0; at <= all.size();) {
+        auto colon = all.find(':', at);
+        auto p = all.substr(at, colon == std::string::npos ? std::string::npos : colon - at);
+        if (p.ends_with("/cspark-impex-demo")) demo = p;
+        if (colon == std::string::npos) break;
+        at = colon + 1;
+    }
+    REQUIRE_MESSAGE(!demo.empty(), "the demo is not among CSPARK_PROGRAMS");
+    // Not a terminal: one line every 2 s, and the last state at the end.
+    FILE* p = ::popen(("'" + demo + "' --pairs 4 --job-ms 20 2>&1 >/dev/null").c_str(), "r");
+    REQUIRE(p);
+    std::string err;
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) err.append(buf, n);
+    CHECK(::pclose(p) == 0);
+    auto last = err.rfind("exported ");
+    REQUIRE_MESSAGE(last != std::string::npos, err);
+    CHECK_MESSAGE(err.substr(last).starts_with("exported 4/4  imported 4/4  failed 0"), err);
+}

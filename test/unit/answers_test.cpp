@@ -232,3 +232,23 @@ TEST_CASE("engine: a package that is not a ZIP is fetched again from byte 0, the
     for (const auto& n : f.st.notes) retries += n.what == flow_note::type::retry && n.status == "download_refetched";
     CHECK(retries == 2);
 }
+
+TEST_CASE("engine: a migration notes its export's end before its imports (the demo's export counter)") {
+    flow f({.export_job = true, .download = true, .import_job = true});
+    f.ok();
+    job_status done;
+    done.id = "E1";
+    done.status = "closed";
+    done.state = job_state::succeeded;
+    done.files = {{"https://h/p.zip", sha}};
+    f.ok(created("E1"));
+    REQUIRE(f.ok(done).what == act::download);
+    REQUIRE(f.downloaded(sha).what == act::keep_file);
+    flow_event kept;
+    kept.what = flow_event::type::ok;
+    kept.file.path = "/d/p.zip";
+    REQUIRE(f.feed(kept).what == act::post_import);
+    bool export_finished = false;
+    for (const auto& n : f.st.notes) export_finished |= n.what == flow_note::type::finished && n.kind == "export";
+    CHECK(export_finished);
+}
