@@ -21,6 +21,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <list>
+#include <map>
 #include <set>
 
 namespace cspark {
@@ -34,20 +35,6 @@ std::vector<service_mapping> mappings_named(const destinations& d) {
 }
 
 std::string target_of(const service_mapping& m) { return m.target.empty() ? m.source : m.target; }
-
-// Entries share a job only when everything but their selectors is alike.
-std::string share_key(const fleet_entry& e, bool coalesce, std::size_t index) {
-    if (!coalesce) return "entry " + std::to_string(index);
-    const auto& x = e.request.exports;
-    const auto& p = x.poll;
-    auto ms = [](const std::optional<std::chrono::milliseconds>& d) { return d ? std::to_string(d->count()) : std::string("-"); };
-    return std::to_string(reinterpret_cast<std::uintptr_t>(e.source)) + "|" +
-           std::to_string(reinterpret_cast<std::uintptr_t>(e.target)) + "|" + std::string(to_string(x.file_filter)) + "|" +
-           std::string(to_string(x.version_filter)) + "|" + x.source_system + "|" + std::string(to_string(e.request.if_present)) +
-           "|" + (e.request.keep_files ? "keep" : "discard") + "|" + x.directory.string() + "|" +
-           (destination_given(e.request.destination) ? "mapped" : "default") + "|" + std::to_string(p.max_retries.value_or(-1)) +
-           "|" + ms(p.retry_interval) + "|" + ms(p.deadline) + "|" + (x.durable ? "durable" : "") + (x.overwrite ? "overwrite" : "");
-}
 
 std::string resume_key(const migration_checkpoint& c) {
     if (c.export_correlation_id.empty() && c.export_job.empty() && c.package.empty() && c.import_correlation_id.empty() &&
@@ -363,10 +350,12 @@ asio::awaitable<std::vector<migration_result>> run_fleet(std::vector<fleet_entry
     // The plan: groups of entries (one each without coalescing).
     std::vector<detail::plan_item> items;
     bool coalesce = st->options.coalesce.enabled;
+    std::map<detail::share_key, std::size_t> keys;  // each distinct key: one id for the planner
     for (std::size_t i = 0; i < st->entries.size(); ++i) {
         const auto& e = st->entries[i];
         detail::plan_item it;
-        it.key = share_key(e, coalesce, i);
+        auto key = detail::share_key_of(e.request, e.source, e.target, coalesce ? 0 : i + 1);
+        it.key = std::to_string(keys.try_emplace(std::move(key), keys.size()).first->second);
         const auto& x = e.request.exports;
         auto mappings = mappings_named(e.request.destination);
         it.weight = std::max<std::size_t>({x.folders.size() + x.services.size() + x.version_ids.size(), mappings.size(), 1});

@@ -1,6 +1,8 @@
 // Fleet planning as pure code (see planner.hpp).
 #include "impex/planner.hpp"
 
+#include "impex/codec.hpp"
+
 #include "core/text.hpp"
 
 #include <cspark/service_uri.hpp>
@@ -11,6 +13,30 @@
 
 namespace cspark::detail {
 namespace json = boost::json;
+
+share_key share_key_of(const migrate_request& r, const void* source, const void* target, std::size_t alone) {
+    const auto& x = r.exports;
+    const auto& p = x.poll;
+    share_key k;
+    k.source = reinterpret_cast<std::uintptr_t>(source);
+    k.target = reinterpret_cast<std::uintptr_t>(target);
+    k.files = x.file_filter;
+    k.versions = x.version_filter;
+    k.source_system = x.source_system;
+    k.action = r.if_present;
+    k.keep_files = r.keep_files;
+    k.directory = x.directory.string();
+    k.mapped = destination_given(r.destination);
+    k.max_retries = p.max_retries;
+    if (p.retry_interval) k.retry_interval_ms = p.retry_interval->count();
+    k.max_interval_ms = p.max_interval.count();
+    k.deadline_ms = p.deadline.count();
+    k.adaptive = p.adaptive;
+    k.durable = x.durable;
+    k.overwrite = x.overwrite;
+    k.alone = alone;
+    return k;
+}
 
 std::vector<std::vector<std::size_t>> plan_groups(const std::vector<plan_item>& items, std::size_t max_weight) {
     struct open_group {

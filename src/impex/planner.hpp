@@ -12,13 +12,41 @@
 
 #include <boost/json/object.hpp>
 
+#include <compare>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace cspark::detail {
+
+/// What fleet entries must have alike to share one export and one import
+/// job: everything of their requests but selectors, mappings and names
+/// (file_prefix, correlation ids). Compared whole by the defaulted <=>, so a
+/// field added here takes part in the comparison by construction (the hand-
+/// joined string it replaces had left out poll.max_interval and adaptive).
+struct share_key {
+    std::uintptr_t source = 0, target = 0;  ///< the tenants' impex objects
+    cspark::file_filter files = cspark::file_filter::migrate;
+    cspark::version_filter versions = cspark::version_filter::latest;
+    std::string source_system;
+    cspark::if_present action = cspark::if_present::add_version;
+    bool keep_files = false;
+    std::string directory;
+    bool mapped = false;  ///< explicit destinations, or every service to itself
+    std::optional<int> max_retries;
+    std::optional<std::int64_t> retry_interval_ms;
+    std::int64_t max_interval_ms = 0, deadline_ms = 0;
+    bool adaptive = true, durable = true, overwrite = false;
+    std::size_t alone = 0;  ///< without coalescing: the entry's index + 1 (no two alike)
+    auto operator<=>(const share_key&) const = default;
+};
+
+/// The share_key of a request between two tenants (`alone` = 0: coalescing).
+share_key share_key_of(const migrate_request& r, const void* source, const void* target, std::size_t alone = 0);
 
 /// What the planner needs to know of one fleet entry.
 struct plan_item {

@@ -172,3 +172,23 @@ TEST_CASE("fleet: a free worker takes an entry of a free tenant, never waits beh
     REQUIRE(b_export >= 0);
     CHECK(b_export < a_exports[1]);
 }
+
+TEST_CASE("coalesced fleet: entries whose polling differs (max_interval, adaptive) do not share a job") {
+    // The hand-joined key left these two out: the second entry silently polled with the first's settings.
+    for (int field = 0; field < 2; ++field) {
+        CAPTURE(field);
+        impex_fixture t(impex_fixture::fast(), pair_fleet(2));
+        auto src = t.make("tenant-0001");
+        auto dst = t.make("target-0001");
+        auto entries = pair_entries(t, *src, *dst, 2);
+        if (field == 0) entries[1].request.exports.poll.max_interval = std::chrono::milliseconds(2500);
+        else entries[1].request.exports.poll.adaptive = false;
+        fleet_options opt;
+        opt.coalesce.enabled = true;
+        std::vector<migration_result> results;
+        run_coro(t.f.io, [&]() -> asio::awaitable<void> { results = co_await migrate_fleet(std::move(entries), opt); });
+        for (const auto& r : results) CHECK_MESSAGE(!r.ec, r.diag.to_string());
+        CHECK(t.jobs("export") == 2);
+        CHECK(t.jobs("import") == 2);
+    }
+}

@@ -5,6 +5,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include <functional>
+
 using namespace cspark;
 using namespace cspark::detail;
 namespace json = boost::json;
@@ -78,4 +80,52 @@ TEST_CASE("selects and import_shares attribute a combined job's outputs to entri
     auto every = shares.of({"F/A[1.0]"}, {});
     CHECK(every.services.size() == 2);
     CHECK(every.versions.size() == 1);
+}
+
+TEST_CASE("share_key: every request field but selectors, mappings and names keeps entries apart") {
+    migrate_request base;
+    base.exports.services = {"f/a"};
+    int a = 0, b = 0;
+    auto key = [&](const migrate_request& r) { return share_key_of(r, &a, &b); };
+    const auto k0 = key(base);
+    std::vector<std::pair<const char*, std::function<void(migrate_request&)>>> apart{
+        {"file_filter", [](auto& r) { r.exports.file_filter = file_filter::onpremises; }},
+        {"version_filter", [](auto& r) { r.exports.version_filter = version_filter::all; }},
+        {"source_system", [](auto& r) { r.exports.source_system = "ci"; }},
+        {"if_present", [](auto& r) { r.if_present = if_present::replace; }},
+        {"keep_files", [](auto& r) { r.keep_files = true; }},
+        {"directory", [](auto& r) { r.exports.directory = "/elsewhere"; }},
+        {"destination given", [](auto& r) { r.destination = std::string("f/a"); }},
+        {"max_retries", [](auto& r) { r.exports.poll.max_retries = 3; }},
+        {"retry_interval", [](auto& r) { r.exports.poll.retry_interval = std::chrono::milliseconds(5); }},
+        {"max_interval", [](auto& r) { r.exports.poll.max_interval = std::chrono::milliseconds(2500); }},
+        {"deadline", [](auto& r) { r.exports.poll.deadline = std::chrono::minutes(5); }},
+        {"adaptive", [](auto& r) { r.exports.poll.adaptive = false; }},
+        {"durable", [](auto& r) { r.exports.durable = false; }},
+        {"overwrite", [](auto& r) { r.exports.overwrite = true; }},
+    };
+    for (const auto& item : apart) {
+        const char* name = item.first;  // a named local: clang 14 cannot capture a structured binding
+        CAPTURE(name);
+        auto r = base;
+        item.second(r);
+        CHECK(key(r) != k0);
+    }
+    std::vector<std::pair<const char*, std::function<void(migrate_request&)>>> together{
+        {"services", [](auto& r) { r.exports.services = {"f/b", "f/c"}; }},
+        {"folders", [](auto& r) { r.exports.folders = {"g"}; }},
+        {"version_ids", [](auto& r) { r.exports.version_ids = {"0b6f1a4e-2e55-4bf0-9a5a-3d6c0f4f0a11"}; }},
+        {"file_prefix", [](auto& r) { r.exports.file_prefix = "m-7"; }},
+        {"correlation_id", [](auto& r) { r.exports.correlation_id = "cid"; }},
+    };
+    for (const auto& item : together) {
+        const char* name = item.first;  // a named local: clang 14 cannot capture a structured binding
+        CAPTURE(name);
+        auto r = base;
+        item.second(r);
+        CHECK(key(r) == k0);
+    }
+    int c = 0;
+    CHECK(share_key_of(base, &a, &c) != k0);  // another target tenant
+    CHECK(share_key_of(base, &a, &b, 3) != k0);  // coalescing off: each entry alone
 }
