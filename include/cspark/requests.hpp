@@ -25,6 +25,13 @@ std::string_view to_string(version_filter f) noexcept;
 std::string_view to_string(if_present p) noexcept;
 std::string_view to_string(upgrade u) noexcept;
 
+/// The wire names back (what to_string gives); false, `out` untouched, for
+/// any other text. One table serves both directions.
+bool from_string(std::string_view s, file_filter& out) noexcept;
+bool from_string(std::string_view s, version_filter& out) noexcept;
+bool from_string(std::string_view s, if_present& out) noexcept;
+bool from_string(std::string_view s, upgrade& out) noexcept;
+
 
 struct poll_options {
     std::optional<int> max_retries;                        ///< status checks (SDK knob); default: until deadline

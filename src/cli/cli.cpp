@@ -109,10 +109,7 @@ std::optional<service_mapping> parse_destination(const std::string& spec, std::s
     std::string rest = spec;
     if (auto at = rest.rfind('@'); at != std::string::npos) {
         std::string u = rest.substr(at + 1);
-        if (u == "major") m.upgrade = upgrade::major;
-        else if (u == "minor") m.upgrade = upgrade::minor;
-        else if (u == "patch") m.upgrade = upgrade::patch;
-        else {
+        if (!from_string(u, m.upgrade)) {
             why = "destination '" + spec + "': upgrade '" + u + "' is not major, minor or patch";
             return std::nullopt;
         }

@@ -48,8 +48,8 @@ export_request to_request(const export_options& e, const connection_options& c) 
     r.services = e.services;
     r.folders = e.folders;
     r.version_ids = e.version_ids;
-    r.file_filter = e.file_filter == "onpremises" ? file_filter::onpremises : file_filter::migrate;
-    r.version_filter = e.version_filter == "all" ? version_filter::all : version_filter::latest;
+    from_string(e.file_filter, r.file_filter);  // CLI11 has checked the names
+    from_string(e.version_filter, r.version_filter);
     r.source_system = e.source_system;
     r.correlation_id = e.correlation_id;
     r.poll.retry_interval = std::chrono::milliseconds(c.retry_interval_ms);  // status checks: bounded by the deadline
@@ -60,7 +60,9 @@ export_request to_request(const export_options& e, const connection_options& c) 
 }
 
 if_present to_if_present(const std::string& s) {
-    return s == "abort" ? if_present::abort : s == "replace" ? if_present::replace : if_present::add_version;
+    auto action = if_present::add_version;
+    from_string(s, action);
+    return action;
 }
 
 // Runs one awaitable to completion with Ctrl-C cancelling it.

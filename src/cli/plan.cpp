@@ -159,20 +159,16 @@ std::vector<plan_entry> load_plan(const std::string& path, const connection_opti
         for (const auto& s : e.exports.services)
             if (!parse_service_uri(s, why)) plan_error(w + ".export.services", why);
         auto vf = str_field(ex, "version_filter", w + ".export");
-        if (!vf.empty() && vf != "latest" && vf != "all") plan_error(w + ".export.version_filter", "must be latest or all");
-        e.exports.version_filter = vf == "all" ? version_filter::all : version_filter::latest;
+        if (!vf.empty() && !from_string(vf, e.exports.version_filter)) plan_error(w + ".export.version_filter", "must be latest or all");
         auto ff = str_field(ex, "file_filter", w + ".export");
-        if (!ff.empty() && ff != "migrate" && ff != "onpremises") plan_error(w + ".export.file_filter", "must be migrate or onpremises");
-        e.exports.file_filter = ff == "onpremises" ? file_filter::onpremises : file_filter::migrate;
+        if (!ff.empty() && !from_string(ff, e.exports.file_filter)) plan_error(w + ".export.file_filter", "must be migrate or onpremises");
         for (const auto& d : list_field(o, "destination", w)) {
             auto m = parse_destination(d, why);
             if (!m) plan_error(w + ".destination", why);
             e.destination.push_back(*m);
         }
         auto ip = str_field(o, "if_present", w);
-        if (!ip.empty() && ip != "abort" && ip != "replace" && ip != "add_version")
-            plan_error(w + ".if_present", "must be abort, replace or add_version");
-        e.action = ip == "abort" ? if_present::abort : ip == "replace" ? if_present::replace : if_present::add_version;
+        if (!ip.empty() && !from_string(ip, e.action)) plan_error(w + ".if_present", "must be abort, replace or add_version");
         out.push_back(std::move(e));
     }
     return out;

@@ -13,24 +13,59 @@
 namespace cspark {
 namespace json = boost::json;
 
-std::string_view to_string(file_filter f) noexcept { return f == file_filter::migrate ? "migrate" : "onpremises"; }
-std::string_view to_string(version_filter f) noexcept { return f == version_filter::latest ? "latest" : "all"; }
-std::string_view to_string(if_present p) noexcept {
-    switch (p) {
-    case if_present::abort: return "abort";
-    case if_present::replace: return "replace";
-    case if_present::add_version: return "add_version";
-    }
-    return "add_version";
+namespace {
+
+// Each enum's wire names, in one table per enum for both directions.
+template <class E>
+struct names;
+template <>
+struct names<file_filter> {
+    static constexpr std::pair<file_filter, std::string_view> all[] = {{file_filter::migrate, "migrate"},
+                                                                        {file_filter::onpremises, "onpremises"}};
+};
+template <>
+struct names<version_filter> {
+    static constexpr std::pair<version_filter, std::string_view> all[] = {{version_filter::latest, "latest"},
+                                                                           {version_filter::all, "all"}};
+};
+template <>
+struct names<if_present> {
+    static constexpr std::pair<if_present, std::string_view> all[] = {
+        {if_present::abort, "abort"}, {if_present::replace, "replace"}, {if_present::add_version, "add_version"}};
+};
+template <>
+struct names<upgrade> {
+    static constexpr std::pair<upgrade, std::string_view> all[] = {
+        {upgrade::major, "major"}, {upgrade::minor, "minor"}, {upgrade::patch, "patch"}};
+};
+
+template <class E>
+std::string_view name_of(E e) noexcept {
+    for (const auto& [value, name] : names<E>::all)
+        if (value == e) return name;
+    return names<E>::all[0].second;
 }
-std::string_view to_string(upgrade u) noexcept {
-    switch (u) {
-    case upgrade::major: return "major";
-    case upgrade::minor: return "minor";
-    case upgrade::patch: return "patch";
-    }
-    return "minor";
+
+template <class E>
+bool parse_name(std::string_view s, E& out) noexcept {
+    for (const auto& [value, name] : names<E>::all)
+        if (name == s) {
+            out = value;
+            return true;
+        }
+    return false;
 }
+
+}  // namespace
+
+std::string_view to_string(file_filter f) noexcept { return name_of(f); }
+std::string_view to_string(version_filter f) noexcept { return name_of(f); }
+std::string_view to_string(if_present p) noexcept { return name_of(p); }
+std::string_view to_string(upgrade u) noexcept { return name_of(u); }
+bool from_string(std::string_view s, file_filter& out) noexcept { return parse_name(s, out); }
+bool from_string(std::string_view s, version_filter& out) noexcept { return parse_name(s, out); }
+bool from_string(std::string_view s, if_present& out) noexcept { return parse_name(s, out); }
+bool from_string(std::string_view s, upgrade& out) noexcept { return parse_name(s, out); }
 
 namespace detail {
 namespace {

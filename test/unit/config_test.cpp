@@ -1,4 +1,5 @@
 #include <cspark/config.hpp>
+#include <cspark/requests.hpp>
 
 #include "core/proxy.hpp"
 
@@ -242,4 +243,32 @@ TEST_CASE("proxy routes: the scheme's proxy unless NO_PROXY names the host; a ba
         CHECK(e.diag().detail.find("HTTPS_PROXY") != std::string::npos);
         CHECK(e.diag().detail.find("pw123456") == std::string::npos);
     }
+}
+
+TEST_CASE("every request enum reads back what to_string writes, and nothing else") {
+    using namespace cspark;
+    for (auto v : {file_filter::migrate, file_filter::onpremises}) {
+        file_filter back = v == file_filter::migrate ? file_filter::onpremises : file_filter::migrate;
+        CHECK(from_string(to_string(v), back));
+        CHECK(back == v);
+    }
+    for (auto v : {version_filter::latest, version_filter::all}) {
+        version_filter back = v == version_filter::latest ? version_filter::all : version_filter::latest;
+        CHECK(from_string(to_string(v), back));
+        CHECK(back == v);
+    }
+    for (auto v : {if_present::abort, if_present::replace, if_present::add_version}) {
+        if_present back = v == if_present::abort ? if_present::replace : if_present::abort;
+        CHECK(from_string(to_string(v), back));
+        CHECK(back == v);
+    }
+    for (auto v : {upgrade::major, upgrade::minor, upgrade::patch}) {
+        upgrade back = v == upgrade::major ? upgrade::patch : upgrade::major;
+        CHECK(from_string(to_string(v), back));
+        CHECK(back == v);
+    }
+    auto keep = if_present::replace;
+    CHECK_FALSE(from_string("Replace", keep));  // wire names are exact
+    CHECK_FALSE(from_string("", keep));
+    CHECK(keep == if_present::replace);  // untouched on failure
 }
