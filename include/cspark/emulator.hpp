@@ -103,7 +103,7 @@ public:
     emulator(const emulator&) = delete;
     emulator& operator=(const emulator&) = delete;
 
-    /// Adds tenants from a seed document (see README, "Emulator seed").
+    /// Adds tenants from a seed document (see docs/emulator.md, "Data").
     /// Throws spark_error(invalid_argument) naming the bad field.
     void load_seed(const boost::json::value& seed);
     void load_seed_file(const std::filesystem::path& path);

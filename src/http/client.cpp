@@ -142,7 +142,7 @@ public:
         for (int attempt = 1;;) {
             url_ = server_.to_string() + target_;
             header_list headers;
-            bool built = co_await build_headers(headers);  // awaited into a local: see the README, "Compiler notes"
+            bool built = co_await build_headers(headers);  // awaited into a local: see docs/contributing.md, "Compiler notes"
             if (!built || !rewind()) co_return std::move(out_);
             auto wr = wire(headers);
             if (s_.cfg.log.enabled(log_level::debug))  // no strings built for a silent logger

@@ -3,7 +3,7 @@
 #pragma once
 
 // Connection pool and the HTTP/1.1 exchange: the only client file that
-// instantiates Beast (compile cost: see the README, "Compiler notes").
+// instantiates Beast (compile cost: see docs/contributing.md, "Compiler notes").
 #include "http/engine.hpp"
 #include "http/stream.hpp"
 

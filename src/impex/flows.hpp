@@ -42,7 +42,7 @@ boost::asio::awaitable<T> strand_body(boost::asio::awaitable<T> body) {
 template <class T>
 boost::asio::awaitable<T> on_strand(boost::asio::any_io_executor strand, boost::asio::awaitable<T> body) {
     auto spawned = boost::asio::co_spawn(std::move(strand), strand_body(std::move(body)), boost::asio::use_awaitable);
-    T value = co_await std::move(spawned);  // a named local (g++ 12: the README, "Compiler notes")
+    T value = co_await std::move(spawned);  // a named local (g++ 12: docs/contributing.md, "Compiler notes")
     co_return value;
 }
 

@@ -277,7 +277,7 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
     if (checkpoint) io.checkpoint = [&checkpoint](const flow_note& n) -> asio::awaitable<void> {
         if (n.what == flow_note::type::intent || n.what == flow_note::type::job_created || n.what == flow_note::type::downloaded ||
             n.what == flow_note::type::timing) {
-            auto e = checkpoint_of(n);  // a named local: see the README, "Compiler notes" (g++ 12)
+            auto e = checkpoint_of(n);  // a named local: see docs/contributing.md, "Compiler notes" (g++ 12)
             co_await checkpoint(e);
         }
     };
@@ -373,7 +373,7 @@ asio::awaitable<import_result> impex::imp(import_request req) {
 }
 
 asio::awaitable<migration_result> impex::migrate(impex& target, migrate_request req) {
-    // Named locals, not default-argument temporaries, in a co_await call (g++ 12: the README, "Compiler notes").
+    // Named locals, not default-argument temporaries, in a co_await call (g++ 12: docs/contributing.md, "Compiler notes").
     migration_checkpoint from_start;
     std::function<asio::awaitable<void>(const checkpoint_event&)> no_journal;
     auto body = detail::run_migrate(client_, target.client_, std::move(req), nullptr, from_start, std::move(no_journal));

@@ -35,7 +35,7 @@ TEST_CASE("every completion token works: callback, co_await (deferred), as_tuple
     auto c = lb.make_client();
     run_coro(lb.io, [&]() -> asio::awaitable<void> {
         // Requests are named locals: g++ 12 double-frees an aggregate temporary
-        // (request{...}) written inside a co_await expression (README, compiler notes).
+        // (request{...}) written inside a co_await expression (docs/contributing.md, compiler notes).
         request a{.target = "a"};
         response r = co_await c.async_send(a, asio::use_awaitable);
         CHECK(r.status == 200);
