@@ -1,5 +1,7 @@
 #include <cspark/retry.hpp>
 
+#include "core/error_traits.hpp"
+
 #include <boost/asio/error.hpp>
 
 #include <algorithm>
@@ -128,19 +130,7 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) n
     return parse_retry_after(v, std::chrono::system_clock::now());
 }
 
-bool is_transient_before_send(error_code ec) noexcept {
-    if (ec.category() != error_category()) return false;
-    switch (static_cast<errc>(ec.value())) {
-    case errc::resolve_failed:
-    case errc::connect_failed:
-    case errc::connect_timeout:
-    case errc::tls_handshake_timeout:
-    case errc::tls_handshake_failed:
-        return true;
-    default:
-        return false;
-    }
-}
+bool is_transient_before_send(error_code ec) noexcept { return detail::traits_of(ec).before_send; }
 
 retry_decision decide_retry(const retry_config& cfg, bool idempotent, int attempt, const attempt_outcome& out,
                             std::chrono::milliseconds elapsed, double random01) noexcept {

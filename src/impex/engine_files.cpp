@@ -2,6 +2,7 @@
 // the imports of the packages.
 #include "impex/engine_steps.hpp"
 
+#include "core/error_traits.hpp"
 #include "impex/codec.hpp"
 #include "impex/policy.hpp"
 
@@ -94,8 +95,7 @@ flow_action after_download(flow_state& st, flow_event& ev) {
         // A dropped transfer, or storage failing once (a download link's 500
         // is the store's, not Spark's verdict on the input): go on from the
         // bytes held.
-        bool dropped = ev.ec == errc::connection_closed || ev.ec == errc::idle_timeout || ev.ec == errc::request_timeout ||
-                       ev.ec == errc::server_error;
+        bool dropped = traits_of(ev.ec).transfer_dropped;
         if (dropped && st.resumes < st.policy.max_resumes) {
             ++st.resumes;
             note_retry(st, "export", milliseconds(0), "download_resumed", "resuming the download at byte " + std::to_string(ev.bytes_held));

@@ -1,6 +1,8 @@
 // Fleet planning as pure code (see planner.hpp).
 #include "impex/planner.hpp"
 
+#include "core/error_traits.hpp"
+
 #include "impex/codec.hpp"
 
 #include "core/text.hpp"
@@ -75,22 +77,7 @@ std::vector<std::vector<std::size_t>> plan_groups(const std::vector<plan_item>& 
     return out;
 }
 
-bool failure_splits(error_code ec) noexcept {
-    if (ec.category() != error_category()) return false;
-    switch (static_cast<errc>(ec.value())) {
-    case errc::job_failed:
-    case errc::not_found:
-    case errc::bad_request:
-    case errc::unprocessable_entity:
-    case errc::server_error:  // Spark answers 500 to some bad requests
-    case errc::package_too_large:
-    case errc::invalid_argument:
-    case errc::no_files:
-        return true;
-    default:
-        return false;
-    }
-}
+bool failure_splits(error_code ec) noexcept { return traits_of(ec).entry_at_fault; }
 
 std::vector<std::size_t> named_members(const std::string& failure_text,
                                        const std::vector<std::vector<std::string>>& names_of_members) {

@@ -1,5 +1,6 @@
 #include "impex/policy.hpp"
 
+#include "core/error_traits.hpp"
 #include "core/text.hpp"
 
 #include <boost/json/object.hpp>
@@ -11,50 +12,16 @@
 namespace cspark::detail {
 namespace json = boost::json;
 
-bool status_check_may_pass(error_code ec) noexcept {
-    if (!ec || ec == errc::cancelled) return false;
-    if (ec.category() != error_category()) return true;  // raw socket errors
-    switch (static_cast<errc>(ec.value())) {
-    case errc::resolve_failed:
-    case errc::connect_failed:
-    case errc::connect_timeout:
-    case errc::tls_handshake_failed:
-    case errc::tls_handshake_timeout:
-    case errc::request_timeout:
-    case errc::idle_timeout:
-    case errc::connection_closed:
-    case errc::too_many_open_files:
-    case errc::malformed_response:
-    case errc::malformed_json:
-    case errc::unexpected_response:
-    case errc::rate_limited:
-    case errc::server_error:
-    case errc::bad_gateway:
-    case errc::service_unavailable:
-    case errc::gateway_timeout:
-    case errc::http_status:
-    case errc::oauth_failed:
-        return true;
-    default:
-        return false;
-    }
-}
+bool status_check_may_pass(error_code ec) noexcept { return traits_of(ec).check_may_pass; }
 
 bool maybe_reached(error_code ec, const diagnostics& d) noexcept {
-    if (ec == errc::connection_closed || ec == errc::idle_timeout || ec == errc::request_timeout) return true;
-    // A success whose body cannot be read made its job all the same (found by
-    // the fault matrix: an import reported malformed_json had been done).
-    if (ec == errc::malformed_json || ec == errc::unexpected_response || ec == errc::malformed_response) return true;
+    if (!traits_of(ec).may_have_reached) return false;
     // Spark answers some refusals with 500 and a code: those were not acted on.
     if (ec == errc::server_error) return d.api_code != "INVALID_IMPORT_ZIP" && d.api_code != "EXCEEDED_FILE_SIZE";
-    return ec == errc::bad_gateway || ec == errc::service_unavailable || ec == errc::gateway_timeout ||
-           ec == errc::http_status;
+    return true;
 }
 
-bool outcome_is_final(error_code ec) noexcept {
-    return !(ec == errc::cancelled || ec == errc::job_state_unknown || ec == errc::poll_timeout ||
-             ec == errc::import_outcome_unknown);
-}
+bool outcome_is_final(error_code ec) noexcept { return !traits_of(ec).unknown_outcome; }
 
 namespace {
 

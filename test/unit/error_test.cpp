@@ -1,5 +1,9 @@
 #include <cspark/error.hpp>
 
+#include "core/error_traits.hpp"
+
+#include <boost/asio/error.hpp>
+
 #include <doctest/doctest.h>
 
 #include <set>
@@ -70,4 +74,22 @@ TEST_CASE("every errc has a stable, distinct machine name") {
     CHECK(error_name(error_code{}) == "ok");
     CHECK(error_name(error_code(ECANCELED, boost::system::system_category())) == "cancelled");
     CHECK(error_name(error_code(EPIPE, boost::system::system_category())) == "system_error");
+}
+
+TEST_CASE("the errc traits table: one row per error, its columns consistent with each other") {
+    using cspark::detail::traits_of;
+    for (int i = static_cast<int>(errc::invalid_base_url); i <= static_cast<int>(errc::import_partially_failed); ++i) {
+        auto ec = make_error_code(static_cast<errc>(i));
+        CAPTURE(error_name(ec));
+        auto t = traits_of(ec);
+        if (t.before_send) CHECK(t.check_may_pass);        // nothing reached the server: asking again is safe
+        if (t.before_send) CHECK_FALSE(t.may_have_reached);
+        if (t.unknown_outcome) CHECK_FALSE(t.entry_at_fault);  // an unknown outcome is resumed, never split
+        if (t.transfer_dropped) CHECK(t.check_may_pass);
+    }
+    CHECK(traits_of(boost::asio::error::connection_reset).check_may_pass);  // raw socket errors
+    CHECK_FALSE(traits_of(boost::asio::error::connection_reset).may_have_reached);
+    CHECK_FALSE(traits_of({}).unknown_outcome);
+    CHECK(traits_of(errc::import_outcome_unknown).unknown_outcome);
+    CHECK_FALSE(traits_of(errc::import_partially_failed).unknown_outcome);  // the import happened: final
 }
