@@ -489,7 +489,7 @@ TEST_CASE("deploy/batch-job.yaml's shards cover a plan once; the Dockerfile inst
     // Every shared library the CLI links comes from a package the runtime
     // stage installs, or from debian:12-slim itself. A sanitizer build links
     // its runtime, which no release has: the check is for the plain builds.
-    std::string dockerfile = slurp(root + "/deploy/Dockerfile");
+    std::string dockerfile = slurp(root + "/Dockerfile");
     auto runtime = dockerfile.substr(dockerfile.find("FROM debian:12-slim"));
     std::string bin = std::getenv("CSPARK_CLI_BIN");
     std::string libs = f.run_shell("for p in $(ldd '" + bin + "' | awk '/=>/ {print $3}'); do r=$(realpath \"$p\"); "

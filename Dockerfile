@@ -1,9 +1,11 @@
 # cspark-impex in a container: built on Debian 12, run with runtime packages
 # only (no compiler, no -dev packages). From the repository root:
-#   docker build -f deploy/Dockerfile --target runtime -t cspark-impex .
+#   docker build --target runtime -t cspark-impex .
 # (runtime runs as an unprivileged user; the last stage, which GitHub builds
 # for the Action in action.yml, runs as root as GitHub requires of Docker
-# actions, to write to the runner's workspace.)
+# actions, to write to the runner's workspace. It lives at the root because
+# the runner builds an action's image with the Dockerfile's folder as the
+# context, and the build needs the whole tree.)
 FROM debian:12 AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       meson ninja-build g++ pkg-config libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
