@@ -77,13 +77,16 @@ std::string mask_path(std::string_view path) {
 }  // namespace
 
 std::string mask_url(std::string_view url) {
-    // The path starts after "scheme://authority" (or at the start of a bare path).
+    // The path: after "scheme://authority" (or from the start of a bare
+    // path) up to the first '?' or '#' of the whole text, so that it never
+    // overlaps the query masked below (found by the uri fuzzer: a '?' inside
+    // the authority made the two overlap, and masking twice differed).
+    auto path_end = std::min(url.find_first_of("?#"), url.size());
     std::size_t path_at = 0;
     if (auto scheme = url.find("://"); scheme != std::string_view::npos && scheme < url.find_first_of("/?#")) {
         path_at = url.find('/', scheme + 3);
-        if (path_at == std::string_view::npos) path_at = url.size();
+        if (path_at == std::string_view::npos || path_at > path_end) path_at = path_end;
     }
-    auto path_end = std::min(url.find_first_of("?#", path_at), url.size());
     std::string masked = std::string(url.substr(0, path_at)) + mask_path(url.substr(path_at, path_end - path_at)) +
                          std::string(url.substr(path_end));
     url = masked;

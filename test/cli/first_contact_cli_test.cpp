@@ -300,6 +300,22 @@ TEST_CASE("doctor: every check passes against a healthy tenant, and nothing is s
         CHECK(verdict(json::parse(refused.out), "proxy tunnel") == "fail");
         CHECK(contains(refused.out, "the proxy wants credentials"));
     }
+    SUBCASE("OAuth client credentials: the token's lifetime, or a refused secret with exit 5") {
+        auto creds = f.emu->credentials("tenant-0001");
+        auto good = f.dir / "oauth.json";
+        auto bad = f.dir / "bad.json";
+        std::ofstream(good) << json::serialize(json::object{{"client_id", creds.client_id}, {"client_secret", creds.client_secret}});
+        std::ofstream(bad) << json::serialize(json::object{{"client_id", creds.client_id}, {"client_secret", "not-it"}});
+        auto ok = f.run({"--json", "doctor", "--base-url", f.src(), "--oauth-file", good.string(), "--ca-file", pem.string()});
+        CHECK_MESSAGE(ok.rc == 0, ok.out);
+        CHECK(verdict(json::parse(ok.out), "OAuth token") == "ok");
+        CHECK(contains(ok.out, "lives 300 s"));
+        CHECK_FALSE(contains(ok.out, creds.client_secret));
+        auto refused = f.run({"--json", "doctor", "--base-url", f.src(), "--oauth-file", bad.string(), "--ca-file", pem.string()});
+        CHECK(refused.rc == 5);
+        CHECK(verdict(json::parse(refused.out), "OAuth token") == "fail");
+        CHECK(contains(refused.out, "the client id or secret is wrong"));
+    }
     SUBCASE("a URL that is not one: exit 2 before any request") {
         auto bad = f.run({"doctor", "--base-url", "ftp://example.com/t", "--api-key-env", "SRC_KEY"});
         CHECK(bad.rc == 2);
