@@ -42,6 +42,17 @@ asio::awaitable<outcome<json::value>> call_json(client& c, request req, diagnost
 }
 
 // A job document from a response: ok with the job, or failed.
+// The request's own diagnostics (request id, URL) with what an error
+// document answered with 200 said in place of a job.
+diagnostics with_server_error(diagnostics d, const job_status& j, const json::value& doc) {
+    d.api_code = j.diag.api_code;
+    d.api_type = j.diag.api_type;
+    d.api_message = j.diag.api_message;
+    if (!d.http_status) d.http_status = 200;
+    d.body_excerpt = mask_links(excerpt(json::serialize(doc), 512));
+    return d;
+}
+
 // `asked_id`: the job a status check named (an answer without an id is its).
 flow_event job_event(outcome<json::value> got, diagnostics diag, std::string_view kind, std::string_view what,
                      std::string_view asked_id) {
@@ -57,26 +68,12 @@ flow_event job_event(outcome<json::value> got, diagnostics diag, std::string_vie
         // An error in place of the job that names none (an initiate refused
         // with 200): the server's verdict, not an unreadable answer.
         ev.ec = ev.job.error_envelope ? error_code(errc::job_failed) : error_code(errc::unexpected_response);
-        if (ev.job.error_envelope) {
-            ev.diag.api_code = ev.job.diag.api_code;
-            ev.diag.api_type = ev.job.diag.api_type;
-            ev.diag.api_message = ev.job.diag.api_message;
-            if (!ev.diag.http_status) ev.diag.http_status = 200;
-        }
+        if (ev.job.error_envelope) ev.diag = with_server_error(std::move(ev.diag), ev.job, got.value);
+        else ev.diag.body_excerpt = mask_links(excerpt(json::serialize(got.value), 512));
         ev.diag.detail = std::string(what) + ": " + why;
-        ev.diag.body_excerpt = mask_links(excerpt(json::serialize(got.value), 512));
         return ev;
     }
-    if (ev.job.error_envelope) {
-        // Keep what the request's own diagnostics know (request id, URL).
-        auto d = ev.diag;
-        d.api_code = ev.job.diag.api_code;
-        d.api_type = ev.job.diag.api_type;
-        d.api_message = ev.job.diag.api_message;
-        if (!d.http_status) d.http_status = 200;
-        d.body_excerpt = mask_links(excerpt(json::serialize(got.value), 512));
-        ev.job.diag = std::move(d);
-    }
+    if (ev.job.error_envelope) ev.job.diag = with_server_error(ev.diag, ev.job, got.value);
     ev.what = flow_event::type::ok;
     return ev;
 }
@@ -385,7 +382,7 @@ asio::awaitable<outcome<job_status>> check_once(client& c, std::string kind, std
     req.target = status_target(kind, id_or_url);
     diagnostics diag;
     auto got = co_await call_json(c, req, diag);
-    bool url = starts_with_icase(id_or_url, "http://") || starts_with_icase(id_or_url, "https://");
+    bool url = req.target == id_or_url;  // status_target took it as a URL: no id to fall back on
     auto ev = job_event(std::move(got), std::move(diag), kind, "job status", url ? std::string() : id_or_url);
     if (ev.what == flow_event::type::failed) ev.job.diag = ev.diag;
     co_return outcome<job_status>{ev.ec, std::move(ev.job)};
