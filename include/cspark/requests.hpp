@@ -41,7 +41,10 @@ struct poll_options {
     std::chrono::milliseconds deadline{30 * 60 * 1000};     ///< whole poll
     bool adaptive = true;  ///< once the tenant has finished jobs of this kind, check at their typical
                            ///< duration (median of the last 8) instead of on the growing schedule;
-                           ///< the knobs above still bound every wait and the number of checks
+                           ///< the knobs above still bound every wait and the number of checks.
+                           ///< The durations are those of the client's transport (transport::history():
+                           ///< clients sharing a transport share them; a tenant without any yet takes its
+                           ///< Spark host's); nothing is shared beyond one transport
 };
 
 struct export_request {

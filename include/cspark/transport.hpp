@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cspark/config.hpp>
+#include <cspark/history.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -40,12 +41,17 @@ public:
     boost::asio::any_io_executor get_executor() const noexcept;  ///< the transport's strand
     /// Closes idle kept-alive connections (busy ones finish their request first).
     void close_idle();
+    /// What the jobs of this transport's clients took (poll_options::adaptive
+    /// places checks by it); any thread.
+    job_history& history() noexcept { return history_; }
+
 
     struct impl;
     impl& get_impl() noexcept { return *impl_; }
 
 private:
     std::unique_ptr<impl> impl_;
+    job_history history_;
 };
 
 }  // namespace cspark

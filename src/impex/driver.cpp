@@ -113,6 +113,8 @@ progress_event progress_of(const flow_note& n) {
     return e;
 }
 
+job_history& history_of(client& c) { return c.get_transport()->history(); }
+
 // One flow's I/O: the clients, the download being written, the slot held.
 class runner {
 public:
@@ -130,8 +132,9 @@ public:
                 clock().log().log(log_level::info, n.kind + " job created <" + n.id + ">");
             if (n.what == flow_note::type::retry) clock().log().log(log_level::warn, n.kind + ": " + n.message);
             if (n.what == flow_note::type::timing) {
-                job_timings::global().record(slot_key(n.kind), n.delay);
-                job_timings::global().record(detail::host_key(n.kind, for_kind(n.kind)), n.delay);
+                auto& h = history_of(for_kind(n.kind));
+                h.record(slot_key(n.kind), n.delay);
+                h.record(detail::host_key(n.kind, for_kind(n.kind)), n.delay);
                 if (io_.checkpoint) co_await io_.checkpoint(n);  // a journal's phase times
                 continue;
             }
@@ -324,38 +327,32 @@ private:
 asio::awaitable<void> drive(flow_state& st, flow_io& io) {
     co_await asio::this_coro::throw_if_cancelled(false);
     runner r(st, io);
-    // What the tenants' recent jobs took places this flow's checks, as known
-    // when each job's polling begins (a job that ended meanwhile counts).
-    // A tenant without history yet takes its Spark host's (jobs of one kind
-    // on one environment take alike); the policy's bounds hold either way.
-    // Keys made once: the loop only looks them up.
-    bool adaptive = st.policy.adaptive && !st.policy.expected_export && !st.policy.expected_import;
-    struct history {
+    // What the tenants' recent jobs took, as known at each event (a job that
+    // ended meanwhile counts); a tenant without any yet takes its Spark
+    // host's. Keys made once: the loop only looks them up.
+    struct durations {
+        job_history* history = nullptr;
         std::string tenant, host;
         std::optional<milliseconds> expected() const {
-            if (tenant.empty()) return std::nullopt;
-            auto mine = job_timings::global().expected(tenant);
-            return mine ? mine : job_timings::global().expected(host);
+            if (!history) return std::nullopt;
+            auto mine = history->expected(tenant);
+            return mine ? mine : history->expected(host);
         }
     } exports, imports;
-    if (adaptive && io.source) exports = {slot_key("export", *io.source), host_key("export", *io.source)};
-    if (adaptive && io.target) imports = {slot_key("import", *io.target), host_key("import", *io.target)};
+    if (reads_history(st) && io.source)
+        exports = {&history_of(*io.source), slot_key("export", *io.source), host_key("export", *io.source)};
+    if (reads_history(st) && io.target)
+        imports = {&history_of(*io.target), slot_key("import", *io.target), host_key("import", *io.target)};
     flow_event ev;
     ev.now = r.clock().timer()->now();
-    // Looks for the host's first durations cost timer wake-ups: they are
-    // spent on a fleet's chains (a pair with more groups than one), whose
-    // later jobs wait on this one, and only while nothing is known.
-    auto look = std::max(st.policy.poll.interval / 4, milliseconds(10));
     for (;;) {
-        if (adaptive) {
-            st.policy.expected_export = exports.expected();
-            st.policy.expected_import = imports.expected();
-            // Looks serve only a kind whose duration is unknown: once both
-            // are known, no chain lookup on every step.
-            bool unknown = !st.policy.expected_export || !st.policy.expected_import;
-            bool chain = unknown && io.slots && io.source && io.target &&
-                         io.slots->priority(exports.tenant, imports.tenant) > 1;
-            st.policy.history_look = chain ? look : milliseconds(0);
+        if (reads_history(st)) {
+            history_snapshot h;
+            h.expected_export = exports.expected();
+            h.expected_import = imports.expected();
+            if (reads_chain(st) && io.slots && io.source && io.target)
+                h.chain = io.slots->priority(exports.tenant, imports.tenant);
+            ev.history = h;
         }
         flow_action a = resume(st, std::move(ev));
         if (!st.notes.empty()) co_await r.report();  // most steps note nothing: no coroutine frame for them

@@ -188,10 +188,31 @@ flow_state make_flow(flow_plan plan, flow_policy policy, flow_start start) {
     st.plan = std::move(plan);
     st.policy = std::move(policy);
     st.start = std::move(start);
+    st.history_live = st.policy.adaptive && !st.policy.expected_export && !st.policy.expected_import;
     return st;
 }
 
+bool reads_history(const flow_state& st) { return st.history_live; }
+bool reads_chain(const flow_state& st) {
+    return st.history_live && (!st.policy.expected_export || !st.policy.expected_import);
+}
+
+namespace {
+
+// Looks for the host's first durations cost timer wake-ups: they are spent
+// on a fleet's chains (a pair with more groups than one), whose later jobs
+// wait on this one, and only while a kind's duration is unknown.
+void take_history(flow_state& st, const history_snapshot& h) {
+    st.policy.expected_export = h.expected_export;
+    st.policy.expected_import = h.expected_import;
+    bool unknown = !h.expected_export || !h.expected_import;
+    st.policy.history_look = unknown && h.chain > 1 ? std::max(st.policy.poll.interval / 4, milliseconds(10)) : milliseconds(0);
+}
+
+}  // namespace
+
 flow_action resume(flow_state& st, flow_event ev) {
+    if (st.history_live && ev.history) take_history(st, *ev.history);
     auto a = steps::step(st, ev);
     st.last = a.what;
     return a;

@@ -36,13 +36,22 @@ struct flow_policy {
                                            ///< check (file_hash, or not a ZIP: a proxy's page answered 200)
     milliseconds lookup_margin{2000};      ///< describe timestamps: rounding allowance
     bool adaptive = true;                  ///< place checks by the expected durations below
-    std::optional<milliseconds> expected_export, expected_import;  ///< the tenants' recent jobs
+    /// The tenants' recent jobs. Given here, they hold for the whole flow;
+    /// else (adaptive) each event's `history` brings them as they are known.
+    std::optional<milliseconds> expected_export, expected_import;
     /// While nothing is known of a job's kind, its waits are slept in looks
-    /// this long (no request: a look at expected_export/expected_import, which
-    /// the I/O loop keeps current), so the first job of the kind to end on the
-    /// host places this one's check at once; 0 = waits are slept whole. The
-    /// I/O loop sets it for a fleet's chains (drive()).
+    /// this long (no request: a look at the next event's history), so the
+    /// first job of the kind to end on the host places this one's check at
+    /// once; 0 = waits are slept whole. Set from each event's history: on a
+    /// fleet's chains (longer than one) max(poll.interval / 4, 10 ms).
     milliseconds history_look{0};
+};
+
+/// What the caller's job history (cspark::job_history) says as an event
+/// happens: delivered with each event, as `now` is.
+struct history_snapshot {
+    std::optional<milliseconds> expected_export, expected_import;  ///< the tenants' (else their hosts') recent jobs
+    int chain = 0;  ///< the length of the fleet chain this flow is on (0: not in a fleet)
 };
 
 /// What a flow does, fixed when it starts.
@@ -116,6 +125,7 @@ struct flow_event {
     downloaded_file file;          ///< ok after download (size, sha256; md5 in `md5`) / keep_file (path)
     std::string md5;
     std::uint64_t bytes_held = 0;  ///< failed download: bytes already in the .part
+    std::optional<history_snapshot> history;  ///< when the flow reads history (reads_history())
 };
 
 /// One job being polled until it ends.
@@ -178,6 +188,7 @@ struct flow_state {
     job_status import_job;  ///< the import being made (initiate verbs: the result)
     std::vector<import_result> imports;
 
+    bool history_live = false;  ///< expected durations come with each event (make_flow)
     std::string holding;      ///< the tenant slot held ("export" / "import"), "" = none
     bool cancelling = false;  ///< the caller cancelled: winding down
     bool wrote_files = false;
@@ -194,6 +205,12 @@ flow_state make_flow(flow_plan plan, flow_policy policy, flow_start start);
 
 /// The engine: what to do next, given what came of the last action.
 flow_action resume(flow_state& st, flow_event ev);
+
+/// Whether events must bring a history snapshot (adaptive polling with no
+/// durations given), and whether it needs the fleet chain's length (while a
+/// duration is unknown).
+bool reads_history(const flow_state& st);
+bool reads_chain(const flow_state& st);
 
 /// The services_modify of the services an export reports (every one to itself).
 boost::json::array default_mappings(const job_status& exported);

@@ -97,7 +97,7 @@ boost::asio::awaitable<migration_result> run_migrate(
     std::uint64_t max_package_bytes = 200ull * 1024 * 1024);
 
 /// The key of a tenant's job slot in `gates` ("export {base url}"); also
-/// the key of its jobs' durations in job_timings.
+/// the key of its jobs' durations in the transport's job_history.
 std::string slot_key(const std::string& kind, const client& c);
 /// The key of the durations of a Spark host's jobs of `kind` ("export {origin}"):
 /// what stands in for a tenant with no history yet.

@@ -97,24 +97,6 @@ bool is_download_link(std::string_view url, std::string& why);
 
 // ---- where status checks go
 
-/// Durations of a tenant's recent jobs of one kind (key: "export {base url}"),
-/// shared by every flow of the process: each ended job's duration is
-/// recorded, and the median of the last 8 places the next job's checks.
-class job_timings {
-public:
-    std::optional<std::chrono::milliseconds> expected(const std::string& key) const;
-    void record(const std::string& key, std::chrono::milliseconds duration);
-    static job_timings& global();
-
-private:
-    struct ring {
-        std::chrono::milliseconds last[8]{};
-        std::size_t n = 0;
-    };
-    mutable std::mutex mu_;
-    std::map<std::string, ring> rings_;
-};
-
 /// What is known when a check is planned.
 struct poll_clues {
     std::optional<std::chrono::milliseconds> expected;  ///< the tenant's recent jobs of this kind

@@ -117,6 +117,31 @@ TEST_CASE("exp: every request form; files verified and written atomically") {
     CHECK(bytes);
 }
 
+TEST_CASE("what jobs took is the transport's: clients sharing one share it, nothing is process-wide") {
+    impex_fixture t;
+    auto shared = std::make_shared<transport>(t.f.io.get_executor(), transport_config{});
+    auto on = [&](std::shared_ptr<transport> tr) {
+        auto cfg = t.config("tenant-0001");
+        cfg.shared_transport = std::move(tr);
+        return client(t.f.io.get_executor(), cfg);
+    };
+    client first = on(shared), second = on(shared), alone = on(nullptr);
+    std::string key = "export " + first.url().server.to_string();  // every tenant on the host
+    CHECK_FALSE(shared->history().expected(key));
+    export_request req = quick({.services = {"folder-1/service-1"}});
+    req.directory = t.dir("history");
+    req.overwrite = true;
+    impex spark(first);
+    run_coro(t.f.io, [&]() -> asio::awaitable<void> { co_await spark.exp(req); });
+    auto took = shared->history().expected(key);
+    REQUIRE(took);
+    CHECK(*took >= std::chrono::milliseconds(30));  // the emulator's job duration (virtual time)
+    CHECK(second.get_transport()->history().expected(key) == took);  // the same record
+    CHECK_FALSE(alone.get_transport()->history().expected(key));     // a transport of its own learns alone
+    shared->history().clear();
+    CHECK_FALSE(shared->history().expected(key));
+}
+
 TEST_CASE("exp names a package from Content-Disposition, else from a link ending in .zip, else {tenant}-export-{job}.zip") {
     for (bool disposition : {true, false}) {
         CAPTURE(disposition);

@@ -645,6 +645,56 @@ TEST_CASE("engine: a job's duration counts the POST's round trip the server saw"
     CHECK(timing->delay == 1200ms);  // the old window (up to 1000 ms) took the midpoint, 500 ms
 }
 
+TEST_CASE("engine: the job history comes with each event; the engine, not the I/O loop, decides the looks") {
+    flow_policy policy;  // adaptive, no durations given: they come with the events
+    sim s(exp_plan(), {}, policy);
+    REQUIRE(reads_history(s.st));
+    CHECK(reads_chain(s.st));  // nothing known: a chain's length matters
+    history_snapshot h;
+    h.chain = 3;  // on a fleet chain of three, nothing known of either kind
+    auto with = [&](flow_event e) {
+        e.history = h;
+        return s.feed(std::move(e));
+    };
+    with({});
+    flow_event created;
+    created.what = flow_event::type::ok;
+    created.job = job("E1", "created");
+    REQUIRE(with(created).what == act::check_status);
+    flow_event running = created;
+    running.job = job("E1", "in_progress");
+    REQUIRE(with(running).what == act::sleep);
+    CHECK(s.last.delay == 250ms);  // a look: a quarter of the 1 s interval
+    h.expected_export = 400ms;     // an export on the host ended meanwhile
+    h.expected_import = 900ms;
+    s.now += s.last.delay;
+    flow_event woke;
+    woke.what = flow_event::type::ok;
+    CHECK(with(woke).what == act::sleep);
+    CHECK(s.last.delay == 158ms);  // to 408 ms: the export's expected end (+2 %)
+    CHECK_FALSE(reads_chain(s.st));  // both kinds known: the chain no longer matters
+    CHECK(s.st.policy.history_look == 0ms);
+    SUBCASE("durations given in the policy hold; events' history is not read") {
+        flow_policy fixed;
+        fixed.expected_export = 4000ms;
+        sim f(exp_plan(), {}, fixed);
+        CHECK_FALSE(reads_history(f.st));
+    }
+    SUBCASE("off a chain (or on one of length 1), waits are slept whole") {
+        sim one(exp_plan(), {}, policy);
+        h = {};
+        h.chain = 1;
+        auto feed_one = [&](flow_event e) {
+            e.history = h;
+            return one.feed(std::move(e));
+        };
+        feed_one({});
+        feed_one(created);
+        REQUIRE(feed_one(running).what == act::sleep);
+        CHECK(one.last.delay == 1000ms);
+    }
+}
+
 TEST_CASE("engine: a wait with nothing known is slept in looks, and a duration learned meanwhile moves the check") {
     flow_policy policy;
     policy.history_look = 250ms;  // the I/O loop sets it for a fleet's chains

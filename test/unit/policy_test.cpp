@@ -1,6 +1,8 @@
 // The pure decisions behind "never twice, never lost", case by case.
 #include "impex/policy.hpp"
 
+#include <cspark/history.hpp>
+
 #include "core/text.hpp"
 
 #include <boost/json/parse.hpp>
@@ -178,12 +180,12 @@ TEST_CASE("plan_next_check: at the expected end, then growing with the overrun, 
     CHECK(plan_next_check(p, 1, 0ms, c, 0.5).delay == next_poll(p, 1, 0ms, 0.5).delay);
 }
 
-TEST_CASE("observed_duration and job_timings: what a job took, and the tenant's typical duration") {
+TEST_CASE("observed_duration and job_history: what a job took, and the tenant's typical duration") {
     using namespace std::chrono_literals;
     CHECK(observed_duration(1000ms, 2000ms, 0) == 1500ms);
     CHECK(observed_duration(1000ms, 2000ms, 1234) == 1234ms);
     CHECK(observed_duration(1000ms, 2000ms, 5) == 1500ms);  // not in the window: not trusted
-    job_timings t;
+    job_history t;
     CHECK_FALSE(t.expected("export a"));
     for (auto d : {100ms, 900ms, 200ms}) t.record("export a", d);
     CHECK(t.expected("export a") == 200ms);  // the median
