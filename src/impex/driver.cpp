@@ -257,12 +257,9 @@ private:
             session_ = std::make_unique<download_session>(options_);
             session_file_ = a.file;
             error_code ec;
-            std::string name = a.file == 0 && !io_.file_name.empty() ? io_.file_name : a.name;
-            if (!session_->open(name, ec, why)) co_return failed(ec, why);
-            session_->want_md5(trim(file.file_hash).size() == 32);
-            // The server may name a package (Content-Disposition) that we
-            // named after its link: one file only, so two never clash.
-            session_->take_server_name(io_.file_name.empty() && st_.plan.file_prefix.empty() && st_.files.size() == 1);
+            if (!session_->open(a.name, ec, why)) co_return failed(ec, why);
+            session_->want_md5(a.md5);
+            session_->take_server_name(a.server_name);
         }
         request req;
         req.target = file.url;

@@ -23,7 +23,6 @@ struct flow_io {
     std::string source_system;
     std::uint64_t max_package_bytes = 200ull * 1024 * 1024;
     download_options download;     ///< directory, durable, overwrite, in_memory, limits
-    std::string file_name;         ///< the download verb's name for its file ("" = the engine's)
     progress_fn progress;
     /// Awaited for every note before the next action: a journal makes an
     /// intent durable here, before its POST.

@@ -64,6 +64,7 @@ struct flow_plan {
     bool use_slots = false;        ///< hold the tenant's export/import slot from POST to the job's end
     bool wait_out_conflicts = true;  ///< 409 (a job of the tenant runs): wait and send again
     std::string file_prefix;       ///< "" = name packages after their links; else "{prefix}-{job8}.zip"
+    std::string file_name;         ///< the download verb's name for its (first) file; "" = as above
     std::string tenant;            ///< the source tenant: "{tenant}-export-{job}.zip" for a link not ending in .zip
 };
 
@@ -112,6 +113,8 @@ struct flow_action {
     bool verified = false;  ///< keep_file: the server's hash matched
     bool from_start = false;  ///< download: drop the bytes held and fetch the file from byte 0
     std::string name;       ///< download / keep_file: the file name in the destination directory
+    bool md5 = false;       ///< download: the server's file_hash is an MD5: compute one beside the SHA-256
+    bool server_name = false;  ///< download: the server's name for the file (Content-Disposition) may replace `name`
     std::string release;    ///< before this action, give back the tenant's slot of this kind
 };
 

@@ -16,6 +16,21 @@ namespace json = boost::json;
 // ------------------------------------------------------------ downloads
 
 
+// The digest a file_hash names: 32 hex digits an MD5, 64 a SHA-256, else
+// none to compare (the package's ZIP structure is checked instead).
+struct expected_digest {
+    std::string hex;
+    bool md5 = false;
+    bool comparable() const { return !hex.empty(); }
+};
+
+expected_digest digest_of(const std::string& file_hash) {
+    auto h = to_lower(trim(file_hash));
+    bool hex = !h.empty() && h.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex || (h.size() != 32 && h.size() != 64)) return {};
+    return {h, h.size() == 32};
+}
+
 flow_action download(flow_state& st, bool from_start = false) {
     st.at = stage::download;
     st.wrote_files = true;
@@ -23,6 +38,10 @@ flow_action download(flow_state& st, bool from_start = false) {
     a.file = st.file;
     a.name = st.file_names[st.file];
     a.from_start = from_start;
+    a.md5 = digest_of(st.files[st.file].file_hash).md5;
+    // The server may name a package (Content-Disposition) that we named
+    // after its link: one file only, so two never clash.
+    a.server_name = st.plan.file_name.empty() && st.plan.file_prefix.empty() && st.files.size() == 1;
     return a;
 }
 
@@ -65,7 +84,9 @@ void name_files(flow_state& st) {
         std::string fallback = (st.plan.tenant.empty() ? std::string() : st.plan.tenant + "-") + "export-" + job +
                                (st.files.size() > 1 ? "-" + std::to_string(i + 1) : std::string()) + ".zip";
         std::string name;
-        if (st.plan.file_prefix.empty()) {
+        if (i == 0 && !st.plan.file_name.empty()) {
+            name = st.plan.file_name;
+        } else if (st.plan.file_prefix.empty()) {
             name = file_name_from_url(st.files[i].url, fallback);
             if (name.size() < 5 || to_lower(name.substr(name.size() - 4)) != ".zip" || to_lower(name) == "package.zip")
                 name = file_name_from_url(fallback, "package.zip");
@@ -103,14 +124,12 @@ flow_action after_download(flow_state& st, flow_event& ev) {
         }
         return end_with(st, ev.ec, ev.diag, "export", st.export_job.id);
     }
-    auto expected = to_lower(trim(st.files[st.file].file_hash));
-    bool hex = !expected.empty() && expected.find_first_not_of("0123456789abcdef") == std::string::npos;
-    bool md5 = hex && expected.size() == 32, comparable = hex && (expected.size() == 32 || expected.size() == 64);
-    if (comparable) {
-        const auto& actual = md5 ? ev.md5 : ev.file.sha256;
-        if (actual != expected) {
+    auto expected = digest_of(st.files[st.file].file_hash);
+    if (expected.comparable()) {
+        const auto& actual = expected.md5 ? ev.md5 : ev.file.sha256;
+        if (actual != expected.hex) {
             diagnostics d = ev.diag;
-            d.detail = "file_hash mismatch for " + mask_url(st.files[st.file].url) + ": expected " + expected + ", got " +
+            d.detail = "file_hash mismatch for " + mask_url(st.files[st.file].url) + ": expected " + expected.hex + ", got " +
                        actual + "; the download was removed";
             if (auto again = refetch(st, errc::hash_mismatch, d)) return *again;
             if (st.refetches > 0) d.detail += " (after " + std::to_string(st.refetches + 1) + " downloads)";
@@ -121,7 +140,7 @@ flow_action after_download(flow_state& st, flow_event& ev) {
     auto a = make(act::keep_file, "export", st.export_job.id);
     a.file = st.file;
     a.name = st.file_names[st.file];
-    a.verified = comparable;
+    a.verified = expected.comparable();
     return a;
 }
 

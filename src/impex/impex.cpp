@@ -138,10 +138,9 @@ asio::awaitable<outcome<downloaded_file>> download_one(client& c, export_file f,
     flow_io io;
     io.source = &c;
     io.download = opt;
-    io.file_name = opt.file_name;
     flow_policy policy;
     policy.max_resumes = opt.max_resumes;
-    auto st = make_flow({.download = true}, policy, {.files = {std::move(f)}});
+    auto st = make_flow({.download = true, .file_name = opt.file_name}, policy, {.files = {std::move(f)}});
     co_await drive(st, io);
     downloaded_file out = st.downloaded.empty() ? downloaded_file{} : std::move(st.downloaded.front());
     out.diag = st.diag;

@@ -153,6 +153,16 @@ const char* describe_without(std::vector<std::string> ids) {
 
 }  // namespace
 
+TEST_CASE("engine: the download verb's own file name is the action's") {
+    sim s({.download = true, .file_name = "mine.zip"}, {.files = {file_link(), file_link("https://h/x/other.zip")}});
+    REQUIRE(s.begin().what == act::download);
+    CHECK(s.last.name == "mine.zip");
+    CHECK_FALSE(s.last.server_name);
+    s.downloaded(sha);
+    REQUIRE(s.kept("/d/mine.zip").what == act::download);
+    CHECK(s.last.name == "other.zip");
+}
+
 TEST_CASE("engine: exp from POST to a verified file, with notes for observers") {
     sim s(exp_plan());
     CHECK(s.begin().what == act::post_export);
@@ -419,6 +429,8 @@ TEST_CASE("engine: downloads") {
     }
     SUBCASE("an MD5 file_hash is compared with the MD5") {
         to_export_done(s, {file_link("https://h/p.zip", std::string(32, 'c'))});
+        CHECK(s.last.md5);  // the action asks for the MD5: the driver decides nothing
+        CHECK(s.last.server_name);  // one file: the server's name for it may replace the link's
         flow_event e;
         e.what = flow_event::type::ok;
         e.file.sha256 = sha;
@@ -434,6 +446,8 @@ TEST_CASE("engine: downloads") {
     SUBCASE("two links with one name get two names; a failure on the second removes the first") {
         to_export_done(s, {file_link("https://h/a/same.zip"), file_link("https://h/b/same.zip")});
         CHECK(s.last.name == "same.zip");
+        CHECK_FALSE(s.last.md5);          // a SHA-256 file_hash
+        CHECK_FALSE(s.last.server_name);  // two files: the names stay ours, never two alike
         s.downloaded(sha);
         REQUIRE(s.kept("/d/same.zip").what == act::download);
         CHECK(s.last.name == "same-1.zip");
