@@ -94,7 +94,7 @@ flow_event ok() {
 
 progress_event progress_of(const flow_note& n) {
     progress_event e;
-    e.job_kind = n.kind;
+    e.job_kind = kind_name(n.kind);
     e.job_id = n.id;
     e.status = n.status;
     e.delay = n.delay;
@@ -120,7 +120,7 @@ class runner {
 public:
     runner(flow_state& st, flow_io& io) : st_(st), io_(io) {}
 
-    client& for_kind(const std::string& kind) { return kind == "import" ? *io_.target : *io_.source; }
+    client& for_kind(job_kind kind) { return kind == job_kind::import_job ? *io_.target : *io_.source; }
     client& clock() { return io_.source ? *io_.source : *io_.target; }
 
     // Observers see every note; a checkpoint is awaited before the next action.
@@ -129,8 +129,8 @@ public:
         st_.notes.clear();
         for (const auto& n : notes) {
             if (n.what == flow_note::type::job_created && clock().log().enabled(log_level::info))
-                clock().log().log(log_level::info, n.kind + " job created <" + n.id + ">");
-            if (n.what == flow_note::type::retry) clock().log().log(log_level::warn, n.kind + ": " + n.message);
+                clock().log().log(log_level::info, kind_name(n.kind) + " job created <" + n.id + ">");
+            if (n.what == flow_note::type::retry) clock().log().log(log_level::warn, kind_name(n.kind) + ": " + n.message);
             if (n.what == flow_note::type::timing) {
                 auto& h = history_of(for_kind(n.kind));
                 h.record(slot_key(n.kind), n.delay);
@@ -144,8 +144,8 @@ public:
         }
     }
 
-    void release(const std::string& kind) {
-        if (!kind.empty() && io_.slots) io_.slots->release(slot_key(kind));
+    void release(std::optional<job_kind> kind) {
+        if (kind && io_.slots) io_.slots->release(slot_key(*kind));
     }
 
     // Not a coroutine itself: it hands back the awaitable of the one action,
@@ -176,7 +176,7 @@ private:
     // longer chain runs (gates::begin_transfer); elsewhere it just runs.
     asio::awaitable<flow_event> in_turn(asio::awaitable<flow_event> transfer) {
         if (!io_.slots || !io_.source || !io_.target) co_return co_await std::move(transfer);
-        int priority = io_.slots->priority(slot_key("export"), slot_key("import"));
+        int priority = io_.slots->priority(slot_key(job_kind::export_job), slot_key(job_kind::import_job));
         bool got = co_await io_.slots->begin_transfer(priority);
         if (!got) co_return failed(errc::cancelled, "cancelled while waiting for a transfer of a longer chain");
         struct turn {
@@ -187,13 +187,13 @@ private:
         co_return co_await std::move(transfer);
     }
 
-    std::string slot_key(const std::string& kind) { return detail::slot_key(kind, for_kind(kind)); }
+    std::string slot_key(job_kind kind) { return detail::slot_key(kind, for_kind(kind)); }
 
-    asio::awaitable<flow_event> acquire(std::string kind) {
+    asio::awaitable<flow_event> acquire(job_kind kind) {
         if (!io_.slots) co_return ok();
         std::string key = slot_key(kind);
         bool got = co_await io_.slots->acquire(key);
-        if (!got) co_return failed(errc::cancelled, "cancelled while waiting for the tenant's " + kind + " slot");
+        if (!got) co_return failed(errc::cancelled, "cancelled while waiting for the tenant's " + kind_name(kind) + " slot");
         co_return ok();
     }
 
@@ -224,20 +224,20 @@ private:
         co_return job_event(std::move(got), std::move(diag), "import", "import initiate", {});
     }
 
-    asio::awaitable<flow_event> describe(const std::string& kind) {
-        auto got = co_await describe_jobs(for_kind(kind), kind);
+    asio::awaitable<flow_event> describe(job_kind kind) {
+        auto got = co_await describe_jobs(for_kind(kind), kind_name(kind));
         if (got.ec) co_return failed(got.ec, "describe failed");
         auto ev = ok();
         ev.describe = std::move(got.value);
         co_return ev;
     }
 
-    asio::awaitable<flow_event> check(const std::string& kind, const std::string& id) {
+    asio::awaitable<flow_event> check(job_kind kind, const std::string& id) {
         request req;
-        req.target = status_target(kind, id);
+        req.target = status_target(kind_name(kind), id);
         diagnostics diag;
         auto got = co_await call_json(for_kind(kind), req, diag);
-        co_return job_event(std::move(got), std::move(diag), kind, "job status", id);
+        co_return job_event(std::move(got), std::move(diag), kind_name(kind), "job status", id);
     }
 
     asio::awaitable<flow_event> sleep(milliseconds d) {
@@ -337,9 +337,9 @@ asio::awaitable<void> drive(flow_state& st, flow_io& io) {
         }
     } exports, imports;
     if (reads_history(st) && io.source)
-        exports = {&history_of(*io.source), slot_key("export", *io.source), host_key("export", *io.source)};
+        exports = {&history_of(*io.source), slot_key(job_kind::export_job, *io.source), host_key(job_kind::export_job, *io.source)};
     if (reads_history(st) && io.target)
-        imports = {&history_of(*io.target), slot_key("import", *io.target), host_key("import", *io.target)};
+        imports = {&history_of(*io.target), slot_key(job_kind::import_job, *io.target), host_key(job_kind::import_job, *io.target)};
     flow_event ev;
     ev.now = r.clock().timer()->now();
     for (;;) {

@@ -12,10 +12,10 @@
 namespace cspark::detail::steps {
 namespace json = boost::json;
 
-flow_action make(act what, std::string kind, std::string id) {
+flow_action make(act what, job_kind kind, std::string id) {
     flow_action a;
     a.what = what;
-    a.kind = std::move(kind);
+    a.kind = kind;
     a.id = std::move(id);
     return a;
 }
@@ -26,20 +26,20 @@ flow_action sleep_for(milliseconds d) {
     return a;
 }
 
-flow_note make_note(flow_note::type what, std::string kind, std::string id, std::string status) {
+flow_note make_note(flow_note::type what, job_kind kind, std::string id, std::string status) {
     flow_note n;
     n.what = what;
-    n.kind = std::move(kind);
+    n.kind = kind;
     n.id = std::move(id);
     n.status = std::move(status);
     return n;
 }
 
-void note(flow_state& st, flow_note::type what, std::string kind, std::string id, std::string status) {
-    st.notes.push_back(make_note(what, std::move(kind), std::move(id), std::move(status)));
+void note(flow_state& st, flow_note::type what, job_kind kind, std::string id, std::string status) {
+    st.notes.push_back(make_note(what, kind, std::move(id), std::move(status)));
 }
 
-void note_retry(flow_state& st, const std::string& kind, milliseconds delay, std::string reason, std::string why) {
+void note_retry(flow_state& st, job_kind kind, milliseconds delay, std::string reason, std::string why) {
     auto n = make_note(flow_note::type::retry, kind);
     n.delay = delay;
     n.status = std::move(reason);
@@ -47,14 +47,14 @@ void note_retry(flow_state& st, const std::string& kind, milliseconds delay, std
     st.notes.push_back(std::move(n));
 }
 
-bool exporting(const flow_state& st) { return st.at <= stage::keep || st.at == stage::cancel_lookup; }
-std::string kind_of(const flow_state& st) { return exporting(st) ? "export" : "import"; }
-const std::string& cid_of(const flow_state& st) { return exporting(st) ? st.start.export_cid : st.start.import_cid; }
+const std::string& cid_of(const flow_state& st) {
+    return st.step == job_kind::export_job ? st.start.export_cid : st.start.import_cid;
+}
 
 // Gives the tenant's slot back with the next action.
 flow_action releasing(flow_state& st, flow_action a) {
-    a.release = std::move(st.holding);
-    st.holding.clear();
+    a.release = st.holding;
+    st.holding.reset();
     return a;
 }
 
@@ -65,7 +65,7 @@ flow_action releasing(flow_state& st, flow_action a) {
 flow_action wind_down(flow_state& st) {
     if (st.at == stage::cancel) {
         st.at = stage::discard;
-        return releasing(st, make(act::cancel_export, "export", st.export_job.id));
+        return releasing(st, make(act::cancel_export, job_kind::export_job, st.export_job.id));
     }
     bool half_done = st.ec && st.plan.download && st.downloaded.size() < st.files.size();
     bool transient = !st.plan.keep_files;  // nothing resumes this flow: its packages go whatever the outcome
@@ -77,7 +77,7 @@ flow_action wind_down(flow_state& st) {
     return releasing(st, make(act::finish));
 }
 
-flow_action end_with(flow_state& st, error_code ec, diagnostics diag, const std::string& kind, const std::string& id) {
+flow_action end_with(flow_state& st, error_code ec, diagnostics diag, job_kind kind, const std::string& id) {
     st.ec = ec;
     st.diag = std::move(diag);
     if (ec) st.failed_in = kind;
@@ -107,20 +107,21 @@ flow_action begin(flow_state& st, flow_event& ev) {
     st.services_modify = s.services_modify;
     if (!s.import_id.empty()) {
         st.at = stage::import_poll;
-        return poll_begin(st, "import", s.import_id, ev.now);
+        st.step = job_kind::import_job;
+        return poll_begin(st, job_kind::import_job, s.import_id, ev.now);
     }
     if (!s.export_id.empty() && s.packages.empty()) {  // with the package already here, the export job is past
         st.export_job.id = s.export_id;
         st.at = stage::export_poll;
-        return poll_begin(st, "export", s.export_id, ev.now);
+        return poll_begin(st, job_kind::export_job, s.export_id, ev.now);
     }
     if (st.plan.export_job) {
         st.at = stage::export_post;
         if (s.export_intent_age && !s.export_cid.empty()) {
             st.at = stage::export_lookup;
-            return make(act::describe, "export");
+            return make(act::describe, job_kind::export_job);
         }
-        return begin_step(st, ev, true);
+        return begin_step(st, ev, job_kind::export_job);
     }
     if (st.plan.download && !s.files.empty()) {
         st.files = s.files;
@@ -137,13 +138,13 @@ flow_action cancelled(flow_state& st) {
     diagnostics d;
     d.detail = "cancelled";
     bool post_in_flight = st.at == stage::export_post || st.at == stage::export_lookup;
-    if (post_in_flight && !st.start.export_cid.empty() && st.posts > 0) {
+    if (post_in_flight && !st.start.export_cid.empty() && st.post.sends > 0) {
         st.ec = errc::cancelled;
         st.diag = d;
         st.at = stage::cancel_lookup;
-        return make(act::describe, "export");
+        return make(act::describe, job_kind::export_job);
     }
-    return end_with(st, errc::cancelled, d, kind_of(st), st.poll.id);
+    return end_with(st, errc::cancelled, d, st.step, st.poll.id);
 }
 
 flow_action after_cancel_lookup(flow_state& st, flow_event& ev) {
@@ -151,7 +152,7 @@ flow_action after_cancel_lookup(flow_state& st, flow_event& ev) {
         auto look = identify_job(read_describe(ev.describe, "export"), st.start.export_cid, milliseconds(0), st.policy.lookup_margin);
         if (look.what == job_lookup::verdict::found) st.export_job.id = look.id;
     }
-    return end_with(st, errc::cancelled, st.diag, "export", st.export_job.id);
+    return end_with(st, errc::cancelled, st.diag, job_kind::export_job, st.export_job.id);
 }
 
 flow_action step(flow_state& st, flow_event& ev) {
@@ -213,9 +214,7 @@ void take_history(flow_state& st, const history_snapshot& h) {
 
 flow_action resume(flow_state& st, flow_event ev) {
     if (st.history_live && ev.history) take_history(st, *ev.history);
-    auto a = steps::step(st, ev);
-    st.last = a.what;
-    return a;
+    return steps::step(st, ev);
 }
 
 json::array default_mappings(const job_status& exported) {

@@ -9,6 +9,8 @@
 #include <cspark/impex.hpp>
 #include <cspark/job.hpp>
 
+#include "impex/job_kind.hpp"
+
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
 
@@ -81,7 +83,7 @@ struct flow_start {
 /// A step an observer sees (progress, a journal). Intents come before their POST.
 struct flow_note {
     enum class type { intent, job_created, status, retry, downloaded, finished, failed, timing } what = type::status;
-    std::string kind;          ///< "export" / "import"
+    job_kind kind = job_kind::export_job;
     std::string id;            ///< job id (job_created, status, finished, failed)
     std::string status;        ///< job status / correlation id (intent) / retry: its reason code
     milliseconds delay{0};     ///< retry; timing: the job's duration
@@ -105,7 +107,7 @@ struct flow_action {
         discard,        ///< remove the packages this flow wrote
         finish,         ///< the flow ended: outcome in the state
     } what = type::finish;
-    std::string kind;
+    job_kind kind = job_kind::export_job;
     std::string id;
     std::string cid;
     std::size_t file = 0;
@@ -115,7 +117,7 @@ struct flow_action {
     std::string name;       ///< download / keep_file: the file name in the destination directory
     bool md5 = false;       ///< download: the server's file_hash is an MD5: compute one beside the SHA-256
     bool server_name = false;  ///< download: the server's name for the file (Content-Disposition) may replace `name`
-    std::string release;    ///< before this action, give back the tenant's slot of this kind
+    std::optional<job_kind> release;  ///< before this action, give back the tenant's slot of this kind
 };
 
 struct flow_event {
@@ -133,7 +135,9 @@ struct flow_event {
 
 /// One job being polled until it ends.
 struct poll_state {
-    std::string kind, id;
+    job_kind kind = job_kind::export_job;
+    std::string id;
+    bool waiting = false;  ///< the action out is a wait (else a check): what the next event answers
     int checks = 0;
     clock_type::time_point started{};
     std::string last_status;
@@ -148,6 +152,15 @@ struct poll_state {
     std::optional<milliseconds> due;       ///< a wait slept in looks: when its check is due (since started)
 };
 
+/// The POST of one step (export, or one package's import).
+struct post_state {
+    int sends = 0;  ///< sent so far (a wait for another job's end is not a send)
+    std::optional<clock_type::time_point> began, conflict_since;
+    error_code ec;  ///< a send whose answer was lost
+    diagnostics diag;
+    bool waiting = false;  ///< the action out is the wait before sending again
+};
+
 struct flow_state {
     flow_plan plan;
     flow_policy policy;
@@ -158,14 +171,9 @@ struct flow_state {
         import_slot, import_post, import_lookup, import_confirm, import_poll,
         cancel_lookup, cancel, discard, done,
     } at = stage::begin;
-    flow_action::type last = flow_action::type::finish;  ///< the action the event answers
+    job_kind step = job_kind::export_job;  ///< the kind of job the current step makes or awaits
 
-    // The POST of the current step.
-    int posts = 0;
-    std::optional<clock_type::time_point> post_began, conflict_since;
-    error_code post_ec;
-    diagnostics post_diag;
-    bool slept = false;  ///< the wait before a resend / conflict retry is over
+    post_state post;  ///< the POST of the current step
 
     poll_state poll;
     std::mt19937_64 rng{1};
@@ -192,14 +200,14 @@ struct flow_state {
     std::vector<import_result> imports;
 
     bool history_live = false;  ///< expected durations come with each event (make_flow)
-    std::string holding;      ///< the tenant slot held ("export" / "import"), "" = none
+    std::optional<job_kind> holding;  ///< the tenant slot held
     bool cancelling = false;  ///< the caller cancelled: winding down
     bool wrote_files = false;
 
     // Outcome.
     error_code ec;
     diagnostics diag;
-    std::string failed_in;  ///< "export" / "import": the step that failed
+    std::optional<job_kind> failed_in;  ///< the step that failed
     std::vector<flow_note> notes;  ///< drained by the driver after each resume
 };
 

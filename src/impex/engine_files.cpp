@@ -34,7 +34,7 @@ expected_digest digest_of(const std::string& file_hash) {
 flow_action download(flow_state& st, bool from_start = false) {
     st.at = stage::download;
     st.wrote_files = true;
-    auto a = make(act::download, "export", st.export_job.id);
+    auto a = make(act::download, job_kind::export_job, st.export_job.id);
     a.file = st.file;
     a.name = st.file_names[st.file];
     a.from_start = from_start;
@@ -52,7 +52,7 @@ std::optional<flow_action> refetch(flow_state& st, const error_code& ec, const d
     if (st.refetches >= st.policy.max_refetches) return std::nullopt;
     ++st.refetches;
     st.resumes = 0;
-    note_retry(st, "export", milliseconds(0), "download_refetched",
+    note_retry(st, job_kind::export_job, milliseconds(0), "download_refetched",
                "the package failed its check (" + std::string(error_name(ec)) + (diag.detail.empty() ? "" : ": " + diag.detail) +
                    "): downloading it again from byte 0 (" + std::to_string(st.refetches) + " of " +
                    std::to_string(st.policy.max_refetches) + ")");
@@ -67,9 +67,9 @@ flow_action next_download(flow_state& st, flow_event& ev) {
     }
     for (const auto& f : st.downloaded) st.packages.push_back(f.path);
     // The export is done once its packages are here, whether imports follow or not.
-    note(st, flow_note::type::finished, "export", st.export_job.id, st.export_job.status);
+    note(st, flow_note::type::finished, job_kind::export_job, st.export_job.id, st.export_job.status);
     if (st.plan.import_job) return begin_imports(st, ev);
-    return end_with(st, {}, {}, "export", st.export_job.id);
+    return end_with(st, {}, {}, job_kind::export_job, st.export_job.id);
 }
 
 // The file names of an export: one per link, never two alike. A link whose
@@ -104,7 +104,7 @@ flow_action begin_downloads(flow_state& st, flow_event& ev) {
     if (st.files.empty()) {
         diagnostics d;
         d.detail = "export job " + st.export_job.id + " finished '" + st.export_job.status + "' without files";
-        return end_with(st, errc::no_files, d, "export", st.export_job.id);
+        return end_with(st, errc::no_files, d, job_kind::export_job, st.export_job.id);
     }
     st.file_names.clear();
     name_files(st);
@@ -119,10 +119,10 @@ flow_action after_download(flow_state& st, flow_event& ev) {
         bool dropped = traits_of(ev.ec).transfer_dropped;
         if (dropped && st.resumes < st.policy.max_resumes) {
             ++st.resumes;
-            note_retry(st, "export", milliseconds(0), "download_resumed", "resuming the download at byte " + std::to_string(ev.bytes_held));
+            note_retry(st, job_kind::export_job, milliseconds(0), "download_resumed", "resuming the download at byte " + std::to_string(ev.bytes_held));
             return download(st);
         }
-        return end_with(st, ev.ec, ev.diag, "export", st.export_job.id);
+        return end_with(st, ev.ec, ev.diag, job_kind::export_job, st.export_job.id);
     }
     auto expected = digest_of(st.files[st.file].file_hash);
     if (expected.comparable()) {
@@ -133,11 +133,11 @@ flow_action after_download(flow_state& st, flow_event& ev) {
                        actual + "; the download was removed";
             if (auto again = refetch(st, errc::hash_mismatch, d)) return *again;
             if (st.refetches > 0) d.detail += " (after " + std::to_string(st.refetches + 1) + " downloads)";
-            return end_with(st, errc::hash_mismatch, d, "export", st.export_job.id);
+            return end_with(st, errc::hash_mismatch, d, job_kind::export_job, st.export_job.id);
         }
     }
     st.at = stage::keep;
-    auto a = make(act::keep_file, "export", st.export_job.id);
+    auto a = make(act::keep_file, job_kind::export_job, st.export_job.id);
     a.file = st.file;
     a.name = st.file_names[st.file];
     a.verified = expected.comparable();
@@ -148,10 +148,10 @@ flow_action after_keep(flow_state& st, flow_event& ev) {
     if (ev.what != ev_type::ok) {
         if (ev.ec == errc::invalid_package)
             if (auto again = refetch(st, ev.ec, ev.diag)) return *again;
-        return end_with(st, ev.ec, ev.diag, "export", st.export_job.id);
+        return end_with(st, ev.ec, ev.diag, job_kind::export_job, st.export_job.id);
     }
     st.downloaded.push_back(ev.file);
-    auto n = make_note(flow_note::type::downloaded, "export", st.export_job.id);
+    auto n = make_note(flow_note::type::downloaded, job_kind::export_job, st.export_job.id);
     n.path = ev.file.path;
     n.sha256 = ev.file.sha256;
     n.size = ev.file.size;
@@ -166,40 +166,41 @@ flow_action after_export_poll(flow_state& st, flow_event& ev) {
     if (!ended) return next;
     st.export_job = std::move(st.poll.job);  // one copy of the document per job, not one per stage
     if (st.export_job.id.empty()) st.export_job.id = st.poll.id;
-    if (ended->ec) return end_with(st, ended->ec, ended->diag, "export", st.poll.id);
-    if (st.plan.stop_at_created) return end_with(st, {}, {}, "export", st.poll.id);
+    if (ended->ec) return end_with(st, ended->ec, ended->diag, job_kind::export_job, st.poll.id);
+    if (st.plan.stop_at_created) return end_with(st, {}, {}, job_kind::export_job, st.poll.id);
     if (!st.plan.download) {
-        note(st, flow_note::type::finished, "export", st.export_job.id, st.export_job.status);
-        return end_with(st, {}, {}, "export", st.poll.id);
+        note(st, flow_note::type::finished, job_kind::export_job, st.export_job.id, st.export_job.status);
+        return end_with(st, {}, {}, job_kind::export_job, st.poll.id);
     }
     auto a = begin_downloads(st, ev);
-    return st.holding == "export" ? releasing(st, std::move(a)) : a;  // the tenant's export slot is free
+    return st.holding == job_kind::export_job ? releasing(st, std::move(a)) : a;  // the tenant's export slot is free
 }
 
 // ------------------------------------------------------------ imports
 
 flow_action begin_imports(flow_state& st, flow_event& ev) {
     st.package = 0;
+    st.step = job_kind::import_job;
     st.at = stage::import_slot;
     if (st.start.import_intent_age && !st.start.import_cid.empty() && !st.services_modify) st.services_modify = st.start.services_modify;
     if (!st.services_modify) st.services_modify = default_mappings(st.export_job);
     if (st.services_modify->empty()) {
         diagnostics d;
         d.detail = "no destination: the export names no services; give at least one {source, target} mapping";
-        return end_with(st, errc::invalid_argument, d, "import", {});
+        return end_with(st, errc::invalid_argument, d, job_kind::import_job, {});
     }
     if (st.packages.empty()) {
         diagnostics d;
         d.detail = "no package to import";
-        return end_with(st, errc::invalid_argument, d, "import", {});
+        return end_with(st, errc::invalid_argument, d, job_kind::import_job, {});
     }
     if (st.start.import_intent_age && !st.start.import_cid.empty()) {
         // An earlier run announced this import: look for its job before sending.
-        st.posts = 0;
+        st.post = post_state{};
         st.at = stage::import_lookup;
-        return make(act::describe, "import");
+        return make(act::describe, job_kind::import_job);
     }
-    return begin_step(st, ev, false);
+    return begin_step(st, ev, job_kind::import_job);
 }
 
 void summarize(const json::value& outputs, import_result& r) {
@@ -239,14 +240,14 @@ flow_action after_import_poll(flow_state& st, flow_event& ev) {
     if (st.plan.stop_at_created) st.import_job = r.job;  // the initiate verb's result
     std::string status = r.job.status;
     st.imports.push_back(std::move(r));
-    if (ended->ec) return end_with(st, ended->ec, ended->diag, "import", st.poll.id);
-    if (st.plan.stop_at_created) return end_with(st, {}, {}, "import", st.poll.id);
-    note(st, flow_note::type::finished, "import", st.poll.id, status);
+    if (ended->ec) return end_with(st, ended->ec, ended->diag, job_kind::import_job, st.poll.id);
+    if (st.plan.stop_at_created) return end_with(st, {}, {}, job_kind::import_job, st.poll.id);
+    note(st, flow_note::type::finished, job_kind::import_job, st.poll.id, status);
     if (++st.package < st.packages.size()) {
-        auto a = begin_step(st, ev, false);
-        return st.holding == "import" && a.what != act::acquire_slot ? a : releasing(st, std::move(a));
+        auto a = begin_step(st, ev, job_kind::import_job);
+        return st.holding == job_kind::import_job && a.what != act::acquire_slot ? a : releasing(st, std::move(a));
     }
-    return end_with(st, {}, {}, "import", st.poll.id);
+    return end_with(st, {}, {}, job_kind::import_job, st.poll.id);
 }
 
 }  // namespace cspark::detail::steps

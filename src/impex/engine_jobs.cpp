@@ -18,8 +18,19 @@ namespace json = boost::json;
 namespace {
 
 // What the I/O loop last learned of how long jobs of `kind` take here.
-std::optional<milliseconds> expected_of(const flow_state& st, const std::string& kind) {
-    return kind == "export" ? st.policy.expected_export : st.policy.expected_import;
+std::optional<milliseconds> expected_of(const flow_state& st, job_kind kind) {
+    return kind == job_kind::export_job ? st.policy.expected_export : st.policy.expected_import;
+}
+
+// The poll's two actions: a wait, or a check; the next event answers it.
+flow_action wait_for(poll_state& p, milliseconds d) {
+    p.waiting = true;
+    return sleep_for(d);
+}
+
+flow_action check(poll_state& p) {
+    p.waiting = false;
+    return make(act::check_status, p.kind, p.id);
 }
 
 // A wait slept in looks (nothing was known of the kind when it was planned):
@@ -31,27 +42,27 @@ flow_action look_for_history(flow_state& st, milliseconds elapsed) {
     milliseconds due = *p.due;
     auto known = expected_of(st, p.kind);
     if (!known || known->count() <= 0) {
-        if (elapsed < due) return sleep_for(std::min(due - elapsed, st.policy.history_look));
+        if (elapsed < due) return wait_for(p, std::min(due - elapsed, st.policy.history_look));
         p.due.reset();
-        return make(act::check_status, p.kind, p.id);
+        return check(p);
     }
     p.expected = known;  // later checks plan with it too
     p.due.reset();
     if (running_time(p.last_running, p.job.process_time) >= just_after(*known)) {
         // The last check already saw it running past that: no news for this wait.
-        if (elapsed >= due) return make(act::check_status, p.kind, p.id);
-        return sleep_for(due - elapsed);
+        if (elapsed >= due) return check(p);
+        return wait_for(p, due - elapsed);
     }
     auto wait = wait_for_expected(st.policy.poll, *known, elapsed, std::nullopt);
-    if (!wait) return make(act::check_status, p.kind, p.id);  // it should have ended since the last check
-    return sleep_for(*wait);
+    if (!wait) return check(p);  // it should have ended since the last check
+    return wait_for(p, *wait);
 }
 
 }  // namespace
 
-flow_action poll_begin(flow_state& st, std::string kind, std::string id, clock_type::time_point now, bool once) {
+flow_action poll_begin(flow_state& st, job_kind kind, std::string id, clock_type::time_point now, bool once) {
     st.poll = poll_state{};
-    st.poll.kind = std::move(kind);
+    st.poll.kind = kind;
     st.poll.id = std::move(id);
     st.poll.started = now;
     st.poll.once = once;
@@ -62,23 +73,24 @@ flow_action poll_begin(flow_state& st, std::string kind, std::string id, clock_t
         // The tenant's jobs take about this long: the first look goes just after that.
         poll_clues c{st.poll.expected, std::nullopt};
         auto step = plan_next_check(st.policy.poll, 0, milliseconds(0), c, 0.5);
-        if (step.what == poll_step::action::wait) return sleep_for(step.delay);
+        if (step.what == poll_step::action::wait) return wait_for(st.poll, step.delay);
     }
-    return make(act::check_status, st.poll.kind, st.poll.id);
+    return check(st.poll);
 }
 
 poll_end state_unknown(const poll_state& p) {
     poll_end e{errc::job_state_unknown, p.last_diag};
-    e.diag.detail = "could not learn the state of " + p.kind + " job " + p.id + " (last check: " + p.last_failure.message() +
+    e.diag.detail = "could not learn the state of " + kind_name(p.kind) + " job " + p.id + " (last check: " + p.last_failure.message() +
                     (p.last_diag.detail.empty() ? "" : "; " + p.last_diag.detail) +
-                    "); it may still finish: check it with 'cspark-impex status " + p.id + " --kind " + p.kind + "'";
+                    "); it may still finish: check it with 'cspark-impex status " + p.id + " --kind " + kind_name(p.kind) + "'";
     return e;
 }
 
 // What a failed job says, for people and programs: the server's code and
 // message (of an error document in place of the job, or of its first error)
 // beside the job's status and its errors, quoted (bounded, masked).
-diagnostics failure_of(const job_status& j, const std::string& kind) {
+diagnostics failure_of(const job_status& j, job_kind k) {
+    const std::string kind = kind_name(k);
     diagnostics d = j.diag;
     auto errors = mask_links(excerpt(json::serialize(j.errors), 2048));
     if (j.error_envelope) {
@@ -103,7 +115,7 @@ std::optional<poll_end> judge(flow_state& st) {
     case job_state::failed: return poll_end{errc::job_failed, failure_of(p.job, p.kind)};
     case job_state::cancelled: {
         poll_end e{errc::job_cancelled, p.job.diag};
-        e.diag.detail = p.kind + " job " + p.job.id + " was cancelled";
+        e.diag.detail = kind_name(p.kind) + " job " + p.job.id + " was cancelled";
         return e;
     }
     case job_state::pending: break;
@@ -118,8 +130,8 @@ std::optional<poll_end> judge(flow_state& st) {
 std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& next) {
     auto& p = st.poll;
     auto elapsed = std::chrono::duration_cast<milliseconds>(ev.now - p.started);
-    if (st.last == act::sleep) {
-        next = p.due ? look_for_history(st, elapsed) : make(act::check_status, p.kind, p.id);
+    if (p.waiting) {
+        next = p.due ? look_for_history(st, elapsed) : check(p);
         return std::nullopt;
     }
     ++p.checks;
@@ -160,10 +172,10 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
         if (p.last_failure) return state_unknown(p);
         poll_end e{errc::poll_timeout, p.job.diag};
         bool unknown = !p.job.status.empty() && !known_job_status(p.job.status);
-        e.diag.detail = p.kind + " job " + p.id + " still '" + p.job.status + "'" +
+        e.diag.detail = kind_name(p.kind) + " job " + p.id + " still '" + p.job.status + "'" +
                         (unknown ? " (a status this client does not know: it was polled as running)" : "") + " after " + std::to_string(p.checks) +
                         " checks in " + std::to_string(elapsed.count()) + " ms (" + std::string(step.reason) +
-                        "); it may still finish: check it with 'cspark-impex status " + p.id + " --kind " + p.kind + "'";
+                        "); it may still finish: check it with 'cspark-impex status " + p.id + " --kind " + kind_name(p.kind) + "'";
         return e;
     }
     if (!p.expected && !p.hinted) {
@@ -171,7 +183,7 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
         // host took `hint`: one check where this one would end if it took
         // alike. The growing schedule goes on after it, so a hint that is
         // wrong costs one status call and never delays a check.
-        auto hint = expected_of(st, p.kind == "export" ? "import" : "export");
+        auto hint = expected_of(st, other_kind(p.kind));
         auto wait = hint ? wait_for_expected(st.policy.poll, *hint, elapsed, clues.process_time) : std::nullopt;
         if (wait && *wait < step.delay) {
             step.delay = *wait;
@@ -181,9 +193,9 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
     p.due.reset();
     if (!p.expected && st.policy.adaptive && st.policy.history_look.count() > 0 && step.delay > st.policy.history_look) {
         p.due = elapsed + step.delay;
-        next = sleep_for(st.policy.history_look);
+        next = wait_for(p, st.policy.history_look);
     } else {
-        next = sleep_for(step.delay);
+        next = wait_for(p, step.delay);
     }
     return std::nullopt;
 }
@@ -191,12 +203,12 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
 // ------------------------------------------------------------ POSTs
 
 flow_action post(flow_state& st, flow_event& ev) {
-    bool exp = exporting(st);
+    bool exp = st.step == job_kind::export_job;
     st.at = exp ? stage::export_post : stage::import_post;
-    st.slept = false;
-    st.post_began = ev.now;
-    ++st.posts;
-    auto a = make(exp ? act::post_export : act::post_import, kind_of(st));
+    st.post.waiting = false;
+    st.post.began = ev.now;
+    ++st.post.sends;
+    auto a = make(exp ? act::post_export : act::post_import, st.step);
     a.cid = cid_of(st);
     if (!exp) {
         a.file = st.package;
@@ -206,71 +218,77 @@ flow_action post(flow_state& st, flow_event& ev) {
     return a;
 }
 
+// The wait before sending again (a resend, or another job's end).
+flow_action post_wait(flow_state& st, milliseconds delay) {
+    st.post.waiting = true;
+    return sleep_for(delay);
+}
+
 // A step begins: take the tenant's slot (fleets), then POST.
-flow_action begin_step(flow_state& st, flow_event& ev, bool exp) {
-    st.posts = 0;
-    st.conflict_since.reset();
-    st.at = exp ? stage::export_slot : stage::import_slot;
-    if (st.plan.use_slots && st.holding.empty()) return make(act::acquire_slot, exp ? "export" : "import");
+flow_action begin_step(flow_state& st, flow_event& ev, job_kind kind) {
+    st.step = kind;
+    st.post = post_state{};
+    st.at = kind == job_kind::export_job ? stage::export_slot : stage::import_slot;
+    if (st.plan.use_slots && !st.holding) return make(act::acquire_slot, kind);
     return post(st, ev);
 }
 
 flow_action after_slot(flow_state& st, flow_event& ev) {
-    st.holding = kind_of(st);
+    st.holding = st.step;
     return post(st, ev);
 }
 
 flow_action created(flow_state& st, flow_event& ev, job_status job) {
-    bool exp = exporting(st);
-    note(st, flow_note::type::job_created, kind_of(st), job.id, job.status);
+    bool exp = st.step == job_kind::export_job;
+    note(st, flow_note::type::job_created, st.step, job.id, job.status);
     std::string id = job.id;
     bool known = !job.status.empty();
     (exp ? st.export_job : st.import_job) = std::move(job);
     st.at = exp ? stage::export_poll : stage::import_poll;
     if (st.plan.stop_at_created) {
-        if (known) return end_with(st, {}, {}, kind_of(st), id);
-        return poll_begin(st, kind_of(st), id, ev.now, true);  // found by lookup: one look at it
+        if (known) return end_with(st, {}, {}, st.step, id);
+        return poll_begin(st, st.step, id, ev.now, true);  // found by lookup: one look at it
     }
-    auto a = poll_begin(st, kind_of(st), id, ev.now);
-    if (st.post_began) st.poll.lag = std::chrono::duration_cast<milliseconds>(ev.now - *st.post_began);
+    auto a = poll_begin(st, st.step, id, ev.now);
+    if (st.post.began) st.poll.lag = std::chrono::duration_cast<milliseconds>(ev.now - *st.post.began);
     return a;
 }
 
 // A POST failed: wait out a running job (409), look for a job a lost answer
 // may have made, or end.
 flow_action post_failed(flow_state& st, flow_event& ev) {
-    const std::string kind = kind_of(st);
+    const job_kind kind = st.step;
     if (ev.ec == errc::conflict && st.plan.wait_out_conflicts) {
-        if (!st.conflict_since) st.conflict_since = ev.now;
-        auto waited = std::chrono::duration_cast<milliseconds>(ev.now - *st.conflict_since);
-        auto delay = std::min(st.policy.conflict_step * st.posts, st.policy.conflict_cap);
+        if (!st.post.conflict_since) st.post.conflict_since = ev.now;
+        auto waited = std::chrono::duration_cast<milliseconds>(ev.now - *st.post.conflict_since);
+        auto delay = std::min(st.policy.conflict_step * st.post.sends, st.policy.conflict_cap);
         auto deadline = st.policy.poll.deadline;
         if (deadline.count() > 0 && waited + delay > deadline) return end_with(st, ev.ec, ev.diag, kind, {});
-        note_retry(st, kind, delay, "job_slot_busy", "another " + kind + " job of the tenant is running");
-        st.slept = true;
-        --st.posts;  // waiting out another job is not a resend
-        return sleep_for(delay);
+        note_retry(st, kind, delay, "job_slot_busy", "another " + kind_name(kind) + " job of the tenant is running");
+        --st.post.sends;  // waiting out another job is not a resend
+        return post_wait(st, delay);
     }
     if (cid_of(st).empty() || !maybe_reached(ev.ec, ev.diag)) return end_with(st, ev.ec, ev.diag, kind, {});
-    st.post_ec = ev.ec;
-    st.post_diag = ev.diag;
-    st.at = exporting(st) ? stage::export_lookup : stage::import_lookup;
+    st.post.ec = ev.ec;
+    st.post.diag = ev.diag;
+    st.at = kind == job_kind::export_job ? stage::export_lookup : stage::import_lookup;
     return make(act::describe, kind);
 }
 
 // No job was made by the lost POST: send it again, a bounded number of times.
 flow_action resend(flow_state& st) {
-    const std::string kind = kind_of(st);
-    if (st.posts >= st.policy.max_posts) return end_with(st, st.post_ec, st.post_diag, kind, {});
-    auto delay = exporting(st) ? milliseconds(0) : st.policy.resend_step * st.posts;
-    note_retry(st, kind, delay, "request_not_received", kind + " request failed (" + st.post_ec.message() + ") and no job was made: sending again");
-    st.at = exporting(st) ? stage::export_post : stage::import_post;
-    st.slept = true;
-    return sleep_for(delay);
+    const job_kind kind = st.step;
+    if (st.post.sends >= st.policy.max_posts) return end_with(st, st.post.ec, st.post.diag, kind, {});
+    bool exp = kind == job_kind::export_job;
+    auto delay = exp ? milliseconds(0) : st.policy.resend_step * st.post.sends;
+    note_retry(st, kind, delay, "request_not_received",
+               kind_name(kind) + " request failed (" + st.post.ec.message() + ") and no job was made: sending again");
+    st.at = exp ? stage::export_post : stage::import_post;
+    return post_wait(st, delay);
 }
 
 flow_action after_post(flow_state& st, flow_event& ev) {
-    if (st.slept) return post(st, ev);  // the wait before sending again is over
+    if (st.post.waiting) return post(st, ev);  // the wait before sending again is over
     if (ev.what == ev_type::ok) return created(st, ev, std::move(ev.job));
     return post_failed(st, ev);
 }
@@ -278,30 +296,30 @@ flow_action after_post(flow_state& st, flow_event& ev) {
 // ------------------------------------------------------------ lookups
 
 flow_action unknown_import(flow_state& st, const std::string& why) {
-    diagnostics d = st.post_diag;
+    diagnostics d = st.post.diag;
     d.detail += std::string(d.detail.empty() ? "" : "; ") +
-                (st.posts ? "the upload failed (" + st.post_ec.message() + ") and may have created an import job"
+                (st.post.sends ? "the upload failed (" + st.post.ec.message() + ") and may have created an import job"
                           : std::string("an earlier upload may have created an import job")) +
                 ": " + why + "; it was not sent again (correlation id " + cid_of(st) + ")";
-    return end_with(st, errc::import_outcome_unknown, d, "import", {});
+    return end_with(st, errc::import_outcome_unknown, d, job_kind::import_job, {});
 }
 
 flow_action after_lookup(flow_state& st, flow_event& ev) {
-    bool exp = exporting(st);
-    if (st.slept) return post(st, ev);
+    bool exp = st.step == job_kind::export_job;
+    if (st.post.waiting) return post(st, ev);
     if (ev.what != ev_type::ok) {
-        if (exp) return st.posts ? resend(st) : begin_step(st, ev, true);  // an export only reads
+        if (exp) return st.post.sends ? resend(st) : begin_step(st, ev, st.step);  // an export only reads
         return unknown_import(st, "the tenant's import jobs could not be listed (" + ev.ec.message() + ")");
     }
     auto age = exp ? st.start.export_intent_age : st.start.import_intent_age;
-    auto since = st.posts == 0 && age ? *age
-                 : st.post_began      ? std::chrono::duration_cast<milliseconds>(ev.now - *st.post_began)
+    auto since = st.post.sends == 0 && age ? *age
+                 : st.post.began      ? std::chrono::duration_cast<milliseconds>(ev.now - *st.post.began)
                                       : milliseconds(0);
-    auto look = identify_job(read_describe(ev.describe, kind_of(st)), cid_of(st), since, st.policy.lookup_margin);
+    auto look = identify_job(read_describe(ev.describe, kind_name(st.step)), cid_of(st), since, st.policy.lookup_margin);
     if (look.what == job_lookup::verdict::found) {
         job_status j;
         j.id = look.id;
-        j.kind = kind_of(st);
+        j.kind = kind_name(st.step);
         return created(st, ev, std::move(j));
     }
     if (look.what == job_lookup::verdict::confirm && !exp) {
@@ -310,9 +328,9 @@ flow_action after_lookup(flow_state& st, flow_event& ev) {
         st.undecided.clear();
         st.candidate = 0;
         st.at = stage::import_confirm;
-        return poll_begin(st, "import", st.candidates[0], ev.now);
+        return poll_begin(st, job_kind::import_job, st.candidates[0], ev.now);
     }
-    if (st.posts == 0) return begin_step(st, ev, exp);  // resumed from an intent: nothing was made
+    if (st.post.sends == 0) return begin_step(st, ev, st.step);  // resumed from an intent: nothing was made
     return resend(st);
 }
 
@@ -325,14 +343,14 @@ flow_action after_confirm(flow_state& st, flow_event& ev) {
     const auto& id = st.candidates[st.candidate];
     if (!ended->ec && st.services_modify && outputs_match(st.poll.job.outputs, *st.services_modify)) st.matches.push_back(id);
     else if (ended->ec && ended->ec != errc::job_failed && ended->ec != errc::job_cancelled) st.undecided.push_back(id);
-    if (++st.candidate < st.candidates.size()) return poll_begin(st, "import", st.candidates[st.candidate], ev.now);
+    if (++st.candidate < st.candidates.size()) return poll_begin(st, job_kind::import_job, st.candidates[st.candidate], ev.now);
     if (st.matches.size() == 1 && st.undecided.empty()) {
         job_status j;
         j.id = st.matches[0];
         j.kind = "import";
         return created(st, ev, std::move(j));
     }
-    if (st.matches.empty() && st.undecided.empty()) return st.posts ? resend(st) : begin_step(st, ev, false);
+    if (st.matches.empty() && st.undecided.empty()) return st.post.sends ? resend(st) : begin_step(st, ev, job_kind::import_job);
     return unknown_import(st, std::to_string(st.matches.size()) + " finished job(s) match the mappings sent (" +
                                   joined(st.matches) + ") and " + std::to_string(st.undecided.size()) +
                                   " could not be checked (" + joined(st.undecided) + "); candidates: " + joined(st.candidates));

@@ -92,8 +92,8 @@ struct fleet_state {
     void enqueue(std::vector<std::size_t> members, migration_checkpoint from, bool front) {
         auto* src = entries[members.front()].source;
         auto* dst = entries[members.front()].target;
-        task t{std::move(members), std::move(from), src ? detail::slot_key("export", src->get_client()) : std::string(),
-               dst ? detail::slot_key("import", dst->get_client()) : std::string()};
+        task t{std::move(members), std::move(from), src ? detail::slot_key(detail::job_kind::export_job, src->get_client()) : std::string(),
+               dst ? detail::slot_key(detail::job_kind::import_job, dst->get_client()) : std::string()};
         gates->add_work(t.slot, 1);
         gates->add_work(t.import_slot, 1);
         if (front) queue.push_front(std::move(t));

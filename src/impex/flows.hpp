@@ -4,6 +4,8 @@
 
 #include <cspark/impex.hpp>
 
+#include "impex/job_kind.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -98,9 +100,9 @@ boost::asio::awaitable<migration_result> run_migrate(
 
 /// The key of a tenant's job slot in `gates` ("export {base url}"); also
 /// the key of its jobs' durations in the transport's job_history.
-std::string slot_key(const std::string& kind, const client& c);
+std::string slot_key(job_kind kind, const client& c);
 /// The key of the durations of a Spark host's jobs of `kind` ("export {origin}"):
 /// what stands in for a tenant with no history yet.
-std::string host_key(const std::string& kind, const client& c);
+std::string host_key(job_kind kind, const client& c);
 
 }  // namespace cspark::detail

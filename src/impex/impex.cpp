@@ -171,7 +171,7 @@ flow_start start_of(const migration_checkpoint& from, flow_plan& plan) {
 
 checkpoint_event checkpoint_of(const flow_note& n) {
     checkpoint_event e;
-    bool exp = n.kind == "export";
+    bool exp = n.kind == job_kind::export_job;
     switch (n.what) {
     case flow_note::type::intent:
         e.what = exp ? checkpoint_event::kind::export_intent : checkpoint_event::kind::import_intent;
@@ -245,8 +245,8 @@ asio::awaitable<outcome<import_result>> run_imp(client& c, import_request r) {
     co_return outcome<import_result>{st->ec, std::move(out)};
 }
 
-std::string slot_key(const std::string& kind, const client& c) { return kind + " " + c.url().to_string(); }
-std::string host_key(const std::string& kind, const client& c) { return kind + " " + c.url().server.to_string(); }
+std::string slot_key(job_kind kind, const client& c) { return kind_name(kind) + " " + c.url().to_string(); }
+std::string host_key(job_kind kind, const client& c) { return kind_name(kind) + " " + c.url().server.to_string(); }
 
 asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_request req, gates* g,
                                               const migration_checkpoint& from,
@@ -313,12 +313,12 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
     co_await drive(st, io);
     m.exported.job = st.export_job;
     m.exported.files = std::move(st.downloaded);
-    m.exported.diag = st.failed_in == "export" ? st.diag : diagnostics{};
+    m.exported.diag = st.failed_in == job_kind::export_job ? st.diag : diagnostics{};
     m.imported = std::move(st.imports);
     m.ec = st.ec;
     m.diag = st.diag;
     if (m.ec && m.ec != errc::cancelled)
-        m.diag.detail = (st.failed_in == "export" ? "export from " + src.url().to_string() : "import into " + dst.url().to_string()) +
+        m.diag.detail = (st.failed_in == job_kind::export_job ? "export from " + src.url().to_string() : "import into " + dst.url().to_string()) +
                         (m.diag.detail.empty() ? "" : ": " + m.diag.detail);
     m.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - began);
     co_return m;

@@ -252,6 +252,6 @@ TEST_CASE("engine: a migration notes its export's end before its imports (the de
     kept.file.path = "/d/p.zip";
     REQUIRE(f.feed(kept).what == act::post_import);
     bool export_finished = false;
-    for (const auto& n : f.st.notes) export_finished |= n.what == flow_note::type::finished && n.kind == "export";
+    for (const auto& n : f.st.notes) export_finished |= n.what == flow_note::type::finished && n.kind == job_kind::export_job;
     CHECK(export_finished);
 }

@@ -180,7 +180,7 @@ TEST_CASE("engine: exp from POST to a verified file, with notes for observers") 
     // The job's duration as the checks saw it: running at 0 ms, ended at the check 1000 ms later.
     auto timing = std::find_if(s.st.notes.begin(), s.st.notes.end(), [](const flow_note& x) { return x.what == n::timing; });
     REQUIRE(timing != s.st.notes.end());
-    CHECK(timing->kind == "export");
+    CHECK(timing->kind == job_kind::export_job);
     CHECK(timing->delay == 500ms);
 }
 
@@ -213,21 +213,21 @@ TEST_CASE("engine: with the tenant's typical duration known, the first check wai
 TEST_CASE("engine: migrate holds each tenant slot from POST to the job's end") {
     sim s(migrate_plan(true));
     REQUIRE(s.begin().what == act::acquire_slot);
-    CHECK(s.last.kind == "export");
+    CHECK(s.last.kind == job_kind::export_job);
     REQUIRE(s.ok().what == act::post_export);
     to_export_done(s);
     REQUIRE(s.last.what == act::download);
-    CHECK(s.last.release == "export");  // the export slot is free once its job ended
+    CHECK(s.last.release == job_kind::export_job);  // the export slot is free once its job ended
     s.downloaded(sha);
     REQUIRE(s.kept("/d/p.zip").what == act::acquire_slot);
-    CHECK(s.last.kind == "import");
+    CHECK(s.last.kind == job_kind::import_job);
     REQUIRE(s.ok().what == act::post_import);
     CHECK(s.last.cid == "cid-i");
     REQUIRE(s.ok(job("I1", "created")).what == act::check_status);
-    CHECK(s.last.kind == "import");
+    CHECK(s.last.kind == job_kind::import_job);
     auto end = s.ok(finished_import("I1"));
     CHECK(end.what == act::discard);  // transient packages go
-    CHECK(end.release == "import");
+    CHECK(end.release == job_kind::import_job);
     CHECK(s.ok().what == act::finish);
     CHECK_FALSE(s.st.ec);
     REQUIRE(s.st.imports.size() == 1);
@@ -256,7 +256,7 @@ TEST_CASE("engine: 409 is waited out within the deadline, then it is the error")
     REQUIRE(s.timer().what == act::post_export);
     REQUIRE(s.fail(errc::conflict).what == act::sleep);
     REQUIRE(s.timer().what == act::post_export);
-    CHECK(s.st.posts == 1);  // waiting is not a resend
+    CHECK(s.st.post.sends == 1);  // waiting is not a resend
     s.fail(errc::conflict);
     s.timer();
     s.fail(errc::conflict);
@@ -274,7 +274,7 @@ TEST_CASE("engine: a lost import POST") {
         CHECK(s.last.id == "I9");
         CHECK(s.ok(finished_import("I9")).what == act::finish);
         CHECK_FALSE(s.st.ec);
-        CHECK(s.st.posts == 1);
+        CHECK(s.st.post.sends == 1);
     }
     SUBCASE("describe shows ids and none is ours: sent again after a wait, at most three times") {
         REQUIRE(s.described(describe_with("other", "I9")).what == act::sleep);
@@ -291,7 +291,7 @@ TEST_CASE("engine: a lost import POST") {
     SUBCASE("describe fails: the outcome is unknown, nothing resent") {
         CHECK(s.fail(errc::service_unavailable).what == act::finish);
         CHECK(s.st.ec == errc::import_outcome_unknown);
-        CHECK(s.st.posts == 1);
+        CHECK(s.st.post.sends == 1);
     }
     SUBCASE("no correlation ids: one candidate whose outputs match is ours") {
         REQUIRE(s.described(describe_without({"I7"})).what == act::check_status);
@@ -299,7 +299,7 @@ TEST_CASE("engine: a lost import POST") {
         REQUIRE(s.ok(finished_import("I7")).what == act::check_status);  // adopted, then awaited as ours
         CHECK(s.ok(finished_import("I7")).what == act::finish);
         CHECK_FALSE(s.st.ec);
-        CHECK(s.st.posts == 1);
+        CHECK(s.st.post.sends == 1);
     }
     SUBCASE("no correlation ids: two candidates match, unknown with both named") {
         s.described(describe_without({"I7", "I8"}));
@@ -522,7 +522,7 @@ TEST_CASE("engine: cancellation in every stage") {
         CHECK(s.st.ec == errc::cancelled);
         if (i == 1) CHECK(cancelled_export);  // found by its correlation id, then cancelled
         else CHECK(cancelled_export == stages[i].second.cancels_export);
-        CHECK(s.st.holding.empty());  // the slot went back
+        CHECK_FALSE(s.st.holding);  // the slot went back
     }
 }
 
@@ -562,7 +562,7 @@ TEST_CASE("engine: resumes from a checkpoint") {
     SUBCASE("an export job by id") {
         sim s(migrate_plan(), {.export_id = "E1"});
         CHECK(s.begin().what == act::check_status);
-        CHECK(s.last.kind == "export");
+        CHECK(s.last.kind == job_kind::export_job);
     }
     SUBCASE("an export intent: looked up first") {
         sim s(migrate_plan(), {.export_cid = "cid-old", .export_intent_age = 60000ms});
@@ -576,7 +576,7 @@ TEST_CASE("engine: resumes from a checkpoint") {
         REQUIRE(s.begin().what == act::describe);
         REQUIRE(s.described(describe_with("cid-i", "I3")).what == act::check_status);
         CHECK(s.last.id == "I3");
-        CHECK(s.st.posts == 0);
+        CHECK(s.st.post.sends == 0);
     }
     SUBCASE("an import intent, no job made: sent now with the same correlation id") {
         flow_plan plan = migrate_plan();
