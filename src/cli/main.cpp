@@ -1,5 +1,6 @@
 // cspark-impex: export, import, migrate, status, cancel, describe, inspect.
 #include "cli/cli.hpp"
+#include "cli/commands.hpp"
 #include "cli/doctor.hpp"
 #include "impex/codec.hpp"
 #include "impex/transfer.hpp"
@@ -26,48 +27,9 @@ using namespace cspark::cli;
 
 namespace {
 
-struct export_options {
-    std::vector<std::string> services, folders, version_ids;
-    std::string file_filter = "migrate", version_filter = "latest", directory = ".", source_system, correlation_id;
-    std::string poll_timeout = "30m";
-    bool overwrite = false;
-};
-
-void add_export(CLI::App* cmd, export_options& e) {
-    cmd->add_option("--services", e.services, "{folder}/{service}[{version}], service/{id}, version/{id}");
-    cmd->add_option("--folders", e.folders, "Folders (every service in them)");
-    cmd->add_option("--version-ids", e.version_ids, "Version UUIDs");
-    cmd->add_option("--file-filter", e.file_filter, "migrate | onpremises")->check(CLI::IsMember({"migrate", "onpremises"}))->capture_default_str();
-    cmd->add_option("--version-filter", e.version_filter, "latest | all")->check(CLI::IsMember({"latest", "all"}))->capture_default_str();
-    cmd->add_option("--source-system", e.source_system, "Source system tag");
-    cmd->add_option("--correlation-id", e.correlation_id, "Correlation tag");
-}
-
-export_request to_request(const export_options& e, const connection_options& c) {
-    export_request r;
-    r.services = e.services;
-    r.folders = e.folders;
-    r.version_ids = e.version_ids;
-    from_string(e.file_filter, r.file_filter);  // CLI11 has checked the names
-    from_string(e.version_filter, r.version_filter);
-    r.source_system = e.source_system;
-    r.correlation_id = e.correlation_id;
-    r.poll.retry_interval = std::chrono::milliseconds(c.retry_interval_ms);  // status checks: bounded by the deadline
-    r.poll.deadline = duration_of(e.poll_timeout);
-    r.directory = e.directory;
-    r.overwrite = e.overwrite;
-    return r;
-}
-
-if_present to_if_present(const std::string& s) {
-    auto action = if_present::add_version;
-    from_string(s, action);
-    return action;
-}
-
 // Runs one awaitable to completion with Ctrl-C cancelling it.
 template <class T>
-int drive(asio::io_context& io, asio::awaitable<T> op, const output& out, const std::function<int(T&)>& on_ok) {
+int run_command(asio::io_context& io, asio::awaitable<T> op, const output& out, const std::function<int(T&)>& on_ok) {
     std::optional<T> value;
     std::exception_ptr failure;
     bool done = false;
@@ -98,126 +60,6 @@ int drive(asio::io_context& io, asio::awaitable<T> op, const output& out, const 
         }
     }
     return on_ok(*value);
-}
-
-// Everything the command line says.
-struct cli_args {
-    output out;
-    connection_options conn, from, to;
-    export_options exp;
-    std::string file, if_present = "add_version", job_id, kind = "export", extract, max_size = "1024MB";
-    std::vector<std::string> destinations;
-    bool wait = false, keep = false;
-    std::uint64_t max_package_mb = 200;
-    std::string plan, journal, shard;
-    batch_options batch;
-    bool no_coalesce = false;
-    std::vector<std::string> report;
-    std::string html;
-    extract_options xo;
-};
-
-struct commands {
-    CLI::App *exp, *imp, *mig, *status, *cancel, *describe, *batch, *inspect, *doctor;
-};
-
-void add_if_present(CLI::App* cmd, std::string& value) {
-    cmd->add_option("--if-present", value, "abort | replace | add_version")
-        ->check(CLI::IsMember({"abort", "replace", "add_version"}))->capture_default_str();
-}
-
-// export, import, migrate: the commands that move packages.
-void define_transfers(CLI::App& app, cli_args& a, commands& c) {
-    c.exp = app.add_subcommand("export", "Export services into verified ZIP packages");
-    add_connection(c.exp, a.conn);
-    add_export(c.exp, a.exp);
-    c.exp->add_option("-o,--output", a.exp.directory, "Directory for the packages")->capture_default_str();
-    c.exp->add_flag("--overwrite", a.exp.overwrite, "Replace packages already in the output directory");
-    add_poll_timeout(c.exp, a.exp.poll_timeout);
-
-    c.imp = app.add_subcommand("import", "Import a package into a tenant");
-    add_connection(c.imp, a.conn);
-    c.imp->add_option("--file", a.file, "Package (ZIP) to upload")->required()->check(CLI::ExistingFile);
-    c.imp->add_option("--destination", a.destinations, "SRC[=DST][@major|minor|patch], repeatable")->required();
-    add_if_present(c.imp, a.if_present);
-    add_poll_timeout(c.imp, a.exp.poll_timeout);
-    c.imp->add_option("--max-package-mb", a.max_package_mb,
-                      "Refuse packages larger than this before uploading (Spark's default limit; 0 = no check)")->capture_default_str();
-
-    c.mig = app.add_subcommand("migrate", "Export from one tenant and import into another");
-    add_connection(c.mig, a.from, "from");
-    add_connection(c.mig, a.to, "to");
-    add_export(c.mig, a.exp);
-    c.mig->add_option("--destination", a.destinations, "SRC[=DST][@upgrade] (default: every service to itself)");
-    add_if_present(c.mig, a.if_present);
-    c.mig->add_option("-o,--output", a.exp.directory, "Where the package is kept with --keep");
-    c.mig->add_flag("--keep", a.keep, "Keep the exported package");
-    c.mig->add_flag("--overwrite", a.exp.overwrite, "With --keep: replace a package already in the output directory");
-    add_poll_timeout(c.mig, a.exp.poll_timeout);
-}
-
-// status, cancel, describe: looking at jobs.
-void define_jobs(CLI::App& app, cli_args& a, commands& c) {
-    c.status = app.add_subcommand("status", "Show a job's status (or wait for it with --wait)");
-    add_connection(c.status, a.conn);
-    c.status->add_option("job", a.job_id, "Job id or status URL")->required();
-    c.status->add_option("--kind", a.kind, "export | import")->check(CLI::IsMember({"export", "import"}))->capture_default_str();
-    c.status->add_flag("--wait", a.wait, "Poll until the job ends");
-    add_poll_timeout(c.status, a.exp.poll_timeout);
-
-    c.cancel = app.add_subcommand("cancel", "Cancel an export job");
-    add_connection(c.cancel, a.conn);
-    c.cancel->add_option("job", a.job_id, "Export job id")->required();
-
-    c.describe = app.add_subcommand("describe", "Jobs in progress and finished in the last hour");
-    add_connection(c.describe, a.conn);
-    c.describe->add_option("--kind", a.kind, "export | import")->check(CLI::IsMember({"export", "import"}))->capture_default_str();
-
-    c.doctor = app.add_subcommand("doctor", "Check a tenant's URL, network, TLS and credentials without side effects "
-                                            "(--from-*/--to-* check both ends of a migration)");
-    add_connection(c.doctor, a.conn);
-    add_connection(c.doctor, a.from, "from");
-    add_connection(c.doctor, a.to, "to");
-}
-
-// batch and inspect.
-void define_batch_and_inspect(CLI::App& app, cli_args& a, commands& c) {
-    c.batch = app.add_subcommand("batch", "Migrations from a plan with a resumable journal");
-    c.batch->add_option("plan", a.plan, "Plan (JSON): migrations with source, target, export, destination")->check(CLI::ExistingFile);
-    c.batch->add_option("--journal", a.journal, "Journal (JSON lines): rerun the same command to resume");
-    c.batch->add_option("--concurrency", a.batch.concurrency, "Jobs' flows in flight (a combined job counts one)")
-        ->capture_default_str();
-    c.batch->add_flag("--no-coalesce", a.no_coalesce,
-                      "Run every migration with its own export and import job (default: migrations of one tenant pair "
-                      "share them)");
-    c.batch->add_option("--max-services", a.batch.max_services, "Services per combined job")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    c.batch->add_option("--shard", a.shard, "K/N: take this process's share of the plan");
-    c.batch->add_option("--report", a.report, "Merge these journals into one summary (no plan needed)");
-    c.batch->add_option("--html", a.html, "With --report: also write one self-contained HTML page (timeline, failures, slowest tenants)");
-    c.batch->add_option("--metrics", a.batch.metrics_path,
-                        "Keep a Prometheus text file up to date during the run (for node_exporter's textfile collector)");
-    add_duration_ms(c.batch, "--timeout", a.conn.timeout_ms, "Request timeout");
-    c.batch->add_option("--max-retries", a.conn.max_retries,
-                        "Retries of one HTTP request after a transient failure; how long a job is awaited is --poll-timeout")
-        ->capture_default_str();
-    add_duration_ms(c.batch, "--retry-interval", a.conn.retry_interval_ms, "First wait before a retry or the next status check");
-    add_poll_timeout(c.batch, a.exp.poll_timeout);
-    c.batch->add_option("--ca-file", a.conn.ca_file, "Extra trusted CA (PEM)")->check(CLI::ExistingFile);
-    c.batch->add_flag("--insecure", a.conn.insecure, "Skip TLS verification (testing only)");
-
-    c.inspect = app.add_subcommand("inspect", "List a package's services, entries and CRCs; --extract safely");
-    c.inspect->add_option("file", a.file, "Package (ZIP)")->required();
-    c.inspect->add_option("--extract", a.extract,
-                          "Extract below this directory: every entry is checked first (escaping names, links, duplicates, "
-                          "file/directory clashes, sizes, existing files); a failure leaves nothing new behind");
-    c.inspect->add_flag("--overwrite", a.xo.overwrite, "With --extract: replace files that already exist");
-    c.inspect->add_option("--max-size", a.max_size, "With --extract: most bytes the package may expand to, e.g. 512MB, 2GB")
-        ->check([](const std::string& v) { return parse_size(v) ? std::string() : "'" + v + "' is not a size such as 500KB, 512MB or 2GB"; })
-        ->capture_default_str();
-    c.inspect->add_option("--max-ratio", a.xo.max_ratio, "With --extract: most an entry over 1 MiB may expand (uncompressed/compressed)")
-        ->check(CLI::PositiveNumber)->capture_default_str();
 }
 
 std::unique_ptr<impex> make_impex(asio::io_context& io, const connection_options& o, const output& out) {
@@ -258,7 +100,7 @@ int run_export(asio::io_context& io, cli_args& a) {
     auto spark = make_impex(io, a.conn, out);
     auto req = to_request(a.exp, a.conn);
     req.progress = out.progress("export");
-    return drive<export_result>(io, spark->exp(req), out, [&](export_result& r) {
+    return run_command<export_result>(io, spark->exp(req), out, [&](export_result& r) {
         print_warnings(out, warning_lines(r.job));
         json::array files;
         for (const auto& f : r.files) {
@@ -297,7 +139,7 @@ int run_import(asio::io_context& io, cli_args& a, const std::vector<service_mapp
     ir.poll.deadline = duration_of(a.exp.poll_timeout);
     ir.max_package_bytes = a.max_package_mb * 1024 * 1024;
     ir.progress = out.progress("import");
-    return drive<import_result>(io, spark->imp(ir), out, [&](import_result& r) {
+    return run_command<import_result>(io, spark->imp(ir), out, [&](import_result& r) {
         print_warnings(out, warning_lines(r.job));
         print_services(out, r);
         out.result(to_json(r));
@@ -314,7 +156,7 @@ int run_migrate(asio::io_context& io, cli_args& a, const std::vector<service_map
     if (!mappings.empty()) mr.destination = mappings;
     if (!a.keep) mr.exports.directory = std::filesystem::temp_directory_path();
     mr.exports.progress = out.progress("migrate");
-    return drive<migration_result>(io, source->migrate(*target, mr), out, [&](migration_result& m) {
+    return run_command<migration_result>(io, source->migrate(*target, mr), out, [&](migration_result& m) {
         print_warnings(out, warning_lines(m));
         if (m.ec) {
             json::array imports;
@@ -346,7 +188,7 @@ int run_job(asio::io_context& io, cli_args& a, bool cancel) {
     poll_options po{.retry_interval = std::chrono::milliseconds(a.conn.retry_interval_ms), .deadline = duration_of(a.exp.poll_timeout)};
     job_verbs& verbs = a.kind == "import" ? static_cast<job_verbs&>(spark->imports) : spark->exports;
     asio::awaitable<job_status> op = cancel ? spark->exports.cancel(a.job_id) : a.wait ? verbs.wait(a.job_id, po) : verbs.get_status(a.job_id);
-    return drive<job_status>(io, std::move(op), out, [&](job_status& j) {
+    return run_command<job_status>(io, std::move(op), out, [&](job_status& j) {
         if (!out.json) std::printf("%s %s: %s\n", j.kind.c_str(), j.id.c_str(), j.status.c_str());
         print_warnings(out, warning_lines(j));
         out.result(to_json(j));
@@ -358,7 +200,7 @@ int run_describe(asio::io_context& io, cli_args& a) {
     const auto& out = a.out;
     auto spark = make_impex(io, a.conn, out);
     job_verbs& verbs = a.kind == "import" ? static_cast<job_verbs&>(spark->imports) : spark->exports;
-    return drive<json::value>(io, verbs.describe(), out, [&](json::value& v) {
+    return run_command<json::value>(io, verbs.describe(), out, [&](json::value& v) {
         if (out.json) out.result(v);
         else std::fputs(describe_table(v, a.kind).c_str(), stdout);  // for people; --json keeps the document
         return int(ok);
@@ -416,48 +258,28 @@ int main(int argc, char** argv) {
     app.fallthrough();  // --json, --quiet, --verbose after the subcommand too (inherited by subcommands)
     cli_args a;
     a.out.tty = ::isatty(2);
-    app.add_flag("--json", a.out.json, "Print one JSON result document on stdout");
-    app.add_flag("--quiet", a.out.quiet, "Only errors");
-    app.add_flag("--verbose", a.out.verbose, "Log every request");
-    std::string trace_path;
-    app.add_option("--trace", trace_path,
-                   "Write every HTTP exchange to FILE as HAR 1.2 (opens in browsers' developer tools; credentials and "
-                   "link tokens masked, no package bytes): attach it when Spark answers differently");
-    std::string proxy;
-    auto* proxy_opt = app.add_option("--proxy", proxy,
-                                     "HTTP proxy for every request: http://[user:password@]host[:port] (default: "
-                                     "HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as curl reads them)");
-    auto* no_proxy_opt = app.add_flag("--no-proxy")->description("Connect directly, whatever the proxy variables say");
-    proxy_opt->excludes(no_proxy_opt);
     commands c{};
-    define_transfers(app, a, c);
-    define_jobs(app, a, c);
-    define_batch_and_inspect(app, a, c);
-    std::string shell;
-    auto* completion = app.add_subcommand("completion", "Print a shell completion script: bash, zsh or fish "
-                                                         "(e.g. source <(cspark-impex completion bash))");
-    completion->add_option("shell", shell, "bash | zsh | fish")->required()->check(CLI::IsMember({"bash", "zsh", "fish"}));
-    auto* man = app.add_subcommand("man-page", "Print the man page (roff)")->group("");
+    define_commands(app, a, c);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
         return rc == 0 ? 0 : usage;
     }
-    if (proxy_opt->count() > 0 || no_proxy_opt->count() > 0) {
-        std::optional<std::string> choice = no_proxy_opt->count() > 0 ? std::string() : proxy;
+    if (c.proxy->count() > 0 || c.no_proxy->count() > 0) {
+        std::optional<std::string> choice = c.no_proxy->count() > 0 ? std::string() : a.proxy;
         a.conn.proxy = a.from.proxy = a.to.proxy = choice;
     }
-    if (completion->parsed() || man->parsed()) {
+    if (c.completion->parsed() || c.man->parsed()) {
         auto spec = spec_of(app, std::string(cspark::version));
-        std::cout << (man->parsed() ? man_page(spec) : shell == "bash" ? bash_completion(spec)
-                                                     : shell == "zsh"  ? zsh_completion(spec)
+        std::cout << (c.man->parsed() ? man_page(spec) : a.shell == "bash" ? bash_completion(spec)
+                                                     : a.shell == "zsh"  ? zsh_completion(spec)
                                                                        : fish_completion(spec));
         return 0;
     }
-    if (!trace_path.empty()) {
+    if (!a.trace_path.empty()) {
         try {
-            a.out.trace = std::make_shared<har_trace>(trace_path);
+            a.out.trace = std::make_shared<har_trace>(a.trace_path);
         } catch (const spark_error& e) {
             a.out.error(e.diag().detail);
             return usage;

@@ -5,6 +5,7 @@
 
 #include "impex/engine.hpp"
 #include "impex/flows.hpp"
+#include "impex/job_requests.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -33,14 +34,5 @@ struct flow_io {
 /// awaiting coroutine reaches the engine as an event (the engine then cancels
 /// the server's export job and removes partial files).
 boost::asio::awaitable<void> drive(flow_state& st, flow_io& io);
-
-/// One status check, no engine: the verb get_status(id, once).
-boost::asio::awaitable<outcome<job_status>> check_once(client& c, std::string kind, std::string id_or_url);
-
-/// GET {kind}/status.
-boost::asio::awaitable<outcome<boost::json::value>> describe_jobs(client& c, std::string kind);
-
-/// PATCH export/{id} cancelled.
-boost::asio::awaitable<outcome<job_status>> cancel_export(client& c, std::string id);
 
 }  // namespace cspark::detail

@@ -1,16 +1,16 @@
 // Many tenant migrations on one io_context. The planner (planner.hpp) turns
 // entries into tasks: one entry each, or with coalescing the entries of one
-// tenant pair as one combined job. `concurrency` workers take tasks; a worker
-// takes the first task whose source tenant's export slot is free and sleeps
-// when none is (no worker waits behind a busy tenant while others are free).
-// Gates per (tenant, job kind) keep Spark's one-running-job rule. A combined
-// task that fails for one of its entries is split and its parts queued again.
+// tenant pair as one combined job. The scheduler (scheduler.hpp) says which
+// task starts next and what a failed combined task becomes; here
+// `concurrency` workers carry it out, sleeping while no task is runnable.
+// Gates per (tenant, job kind) keep Spark's one-running-job rule.
 #include <cspark/impex.hpp>
 
 #include "impex/codec.hpp"
 #include "impex/flows.hpp"
 #include "impex/monitor.hpp"
 #include "impex/planner.hpp"
+#include "impex/scheduler.hpp"
 
 #include "core/text.hpp"
 
@@ -50,19 +50,13 @@ void add_unique(std::vector<T>& to, const std::vector<T>& from, std::set<T>& see
         if (seen.insert(x).second) to.push_back(x);
 }
 
-struct task {
-    std::vector<std::size_t> members;
-    migration_checkpoint from;
-    std::string slot;  // the source tenant's export slot ("" = none: an entry without a source)
-    std::string import_slot;  // the target tenant's import slot ("" = none)
-};
+using task = detail::fleet_task;
 
 struct fleet_state {
     std::vector<fleet_entry> entries;
     fleet_options options;
     std::vector<migration_result> results;
-    std::deque<task> queue;
-    std::size_t running = 0;  // tasks being carried out
+    detail::fleet_scheduler tasks;  // who runs next, and splits
     std::size_t workers_left = 0;
     std::unique_ptr<detail::gates> gates;
     std::shared_ptr<asio::steady_timer> all_done;
@@ -96,18 +90,7 @@ struct fleet_state {
                dst ? detail::slot_key(detail::job_kind::import_job, dst->get_client()) : std::string()};
         gates->add_work(t.slot, 1);
         gates->add_work(t.import_slot, 1);
-        if (front) queue.push_front(std::move(t));
-        else queue.push_back(std::move(t));
-    }
-    // The first queued task whose source tenant can start an export now.
-    std::optional<task> take_runnable() {
-        for (auto it = queue.begin(); it != queue.end(); ++it) {
-            if (!it->slot.empty() && gates->busy(it->slot)) continue;
-            task t = std::move(*it);
-            queue.erase(it);
-            return t;
-        }
-        return std::nullopt;
+        tasks.enqueue(std::move(t), front);
     }
 };
 
@@ -264,19 +247,12 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
         st->finish(t.members.front(), std::move(m));
         co_return;
     }
-    // An import that failed with errors listed imported nothing (Spark's
-    // imports are all or nothing): its parts may run again. One that ended in
-    // a failing status without errors, or whose status check was answered by
-    // an error document, says nothing of what it did: running its parts again
-    // could import twice (found by the fault matrix: 'FAILED', and imported).
-    bool import_unsettled = !m.imported.empty() && m.imported.back().job.state == job_state::failed &&
-                            (m.imported.back().job.error_envelope || !has_errors(m.imported.back().job.errors));
-    if (m.ec && detail::failure_splits(m.ec) && !import_unsettled) {
-        // One entry may be at fault: its parts run again, the named ones alone.
-        std::vector<std::vector<std::string>> names;
+    std::vector<std::vector<std::string>> names;
+    if (m.ec)
         for (auto i : t.members) names.push_back(names_of(st->entries[i]));
-        auto named = detail::named_members(m.diag.to_string() + " " + m.diag.detail, names);
-        auto parts = detail::split_group(t.members, named);
+    auto parts = detail::parts_after(m, t.members, names);
+    if (!parts.empty()) {
+        // One entry may be at fault: its parts run again, the named ones alone.
         std::error_code ignored;
         for (const auto& f : m.exported.files)
             if (!f.path.empty()) std::filesystem::remove(f.path, ignored);  // the combined package: parts export their own
@@ -300,12 +276,8 @@ asio::awaitable<void> worker(std::shared_ptr<fleet_state> st) {
     for (;;) {
         auto cs = co_await asio::this_coro::cancellation_state;
         if (cs.cancelled() != asio::cancellation_type::none) break;
-        if (st->queue.empty() && st->running == 0) break;
-        auto t = st->take_runnable();
-        if (!t && st->running == 0 && !st->queue.empty()) {  // nothing runs that could free a slot: take the first
-            t = std::move(st->queue.front());
-            st->queue.pop_front();
-        }
+        if (st->tasks.done()) break;
+        auto t = st->tasks.take([&st](const std::string& slot) { return st->gates->busy(slot); });
         if (!t) {  // every queued task waits for a busy tenant (or a running one may split): sleep until that changes
             auto sleeper = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
             auto mine = st->sleepers.insert(st->sleepers.end(), sleeper);
@@ -313,14 +285,13 @@ asio::awaitable<void> worker(std::shared_ptr<fleet_state> st) {
             if (sleeper.use_count() > 1) st->sleepers.erase(mine);  // cancelled, not woken: still listed
             continue;
         }
-        ++st->running;
         if (st->monitor) st->monitor->started(t->members.size());
         auto export_slot = t->slot, import_slot = t->import_slot;
         co_await run_task(st, std::move(*t));
         st->gates->add_work(export_slot, -1);  // its parts, if it split, were counted when queued
         st->gates->add_work(import_slot, -1);
-        --st->running;
-        if (st->queue.empty() && st->running == 0) st->wake_all();  // all done: every sleeper ends
+        st->tasks.finished();
+        if (st->tasks.done()) st->wake_all();  // all done: every sleeper ends
     }
     st->wake_all();  // a sleeper may be the last to see the queue empty
 }
@@ -369,7 +340,7 @@ asio::awaitable<std::vector<migration_result>> run_fleet(std::vector<fleet_entry
         st->enqueue(std::move(g), std::move(from), false);
     }
 
-    std::size_t n = std::min(std::max<std::size_t>(st->options.concurrency, 1), st->queue.size());
+    std::size_t n = std::min(std::max<std::size_t>(st->options.concurrency, 1), st->tasks.queued());
     st->workers_left = n;
     std::vector<std::shared_ptr<asio::cancellation_signal>> signals;
     for (std::size_t w = 0; w < n; ++w) {
