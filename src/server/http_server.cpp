@@ -1,6 +1,4 @@
-#include "server/http_server.hpp"
-
-#include "http/stream.hpp"
+#include "server/server_state.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -31,9 +29,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
 
-namespace {
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-}
 
 std::string_view request_head::path() const noexcept {
     std::string_view t(target);
@@ -45,58 +40,6 @@ std::string_view request_head::query() const noexcept {
     auto q = t.find('?');
     return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
 }
-
-struct http_server::state : std::enable_shared_from_this<state> {
-    asio::any_io_executor ex;
-    server_config cfg;
-    std::shared_ptr<handler> h;
-    tcp::acceptor acceptor;
-    std::optional<asio::ssl::context> tls_ctx;
-    // With several io threads each connection runs on its own strand; what
-    // connections share (this set, the counters) is behind `mu`.
-    std::mutex mu;
-    std::unordered_set<detail::any_stream*> live;
-    std::unordered_set<std::shared_ptr<asio::steady_timer>> waits;  ///< fault delays: stop() ends them
-    server_stats stats;
-    std::atomic<bool> stopped{false};
-
-    state(asio::any_io_executor e, server_config c, std::shared_ptr<handler> hh)
-        : ex(e), cfg(std::move(c)), h(std::move(hh)), acceptor(e) {}
-
-    asio::awaitable<void> accept_loop();
-    asio::awaitable<void> session(tcp::socket sock);
-    asio::awaitable<bool> respond(detail::any_stream& s, response_plan& plan, bool head_only, bool keep_alive,
-                                  std::vector<char>& chunk);
-    enum class body_end { drained, undrained, gone };
-    asio::awaitable<body_end> read_body(detail::any_stream& s, beast::flat_buffer& buffer,
-                                        http::request_parser<http::buffer_body>& p, std::vector<char>& chunk, body_plan& bp,
-                                        body_status& bs, std::string& body);
-
-    // Waits until `due` (a fault's delay or throttle); stop() cuts it short, so
-    // a stopped server leaves no timer behind.
-    asio::awaitable<void> pause(asio::any_io_executor ex, std::chrono::steady_clock::time_point due) {
-        auto t = std::make_shared<asio::steady_timer>(ex, due);
-        {
-            std::lock_guard lock(mu);
-            if (stopped) co_return;
-            waits.insert(t);
-        }
-        co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
-        std::lock_guard lock(mu);
-        waits.erase(t);
-    }
-};
-
-namespace {
-
-void abort_connection(detail::any_stream& s) {
-    error_code ignored;
-    auto& sock = s.tcp().socket();
-    sock.set_option(asio::socket_base::linger(true, 0), ignored);  // RST, not FIN
-    sock.close(ignored);
-}
-
-}  // namespace
 
 http_server::http_server(asio::any_io_executor ex, server_config cfg, std::shared_ptr<handler> h)
     : st_(std::make_shared<state>(ex, std::move(cfg), std::move(h))) {}
@@ -329,85 +272,6 @@ asio::awaitable<void> http_server::state::session(tcp::socket sock) {
     // Graceful end: FIN after the last response (TLS close_notify is skipped).
     s.tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
     s.tcp().socket().close(ignored);
-}
-
-asio::awaitable<bool> http_server::state::respond(detail::any_stream& s, response_plan& plan, bool head_only,
-                                                  bool keep_alive, std::vector<char>& chunk) {
-    if (plan.delay.count() > 0) co_await pause(s.get_executor(), std::chrono::steady_clock::now() + plan.delay);
-    if (plan.reset) {
-        abort_connection(s);
-        co_return false;
-    }
-    // A plain string body goes out in one write, without the chunk buffer.
-    bool whole = !plan.source && !plan.reset_after && plan.bytes_per_second == 0;
-    std::unique_ptr<body_source> owned;
-    body_source* src = plan.source.get();
-    if (!src) {
-        owned = make_string_source(whole ? std::string() : std::move(plan.body));
-        src = owned.get();
-    }
-    std::uint64_t body_size = whole ? plan.body.size() : src->size();
-    error_code rec;
-    src->rewind(rec);
-
-    http::response<http::buffer_body> res{static_cast<http::status>(plan.status), 11};
-    res.set(http::field::server, "cspark-emulator");
-    for (const auto& [k, v] : plan.headers) res.insert(k, v);
-    res.content_length(body_size);
-    res.keep_alive(keep_alive);
-    if (whole && !head_only) {
-        res.body().data = plan.body.empty() ? nullptr : plan.body.data();
-        res.body().size = plan.body.size();
-        res.body().more = false;
-        http::response_serializer<http::buffer_body> whole_sr{res};
-        s.tcp().expires_after(cfg.idle_timeout);
-        auto [wec, wn] = co_await http::async_write(s, whole_sr, use_tuple);
-        co_return !wec;
-    }
-    res.body().data = nullptr;
-    res.body().more = !head_only && body_size > 0;
-    http::response_serializer<http::buffer_body> sr{res};
-    s.tcp().expires_after(cfg.idle_timeout);
-    auto [head_ec, hn] = co_await http::async_write_header(s, sr, use_tuple);
-    if (head_ec) co_return false;
-    if (head_only || body_size == 0) co_return true;
-    if (chunk.empty()) chunk.resize(cfg.chunk_size);
-
-    const auto started = std::chrono::steady_clock::now();
-    std::uint64_t sent = 0;
-    std::size_t step = chunk.size();
-    if (plan.bytes_per_second > 0)
-        step = static_cast<std::size_t>(std::clamp<std::uint64_t>(plan.bytes_per_second / 20, 1, chunk.size()));
-    for (;;) {
-        std::size_t want = step;
-        if (plan.reset_after) want = static_cast<std::size_t>(std::min<std::uint64_t>(want, *plan.reset_after - sent));
-        error_code io_ec;
-        std::size_t n = want ? src->read(std::span<char>(chunk.data(), want), io_ec) : 0;
-        if (io_ec) {
-            abort_connection(s);
-            co_return false;
-        }
-        if (plan.reset_after && sent >= *plan.reset_after) {
-            abort_connection(s);
-            co_return false;
-        }
-        bool last = n == 0;
-        res.body().data = last ? nullptr : chunk.data();
-        res.body().size = n;
-        res.body().more = !last;
-        s.tcp().expires_after(cfg.idle_timeout);
-        auto [wec, wn] = co_await http::async_write(s, sr, use_tuple);
-        if (wec == http::error::need_buffer) wec = {};
-        if (wec) co_return false;
-        if (last) break;
-        sent += n;
-        if (plan.bytes_per_second > 0) {
-            auto due = started + std::chrono::microseconds(sent * 1000000 / plan.bytes_per_second);
-            if (due > std::chrono::steady_clock::now()) co_await pause(s.get_executor(), due);
-            if (stopped) co_return false;
-        }
-    }
-    co_return true;
 }
 
 }  // namespace cspark::server
