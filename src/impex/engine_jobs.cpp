@@ -124,6 +124,78 @@ std::optional<poll_end> judge(flow_state& st) {
     return std::nullopt;
 }
 
+namespace {
+
+// What a check found: the end of polling, or nullopt (ask again), with
+// `running` set when the job was seen running.
+std::optional<poll_end> take_check(flow_state& st, flow_event& ev, milliseconds elapsed, bool& running) {
+    auto& p = st.poll;
+    ++p.checks;
+    if (ev.what != ev_type::ok) {
+        p.last_failure = ev.ec;
+        p.last_diag = ev.diag;
+        if (p.once) return poll_end{};  // a job found by lookup: its id is what counts
+        if (!status_check_may_pass(ev.ec)) return state_unknown(p);
+        return std::nullopt;
+    }
+    p.job = std::move(ev.job);  // the event is spent
+    p.last_failure = {};
+    if (p.job.status != p.last_status) {
+        p.last_status = p.job.status;
+        note(st, flow_note::type::status, p.kind, p.job.id, p.job.status);
+    }
+    if (auto end = judge(st)) {
+        if (!p.once && (p.job.state == job_state::succeeded || p.job.state == job_state::failed)) {
+            // How long it took, for the next job of this kind at this tenant.
+            auto n = make_note(flow_note::type::timing, p.kind, p.id);
+            n.delay = observed_duration(p.last_running, elapsed, p.job.process_time, p.lag);
+            st.notes.push_back(std::move(n));
+        }
+        return end;
+    }
+    running = true;
+    p.last_running = elapsed;
+    return std::nullopt;
+}
+
+poll_end timed_out(const poll_state& p, milliseconds elapsed, std::string_view reason) {
+    if (p.last_failure) return state_unknown(p);
+    poll_end e{errc::poll_timeout, p.job.diag};
+    bool unknown = !p.job.status.empty() && !known_job_status(p.job.status);
+    e.diag.detail = kind_name(p.kind) + " job " + p.id + " still '" + p.job.status + "'" +
+                    (unknown ? " (a status this client does not know: it was polled as running)" : "") + " after " +
+                    std::to_string(p.checks) + " checks in " + std::to_string(elapsed.count()) + " ms (" + std::string(reason) +
+                    "); it may still finish: check it with 'cspark-impex status " + p.id + " --kind " + kind_name(p.kind) + "'";
+    return e;
+}
+
+// The wait before the next check: the schedule's, or sooner where jobs of
+// the other kind on the host say this one would end; slept in looks while
+// nothing is known of this kind (a fleet's chains).
+flow_action place_wait(flow_state& st, milliseconds delay, milliseconds elapsed, std::optional<std::int64_t> process_time) {
+    auto& p = st.poll;
+    if (!p.expected && !p.hinted) {
+        // Nothing known of this kind yet, but jobs of the other kind on the
+        // host took `hint`: one check where this one would end if it took
+        // alike. The growing schedule goes on after it, so a hint that is
+        // wrong costs one status call and never delays a check.
+        auto hint = expected_of(st, other_kind(p.kind));
+        auto wait = hint ? wait_for_expected(st.policy.poll, *hint, elapsed, process_time) : std::nullopt;
+        if (wait && *wait < delay) {
+            delay = *wait;
+            p.hinted = true;
+        }
+    }
+    p.due.reset();
+    if (!p.expected && st.policy.adaptive && st.policy.history_look.count() > 0 && delay > st.policy.history_look) {
+        p.due = elapsed + delay;
+        return wait_for(p, st.policy.history_look);
+    }
+    return wait_for(p, delay);
+}
+
+}  // namespace
+
 // After a check or the wait between checks: the next action, or the end.
 // A check that fails in a way that may pass is asked again on the schedule:
 // a failure to learn a job's state is not a failed job.
@@ -134,69 +206,17 @@ std::optional<poll_end> poll_on(flow_state& st, flow_event& ev, flow_action& nex
         next = p.due ? look_for_history(st, elapsed) : check(p);
         return std::nullopt;
     }
-    ++p.checks;
     bool running = false;
-    if (ev.what == ev_type::ok) {
-        p.job = std::move(ev.job);  // the event is spent
-        p.last_failure = {};
-        if (p.job.status != p.last_status) {
-            p.last_status = p.job.status;
-            note(st, flow_note::type::status, p.kind, p.job.id, p.job.status);
-        }
-        if (auto end = judge(st)) {
-            if (!p.once && (p.job.state == job_state::succeeded || p.job.state == job_state::failed)) {
-                // How long it took, for the next job of this kind at this tenant.
-                auto n = make_note(flow_note::type::timing, p.kind, p.id);
-                n.delay = observed_duration(p.last_running, elapsed, p.job.process_time, p.lag);
-                st.notes.push_back(std::move(n));
-            }
-            return end;
-        }
-        running = true;
-        p.last_running = elapsed;
-    } else {
-        p.last_failure = ev.ec;
-        p.last_diag = ev.diag;
-        if (p.once) return poll_end{};  // a job found by lookup: its id is what counts
-        if (!status_check_may_pass(ev.ec)) return state_unknown(p);
-    }
+    if (auto end = take_check(st, ev, elapsed, running)) return end;
     // A job of this kind that ended meanwhile (this flow's or another's on
-    // the host: the I/O loop keeps the policy's durations current) places
-    // the checks from now on.
+    // the host: the events bring the durations) places the checks from now on.
     if (!p.expected && !p.once && st.policy.adaptive)
         p.expected = expected_of(st, p.kind);
     poll_clues clues{p.expected, running ? std::optional<std::int64_t>(p.job.process_time) : std::nullopt,
                      st.policy.adaptive};
     auto step = plan_next_check(st.policy.poll, p.checks, elapsed, clues, std::uniform_real_distribution<double>(0, 1)(st.rng));
-    if (step.what == poll_step::action::give_up) {
-        if (p.last_failure) return state_unknown(p);
-        poll_end e{errc::poll_timeout, p.job.diag};
-        bool unknown = !p.job.status.empty() && !known_job_status(p.job.status);
-        e.diag.detail = kind_name(p.kind) + " job " + p.id + " still '" + p.job.status + "'" +
-                        (unknown ? " (a status this client does not know: it was polled as running)" : "") + " after " + std::to_string(p.checks) +
-                        " checks in " + std::to_string(elapsed.count()) + " ms (" + std::string(step.reason) +
-                        "); it may still finish: check it with 'cspark-impex status " + p.id + " --kind " + kind_name(p.kind) + "'";
-        return e;
-    }
-    if (!p.expected && !p.hinted) {
-        // Nothing known of this kind yet, but jobs of the other kind on the
-        // host took `hint`: one check where this one would end if it took
-        // alike. The growing schedule goes on after it, so a hint that is
-        // wrong costs one status call and never delays a check.
-        auto hint = expected_of(st, other_kind(p.kind));
-        auto wait = hint ? wait_for_expected(st.policy.poll, *hint, elapsed, clues.process_time) : std::nullopt;
-        if (wait && *wait < step.delay) {
-            step.delay = *wait;
-            p.hinted = true;
-        }
-    }
-    p.due.reset();
-    if (!p.expected && st.policy.adaptive && st.policy.history_look.count() > 0 && step.delay > st.policy.history_look) {
-        p.due = elapsed + step.delay;
-        next = wait_for(p, st.policy.history_look);
-    } else {
-        next = wait_for(p, step.delay);
-    }
+    if (step.what == poll_step::action::give_up) return timed_out(p, elapsed, step.reason);
+    next = place_wait(st, step.delay, elapsed, clues.process_time);
     return std::nullopt;
 }
 

@@ -202,6 +202,43 @@ migration_result share_of(const fleet_entry& e, const migration_result& m, const
     return r;
 }
 
+// The fleet's observers of one task: progress (the entries', the fleet's,
+// the monitor's) wired into `req`; the checkpoint function returned.
+std::function<asio::awaitable<void>(const checkpoint_event&)> observe(fleet_state& st, const task& t, migrate_request& req,
+                                                                      const std::shared_ptr<detail::task_watch>& watch) {
+    if (st.options.progress || watch) {
+        auto user = req.exports.progress;
+        auto fleet_progress = st.options.progress;
+        auto members = t.members;
+        req.exports.progress = [user, fleet_progress, members, watch](const progress_event& ev) {
+            if (user) user(ev);
+            if (watch) watch->on_progress(ev);
+            if (fleet_progress)
+                for (auto i : members) fleet_progress(i, ev);
+        };
+    }
+    std::function<asio::awaitable<void>(const checkpoint_event&)> checkpoint;
+    if (st.options.checkpoint || watch)
+        checkpoint = [fn = st.options.checkpoint, members = t.members, watch](const checkpoint_event& ev) -> asio::awaitable<void> {
+            if (watch) watch->on_checkpoint(ev);
+            if (fn) co_await fn(members, ev);
+        };
+    return checkpoint;
+}
+
+// A combined task that failed for one of its entries: its parts queued first.
+void requeue(fleet_state& st, const task& t, const migration_result& m, const std::vector<std::vector<std::size_t>>& parts) {
+    std::error_code ignored;
+    for (const auto& f : m.exported.files)
+        if (!f.path.empty()) std::filesystem::remove(f.path, ignored);  // the combined package: parts export their own
+    for (auto p = parts.rbegin(); p != parts.rend(); ++p) st.enqueue(*p, {}, true);
+    if (st.monitor) {
+        st.monitor->requeued(t.members.size());
+        st.monitor->split();
+    }
+    for (std::size_t k = 1; k < parts.size(); ++k) st.wake_one();  // this worker takes one itself
+}
+
 asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
     auto& first = st->entries[t.members.front()];
     if (!first.source || !first.target) {
@@ -214,23 +251,7 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
     auto req = combined_request(*st, t);
     std::shared_ptr<detail::task_watch> watch;
     if (st->monitor) watch = std::make_shared<detail::task_watch>(*st->monitor);
-    if (st->options.progress || watch) {
-        auto user = req.exports.progress;
-        auto fleet_progress = st->options.progress;
-        auto members = t.members;
-        req.exports.progress = [user, fleet_progress, members, watch](const progress_event& ev) {
-            if (user) user(ev);
-            if (watch) watch->on_progress(ev);
-            if (fleet_progress)
-                for (auto i : members) fleet_progress(i, ev);
-        };
-    }
-    std::function<asio::awaitable<void>(const checkpoint_event&)> checkpoint;
-    if (st->options.checkpoint || watch)
-        checkpoint = [fn = st->options.checkpoint, members = t.members, watch](const checkpoint_event& ev) -> asio::awaitable<void> {
-            if (watch) watch->on_checkpoint(ev);
-            if (fn) co_await fn(members, ev);
-        };
+    auto checkpoint = observe(*st, t, req, watch);
     const auto& co = st->options.coalesce;
     std::uint64_t limit = import_request{}.max_package_bytes;  // Spark's default upload limit
     if (t.members.size() > 1 && co.max_package_bytes > 0) limit = std::min(limit, co.max_package_bytes);
@@ -251,17 +272,8 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
     if (m.ec)
         for (auto i : t.members) names.push_back(names_of(st->entries[i]));
     auto parts = detail::parts_after(m, t.members, names);
-    if (!parts.empty()) {
-        // One entry may be at fault: its parts run again, the named ones alone.
-        std::error_code ignored;
-        for (const auto& f : m.exported.files)
-            if (!f.path.empty()) std::filesystem::remove(f.path, ignored);  // the combined package: parts export their own
-        for (auto p = parts.rbegin(); p != parts.rend(); ++p) st->enqueue(*p, {}, true);
-        if (st->monitor) {
-            st->monitor->requeued(t.members.size());
-            st->monitor->split();
-        }
-        for (std::size_t k = 1; k < parts.size(); ++k) st->wake_one();  // this worker takes one itself
+    if (!parts.empty()) {  // one entry may be at fault: its parts run again, the named ones alone
+        requeue(*st, t, m, parts);
         co_return;
     }
     std::vector<detail::import_shares> shares;
@@ -296,6 +308,29 @@ asio::awaitable<void> worker(std::shared_ptr<fleet_state> st) {
     st->wake_all();  // a sleeper may be the last to see the queue empty
 }
 
+// The plan: groups of entries (one each without coalescing), queued.
+void queue_plan(fleet_state& st) {
+    std::vector<detail::plan_item> items;
+    bool coalesce = st.options.coalesce.enabled;
+    std::map<detail::share_key, std::size_t> keys;  // each distinct key: one id for the planner
+    for (std::size_t i = 0; i < st.entries.size(); ++i) {
+        const auto& e = st.entries[i];
+        detail::plan_item it;
+        auto key = detail::share_key_of(e.request, e.source, e.target, coalesce ? 0 : i + 1);
+        it.key = std::to_string(keys.try_emplace(std::move(key), keys.size()).first->second);
+        const auto& x = e.request.exports;
+        auto mappings = mappings_named(e.request.destination);
+        it.weight = std::max<std::size_t>({x.folders.size() + x.services.size() + x.version_ids.size(), mappings.size(), 1});
+        for (const auto& m : mappings) it.destinations.push_back(detail::service_path(target_of(m)));
+        it.resume = resume_key(e.resume);
+        items.push_back(std::move(it));
+    }
+    for (auto& g : detail::plan_groups(items, coalesce ? st.options.coalesce.max_services : 1)) {
+        migration_checkpoint from = st.entries[g.front()].resume;
+        st.enqueue(std::move(g), std::move(from), false);
+    }
+}
+
 asio::awaitable<std::vector<migration_result>> run_fleet(std::vector<fleet_entry> entries, fleet_options options) {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto ex = co_await asio::this_coro::executor;
@@ -318,27 +353,8 @@ asio::awaitable<std::vector<migration_result>> run_fleet(std::vector<fleet_entry
         }
     }
 
-    // The plan: groups of entries (one each without coalescing).
-    std::vector<detail::plan_item> items;
-    bool coalesce = st->options.coalesce.enabled;
-    std::map<detail::share_key, std::size_t> keys;  // each distinct key: one id for the planner
-    for (std::size_t i = 0; i < st->entries.size(); ++i) {
-        const auto& e = st->entries[i];
-        detail::plan_item it;
-        auto key = detail::share_key_of(e.request, e.source, e.target, coalesce ? 0 : i + 1);
-        it.key = std::to_string(keys.try_emplace(std::move(key), keys.size()).first->second);
-        const auto& x = e.request.exports;
-        auto mappings = mappings_named(e.request.destination);
-        it.weight = std::max<std::size_t>({x.folders.size() + x.services.size() + x.version_ids.size(), mappings.size(), 1});
-        for (const auto& m : mappings) it.destinations.push_back(detail::service_path(target_of(m)));
-        it.resume = resume_key(e.resume);
-        items.push_back(std::move(it));
-    }
     st->ended.assign(st->entries.size(), false);
-    for (auto& g : detail::plan_groups(items, coalesce ? st->options.coalesce.max_services : 1)) {
-        migration_checkpoint from = st->entries[g.front()].resume;
-        st->enqueue(std::move(g), std::move(from), false);
-    }
+    queue_plan(*st);
 
     std::size_t n = std::min(std::max<std::size_t>(st->options.concurrency, 1), st->tasks.queued());
     st->workers_left = n;
