@@ -51,6 +51,96 @@ std::optional<fault_kind> fault_kind_of(std::string_view name) noexcept {
     return std::nullopt;
 }
 
+namespace {
+
+// Reads one rule's members, each checked, naming the rule on a mistake.
+struct rule_reader {
+    const json::object& r;
+    std::size_t i;
+    void str(std::string_view key, std::string& out) const {
+        if (auto* p = r.if_contains(key)) {
+            if (!p->is_string()) bad(i, std::string(key) + " must be a string");
+            out = std::string(p->get_string());
+        }
+    }
+    template <class T>
+    void num(std::string_view key, T& out) const {
+        if (auto* p = r.if_contains(key)) {
+            if (!p->is_number()) bad(i, std::string(key) + " must be a number");
+            out = p->to_number<T>();
+        }
+    }
+    // One of `allowed` (listed in the message otherwise).
+    void word(std::string_view key, std::string& out, std::initializer_list<std::string_view> allowed) const {
+        str(key, out);
+        std::string all;
+        for (auto w : allowed) {
+            if (out == w) return;
+            all += (all.empty() ? "" : ", ") + std::string(w);
+        }
+        bad(i, std::string(key) + " '" + out + "' is not one of " + all);
+    }
+};
+
+// Where a rule applies and what it answers.
+void read_target(const rule_reader& in, fault_rule& f) {
+    in.str("route", f.route);
+    in.str("tenant", f.tenant);
+    std::string kind;
+    in.str("kind", kind);
+    if (auto k = fault_kind_of(kind)) {
+        f.kind = *k;
+    } else {
+        std::string all;
+        for (const auto& [_, name] : kind_names) all += (all.empty() ? "" : ", ") + std::string(name);
+        bad(in.i, "kind '" + kind + "' is not one of " + all);
+    }
+    if (!routes.count(f.route)) bad(in.i, "route '" + f.route + "' is unknown");
+    in.num("status", f.status);
+    if (f.status < 100 || f.status > 599) bad(in.i, "status must be an HTTP status");
+    in.num("retry_after", f.retry_after);
+    in.word("retry_after_as", f.retry_after_as, {"x-retry-after", "seconds", "date"});
+    in.num("probability", f.probability);
+    if (f.probability < 0 || f.probability > 1) bad(in.i, "probability must be within [0, 1]");
+    std::uint64_t times = 0;
+    if (in.r.contains("times")) {
+        in.num("times", times);
+        f.times = times;
+    }
+    if (auto* n = in.r.if_contains("nth")) {
+        if (!n->is_array()) bad(in.i, "nth must be an array of call numbers");
+        for (const auto& x : n->get_array()) {
+            if (!x.is_number()) bad(in.i, "nth must hold numbers");
+            f.nth.push_back(x.to_number<std::uint64_t>());
+        }
+    }
+}
+
+// How the answer is shaped: pace, cut, body, job document.
+void read_shape(const rule_reader& in, fault_rule& f) {
+    in.num("bytes_per_second", f.bytes_per_second);
+    std::int64_t delay_ms = 0;
+    in.num("delay_ms", delay_ms);
+    f.delay = std::chrono::milliseconds(delay_ms);
+    in.num("after_bytes", f.after_bytes);
+    in.str("body", f.body);
+    in.str("content_type", f.content_type);
+    in.str("code", f.code);
+    in.str("message", f.message);
+    in.str("job_status", f.job_status);
+    if (f.job_status.empty()) bad(in.i, "job_status must not be empty");
+    in.word("errors_as", f.errors_as, {"list", "object", "string"});
+    in.word("warnings_as", f.warnings_as, {"strings", "objects"});
+    in.str("service_status", f.service_status);
+    in.num("skew_s", f.skew_s);
+    if (auto* p = in.r.if_contains("after_action")) {
+        if (!p->is_bool()) bad(in.i, "after_action must be true or false");
+        f.after_action = p->get_bool();
+    }
+}
+
+}  // namespace
+
 void fault_set::load(const json::value& doc) {
     if (!doc.is_object()) throw std::invalid_argument("faults: expected an object {\"seed\", \"rules\"}");
     const auto& o = doc.get_object();
@@ -64,75 +154,10 @@ void fault_set::load(const json::value& doc) {
     std::size_t i = 0;
     for (const auto& item : list ? list->get_array() : json::array{}) {
         if (!item.is_object()) bad(i, "must be an object");
-        const auto& r = item.get_object();
+        rule_reader in{item.get_object(), i};
         fault_rule f;
-        auto get_str = [&](std::string_view key, std::string& out) {
-            if (auto* p = r.if_contains(key)) {
-                if (!p->is_string()) bad(i, std::string(key) + " must be a string");
-                out = std::string(p->get_string());
-            }
-        };
-        auto get_num = [&](std::string_view key, auto& out) {
-            if (auto* p = r.if_contains(key)) {
-                if (!p->is_number()) bad(i, std::string(key) + " must be a number");
-                out = p->to_number<std::remove_reference_t<decltype(out)>>();
-            }
-        };
-        get_str("route", f.route);
-        get_str("tenant", f.tenant);
-        std::string kind;
-        get_str("kind", kind);
-        if (auto k = fault_kind_of(kind)) {
-            f.kind = *k;
-        } else {
-            std::string all;
-            for (const auto& [_, name] : kind_names) all += (all.empty() ? "" : ", ") + std::string(name);
-            bad(i, "kind '" + kind + "' is not one of " + all);
-        }
-        if (!routes.count(f.route)) bad(i, "route '" + f.route + "' is unknown");
-        get_num("status", f.status);
-        if (f.status < 100 || f.status > 599) bad(i, "status must be an HTTP status");
-        get_num("retry_after", f.retry_after);
-        get_str("retry_after_as", f.retry_after_as);
-        if (f.retry_after_as != "x-retry-after" && f.retry_after_as != "seconds" && f.retry_after_as != "date")
-            bad(i, "retry_after_as '" + f.retry_after_as + "' is not one of x-retry-after, seconds, date");
-        get_num("probability", f.probability);
-        if (f.probability < 0 || f.probability > 1) bad(i, "probability must be within [0, 1]");
-        std::uint64_t times = 0;
-        if (r.contains("times")) {
-            get_num("times", times);
-            f.times = times;
-        }
-        get_num("bytes_per_second", f.bytes_per_second);
-        std::int64_t delay_ms = 0;
-        get_num("delay_ms", delay_ms);
-        f.delay = std::chrono::milliseconds(delay_ms);
-        get_num("after_bytes", f.after_bytes);
-        get_str("body", f.body);
-        get_str("content_type", f.content_type);
-        get_str("code", f.code);
-        get_str("message", f.message);
-        get_str("job_status", f.job_status);
-        if (f.job_status.empty()) bad(i, "job_status must not be empty");
-        get_str("errors_as", f.errors_as);
-        if (f.errors_as != "list" && f.errors_as != "object" && f.errors_as != "string")
-            bad(i, "errors_as '" + f.errors_as + "' is not one of list, object, string");
-        get_str("warnings_as", f.warnings_as);
-        if (f.warnings_as != "strings" && f.warnings_as != "objects")
-            bad(i, "warnings_as '" + f.warnings_as + "' is not one of strings, objects");
-        get_str("service_status", f.service_status);
-        get_num("skew_s", f.skew_s);
-        if (auto* p = r.if_contains("after_action")) {
-            if (!p->is_bool()) bad(i, "after_action must be true or false");
-            f.after_action = p->get_bool();
-        }
-        if (auto* n = r.if_contains("nth")) {
-            if (!n->is_array()) bad(i, "nth must be an array of call numbers");
-            for (const auto& x : n->get_array()) {
-                if (!x.is_number()) bad(i, "nth must hold numbers");
-                f.nth.push_back(x.to_number<std::uint64_t>());
-            }
-        }
+        read_target(in, f);
+        read_shape(in, f);
         rules.push_back(std::move(f));
         ++i;
     }

@@ -177,6 +177,59 @@ const entry_info* reader::find(std::string_view name) const noexcept {
     return it == by_name_.end() ? nullptr : &entries_[it->second];
 }
 
+namespace {
+
+// What reading an entry has produced so far.
+struct entry_progress {
+    uLong crc = crc32(0, nullptr, 0);
+    std::uint64_t produced = 0;
+    bool ended = false;  ///< the deflate stream ended (a stored entry: at once)
+};
+
+// Inflates what zs holds into `out`, a buffer at a time, to `fn`.
+bool inflate_input(z_stream& zs, std::vector<char>& out, const entry_info& e,
+                   const std::function<void(std::span<const char>)>& fn, entry_progress& got, std::string& why) {
+    while (zs.avail_in > 0 && !got.ended) {
+        zs.next_out = reinterpret_cast<Bytef*>(out.data());
+        zs.avail_out = static_cast<uInt>(out.size());
+        int rc = ::inflate(&zs, Z_NO_FLUSH);
+        if (rc != Z_OK && rc != Z_STREAM_END) {
+            why = "entry '" + e.name + "': corrupt deflate data";
+            return false;
+        }
+        std::size_t n = out.size() - zs.avail_out;
+        got.produced += n;
+        if (got.produced > e.size) {
+            why = "entry '" + e.name + "': more data than its declared size " + std::to_string(e.size);
+            return false;
+        }
+        got.crc = crc32(got.crc, reinterpret_cast<const Bytef*>(out.data()), static_cast<uInt>(n));
+        fn(std::span<const char>(out.data(), n));
+        if (rc == Z_STREAM_END) got.ended = true;
+    }
+    return true;
+}
+
+// The entry read whole: its stream ended, its size and CRC as declared.
+bool entry_whole(const entry_info& e, const entry_progress& got, std::string& why) {
+    if (!got.ended && e.compressed_size > 0) {
+        why = "entry '" + e.name + "': deflate stream is truncated";
+        return false;
+    }
+    if (got.produced != e.size) {
+        why = "entry '" + e.name + "': size " + std::to_string(got.produced) + " differs from the declared " +
+              std::to_string(e.size);
+        return false;
+    }
+    if (static_cast<std::uint32_t>(got.crc) != e.crc32) {
+        why = "entry '" + e.name + "': CRC-32 mismatch";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 bool reader::read(const entry_info& e, const std::function<void(std::span<const char>)>& fn, std::string& why) const {
     unsigned char lh[30];
     if (!fetch(lh, 30, e.local_offset) || rd32(lh) != local_sig) {
@@ -198,8 +251,9 @@ bool reader::read(const entry_info& e, const std::function<void(std::span<const 
     }
     auto& in = in_;
     auto& out = out_;
-    uLong crc = crc32(0, nullptr, 0);
-    std::uint64_t produced = 0, consumed = 0;
+    entry_progress got;
+    got.ended = e.method == 0;
+    std::uint64_t consumed = 0;
     z_stream dummy{};
     if (e.method == 8) {
         if (!z_) {
@@ -216,7 +270,7 @@ bool reader::read(const entry_info& e, const std::function<void(std::span<const 
         }
     }
     z_stream& zs = e.method == 8 ? z_->zs : dummy;
-    bool ok = true, ended = e.method == 0;
+    bool ok = true;
     while (consumed < e.compressed_size && ok) {
         std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), e.compressed_size - consumed));
         if (!fetch(in.data(), n, data + consumed)) {
@@ -226,49 +280,16 @@ bool reader::read(const entry_info& e, const std::function<void(std::span<const 
         }
         consumed += n;
         if (e.method == 0) {
-            crc = crc32(crc, reinterpret_cast<const Bytef*>(in.data()), static_cast<uInt>(n));
-            produced += n;
+            got.crc = crc32(got.crc, reinterpret_cast<const Bytef*>(in.data()), static_cast<uInt>(n));
+            got.produced += n;
             fn(std::span<const char>(in.data(), n));
             continue;
         }
         zs.next_in = reinterpret_cast<Bytef*>(in.data());
         zs.avail_in = static_cast<uInt>(n);
-        while (zs.avail_in > 0 && !ended) {
-            zs.next_out = reinterpret_cast<Bytef*>(out.data());
-            zs.avail_out = static_cast<uInt>(out.size());
-            int rc = ::inflate(&zs, Z_NO_FLUSH);
-            if (rc != Z_OK && rc != Z_STREAM_END) {
-                why = "entry '" + e.name + "': corrupt deflate data";
-                ok = false;
-                break;
-            }
-            std::size_t got = out.size() - zs.avail_out;
-            produced += got;
-            if (produced > e.size) {
-                why = "entry '" + e.name + "': more data than its declared size " + std::to_string(e.size);
-                ok = false;
-                break;
-            }
-            crc = crc32(crc, reinterpret_cast<const Bytef*>(out.data()), static_cast<uInt>(got));
-            fn(std::span<const char>(out.data(), got));
-            if (rc == Z_STREAM_END) ended = true;
-        }
+        ok = inflate_input(zs, out, e, fn, got, why);
     }
-    if (!ok) return false;
-    if (!ended && e.compressed_size > 0) {
-        why = "entry '" + e.name + "': deflate stream is truncated";
-        return false;
-    }
-    if (produced != e.size) {
-        why = "entry '" + e.name + "': size " + std::to_string(produced) + " differs from the declared " +
-              std::to_string(e.size);
-        return false;
-    }
-    if (static_cast<std::uint32_t>(crc) != e.crc32) {
-        why = "entry '" + e.name + "': CRC-32 mismatch";
-        return false;
-    }
-    return true;
+    return ok && entry_whole(e, got, why);
 }
 
 std::optional<std::string> reader::read_all(const entry_info& e, std::size_t max, std::string& why) const {
