@@ -105,74 +105,72 @@ bool multipart_parser::feed(std::span<const char> bytes) {
     if (state_ == state::failed) return false;
     if (state_ == state::done) return true;  // epilogue is ignored
     buf_.append(bytes.data(), bytes.size());
-    for (;;) {
+    for (bool again = true; again;) {
         switch (state_) {
-        case state::preamble: {
-            // The first delimiter may start the body without the leading CRLF.
-            std::string first = "--" + boundary_;
-            auto pos = buf_.find(first);
-            if (pos == std::string::npos) {
-                if (buf_.size() > max_header_block) return fail("no multipart boundary found");
-                return true;
-            }
-            buf_.erase(0, pos + first.size());
-            state_ = state::after_boundary;
-            break;
-        }
-        case state::after_boundary: {
-            if (buf_.size() < 2) return true;
-            if (buf_.compare(0, 2, "--") == 0) {
-                state_ = state::done;
-                buf_.clear();
-                return true;
-            }
-            // Tolerate transport padding (spaces/tabs) before the CRLF.
-            auto eol = buf_.find("\r\n");
-            if (eol == std::string::npos) {
-                if (buf_.size() > 256) return fail("malformed boundary line");
-                return true;
-            }
-            if (!trim(std::string_view(buf_).substr(0, eol)).empty()) return fail("malformed boundary line");
-            buf_.erase(0, eol + 2);
-            state_ = state::headers;
-            break;
-        }
-        case state::headers: {
-            if (buf_.size() >= 2 && buf_.compare(0, 2, "\r\n") == 0)
-                return fail("part without a Content-Disposition name");
-            auto end = buf_.find("\r\n\r\n");
-            if (end == std::string::npos) {
-                if (buf_.size() > max_header_block) return fail("part headers exceed 16 KiB");
-                return true;
-            }
-            if (!parse_headers(std::string_view(buf_).substr(0, end))) return false;
-            buf_.erase(0, end + 4);
-            state_ = state::body;
-            break;
-        }
-        case state::body: {
-            auto pos = buf_.find(delim_);
-            if (pos == std::string::npos) {
-                // Keep what could be the start of a delimiter; pass the rest on.
-                std::size_t keep = std::min(buf_.size(), delim_.size() - 1);
-                std::size_t emit = buf_.size() - keep;
-                if (emit > 0) {
-                    if (cb_.data) cb_.data(std::span<const char>(buf_.data(), emit));
-                    buf_.erase(0, emit);
-                }
-                return true;
-            }
-            if (pos > 0 && cb_.data) cb_.data(std::span<const char>(buf_.data(), pos));
-            if (cb_.end) cb_.end();
-            buf_.erase(0, pos + delim_.size());
-            state_ = state::after_boundary;
-            break;
-        }
+        case state::preamble: again = on_preamble(); break;
+        case state::after_boundary: again = on_boundary(); break;
+        case state::headers: again = on_headers(); break;
+        case state::body: again = on_body(); break;
         case state::done:
-        case state::failed:
-            return state_ == state::done;
+        case state::failed: again = false; break;
         }
     }
+    return state_ != state::failed;
+}
+
+bool multipart_parser::on_preamble() {
+    // The first delimiter may start the body without the leading CRLF.
+    std::string first = "--" + boundary_;
+    auto pos = buf_.find(first);
+    if (pos == std::string::npos) return buf_.size() > max_header_block ? fail("no multipart boundary found") : false;
+    buf_.erase(0, pos + first.size());
+    state_ = state::after_boundary;
+    return true;
+}
+
+bool multipart_parser::on_boundary() {
+    if (buf_.size() < 2) return false;
+    if (buf_.compare(0, 2, "--") == 0) {
+        state_ = state::done;
+        buf_.clear();
+        return false;
+    }
+    // Tolerate transport padding (spaces/tabs) before the CRLF.
+    auto eol = buf_.find("\r\n");
+    if (eol == std::string::npos) return buf_.size() > 256 ? fail("malformed boundary line") : false;
+    if (!trim(std::string_view(buf_).substr(0, eol)).empty()) return fail("malformed boundary line");
+    buf_.erase(0, eol + 2);
+    state_ = state::headers;
+    return true;
+}
+
+bool multipart_parser::on_headers() {
+    if (buf_.size() >= 2 && buf_.compare(0, 2, "\r\n") == 0) return fail("part without a Content-Disposition name");
+    auto end = buf_.find("\r\n\r\n");
+    if (end == std::string::npos) return buf_.size() > max_header_block ? fail("part headers exceed 16 KiB") : false;
+    if (!parse_headers(std::string_view(buf_).substr(0, end))) return false;
+    buf_.erase(0, end + 4);
+    state_ = state::body;
+    return true;
+}
+
+bool multipart_parser::on_body() {
+    auto pos = buf_.find(delim_);
+    if (pos == std::string::npos) {
+        // Keep what could be the start of a delimiter; pass the rest on.
+        std::size_t keep = std::min(buf_.size(), delim_.size() - 1);
+        std::size_t emit = buf_.size() - keep;
+        if (emit > 0) {
+            if (cb_.data) cb_.data(std::span<const char>(buf_.data(), emit));
+            buf_.erase(0, emit);
+        }
+        return false;
+    }
+    if (pos > 0 && cb_.data) cb_.data(std::span<const char>(buf_.data(), pos));
+    if (cb_.end) cb_.end();
+    buf_.erase(0, pos + delim_.size());
+    state_ = state::after_boundary;
+    return true;
 }
 
 }  // namespace cspark::detail

@@ -52,6 +52,12 @@ private:
     enum class state { preamble, after_boundary, headers, body, done, failed };
     bool fail(std::string why);
     bool parse_headers(std::string_view block);
+    // One state's work on the bytes held: true = go on (the state moved),
+    // false = feed() returns (more input needed, done, or failed).
+    bool on_preamble();
+    bool on_boundary();
+    bool on_headers();
+    bool on_body();
 
     std::string boundary_;
     std::string delim_;  // "\r\n--" + boundary
