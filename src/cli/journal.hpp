@@ -5,6 +5,7 @@
 
 #include "cli/plan.hpp"
 #include "core/text.hpp"
+#include "core/waiters.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -63,7 +64,7 @@ public:
         }
         fd_ = ::open(path.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
         if (fd_ < 0) plan_error(path, "the journal cannot be opened for writing: " + std::string(std::strerror(errno)));
-        next_ = std::make_shared<boost::asio::steady_timer>(ex_, boost::asio::steady_timer::time_point::max());
+        next_ = std::make_shared<detail::waiters>(ex_);
     }
     ~journal() {
         pool_.join();
@@ -81,7 +82,7 @@ public:
         auto batch = next_;
         append(std::move(rec));
         if (!flushing_) start_flush();
-        co_await batch->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));  // woken when its fsync is done
+        co_await batch->wait();  // woken when its fsync is done
     }
     /// Appends a record that needs no wait: it is written with the next
     /// fsync an intent asks for, or by flush() at the end.
@@ -105,13 +106,13 @@ private:
     }
     void start_flush() {
         flushing_ = true;
-        auto done = std::exchange(next_, std::make_shared<boost::asio::steady_timer>(ex_, boost::asio::steady_timer::time_point::max()));
+        auto done = std::exchange(next_, std::make_shared<detail::waiters>(ex_));
         boost::asio::post(pool_, [this, data = std::exchange(pending_, std::string()), done]() {
             write(data);
             boost::asio::post(ex_, [this, done] {
-                done->cancel();  // every record of this batch is durable
+                done->notify_all();  // every record of this batch is durable
                 flushing_ = false;
-                if (next_.use_count() > 1) start_flush();  // intents arrived meanwhile
+                if (!next_->empty()) start_flush();  // intents arrived meanwhile
             });
         });
     }
@@ -148,7 +149,7 @@ private:
     std::string pending_;
     bool flushing_ = false, failed_ = false;
     std::size_t fsyncs_ = 0;
-    std::shared_ptr<boost::asio::steady_timer> next_;  ///< woken when the pending records are durable
+    std::shared_ptr<detail::waiters> next_;  ///< woken when the pending records are durable
     boost::asio::thread_pool pool_{1};
 };
 

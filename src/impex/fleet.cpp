@@ -20,7 +20,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
-#include <list>
+
 #include <map>
 #include <set>
 
@@ -59,19 +59,16 @@ struct fleet_state {
     detail::fleet_scheduler tasks;  // who runs next, and splits
     std::size_t workers_left = 0;
     std::unique_ptr<detail::gates> gates;
-    std::shared_ptr<asio::steady_timer> all_done;
-    std::list<std::shared_ptr<asio::steady_timer>> sleepers;  // workers with nothing runnable
+    std::unique_ptr<detail::waiters> all_done;  // run_fleet, until the last worker ends
+    std::unique_ptr<detail::waiters> sleepers;  // workers with nothing runnable
 
     void wake_all() {
-        for (auto& t : sleepers) t->cancel();
-        sleepers.clear();
+        sleepers->notify_all();
     }
     // One task may have become runnable: one sleeper is enough (waking all of
     // a thousand idle workers on every release was quadratic).
     void wake_one() {
-        if (sleepers.empty()) return;
-        sleepers.front()->cancel();
-        sleepers.pop_front();
+        sleepers->notify_one();
     }
     std::vector<bool> ended;
     fleet_monitor::impl* monitor = nullptr;
@@ -284,17 +281,13 @@ asio::awaitable<void> run_task(std::shared_ptr<fleet_state> st, task t) {
 
 asio::awaitable<void> worker(std::shared_ptr<fleet_state> st) {
     co_await asio::this_coro::throw_if_cancelled(false);
-    auto ex = co_await asio::this_coro::executor;
     for (;;) {
         auto cs = co_await asio::this_coro::cancellation_state;
         if (cs.cancelled() != asio::cancellation_type::none) break;
         if (st->tasks.done()) break;
         auto t = st->tasks.take([&st](const std::string& slot) { return st->gates->busy(slot); });
         if (!t) {  // every queued task waits for a busy tenant (or a running one may split): sleep until that changes
-            auto sleeper = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
-            auto mine = st->sleepers.insert(st->sleepers.end(), sleeper);
-            co_await sleeper->async_wait(asio::as_tuple(asio::use_awaitable));
-            if (sleeper.use_count() > 1) st->sleepers.erase(mine);  // cancelled, not woken: still listed
+            co_await st->sleepers->wait();  // woken, or cancelled: the loop's top looks
             continue;
         }
         if (st->monitor) st->monitor->started(t->members.size());
@@ -343,7 +336,8 @@ asio::awaitable<std::vector<migration_result>> run_fleet(std::vector<fleet_entry
     st->gates->on_release = [weak] {
         if (auto s = weak.lock()) s->wake_one();
     };
-    st->all_done = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+    st->all_done = std::make_unique<detail::waiters>(ex);
+    st->sleepers = std::make_unique<detail::waiters>(ex);
     if (st->options.monitor) {
         st->monitor = &st->options.monitor->get_impl();
         st->monitor->planned(st->entries.size());
@@ -363,14 +357,13 @@ asio::awaitable<std::vector<migration_result>> run_fleet(std::vector<fleet_entry
         auto sig = std::make_shared<asio::cancellation_signal>();
         signals.push_back(sig);
         auto on_done = [st, sig](std::exception_ptr) {
-            if (--st->workers_left == 0) st->all_done->cancel();
+            if (--st->workers_left == 0) st->all_done->notify_all();
         };
         asio::co_spawn(ex, worker(st), asio::bind_cancellation_slot(sig->slot(), std::move(on_done)));
     }
     while (st->workers_left > 0) {
-        co_await st->all_done->async_wait(asio::as_tuple(asio::use_awaitable));
-        auto cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none) {
+        bool woken = co_await st->all_done->wait();
+        if (!woken) {  // the caller cancelled the fleet: every worker is told
             for (auto& s : signals) s->emit(asio::cancellation_type::terminal);
             st->wake_all();
             co_await asio::this_coro::reset_cancellation_state();

@@ -6,6 +6,8 @@
 
 #include "impex/job_kind.hpp"
 
+#include "core/waiters.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -48,11 +50,11 @@ boost::asio::awaitable<T> on_strand(boost::asio::any_io_executor strand, boost::
     co_return value;
 }
 
-/// An async mutex per key (a tenant's export or import slot): waiters sleep
-/// on a timer that release() cancels. Used on one strand (a fleet's).
+/// An async mutex per key (a tenant's export or import slot): its waiters
+/// are woken by release(). Used on one strand (a fleet's).
 class gates {
 public:
-    explicit gates(boost::asio::any_io_executor ex) : ex_(std::move(ex)) {}
+    explicit gates(boost::asio::any_io_executor ex) : ex_(ex), transfer_waiters_(std::move(ex)) {}
 
     /// Returns false when the caller was cancelled while waiting.
     boost::asio::awaitable<bool> acquire(const std::string& key);
@@ -79,13 +81,13 @@ public:
 private:
     struct gate {
         bool busy = false;
-        std::deque<std::shared_ptr<boost::asio::steady_timer>> waiters;
+        std::unique_ptr<waiters> waiting;  ///< made on the first wait (most slots never have one)
     };
     boost::asio::any_io_executor ex_;
     std::map<std::string, gate> gates_;
     std::map<std::string, int> work_;
     std::multiset<int> transfers_;  ///< priorities of the transfers running
-    std::deque<std::shared_ptr<boost::asio::steady_timer>> transfer_waiters_;
+    waiters transfer_waiters_;
 };
 
 boost::asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r);

@@ -1,5 +1,5 @@
-// Tenant slots: an async mutex per key, waiters sleep on a timer that
-// release() cancels; and transfers in order of their chains' work left.
+// Tenant slots: an async mutex per key, whose waiters release() wakes; and
+// transfers in order of their chains' work left.
 // Single-threaded, like the clients.
 #include "impex/flows.hpp"
 
@@ -19,23 +19,16 @@ asio::awaitable<bool> gates::acquire(const std::string& key) {
             g.busy = true;
             co_return true;
         }
-        auto t = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
-        g.waiters.push_back(t);
-        co_await t->async_wait(asio::as_tuple(asio::use_awaitable));  // woken by release(), or cancelled
-        std::erase(gates_[key].waiters, t);
-        auto cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none) co_return false;
+        if (!g.waiting) g.waiting = std::make_unique<waiters>(ex_);
+        bool woken = co_await g.waiting->wait();  // woken by release(), or cancelled
+        if (!woken) co_return false;
     }
 }
 
 void gates::release(const std::string& key) {
     auto& g = gates_[key];
     g.busy = false;
-    while (!g.waiters.empty()) {
-        auto t = std::move(g.waiters.front());
-        g.waiters.pop_front();
-        if (t->cancel() > 0) break;
-    }
+    if (g.waiting) g.waiting->notify_one();
     if (on_release) on_release();
 }
 
@@ -58,20 +51,15 @@ asio::awaitable<bool> gates::begin_transfer(int priority) {
             transfers_.insert(priority);
             co_return true;
         }
-        auto t = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
-        transfer_waiters_.push_back(t);
-        co_await t->async_wait(asio::as_tuple(asio::use_awaitable));  // woken by end_transfer(), or cancelled
-        std::erase(transfer_waiters_, t);
-        auto cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none) co_return false;
+        bool woken = co_await transfer_waiters_.wait();  // woken by end_transfer(), or cancelled
+        if (!woken) co_return false;
     }
 }
 
 void gates::end_transfer(int priority) {
     if (auto it = transfers_.find(priority); it != transfers_.end()) transfers_.erase(it);
     // Few wait at once (a burst's lower priorities): each looks again.
-    for (auto& t : transfer_waiters_) t->cancel();
-    transfer_waiters_.clear();
+    transfer_waiters_.notify_all();
 }
 
 }  // namespace cspark::detail
