@@ -263,24 +263,16 @@ bool run_fleet(asio::io_context& io, std::vector<fleet_entry> entries, journal& 
         else j.append(std::move(rec));
     };
     opts.finished = [&](std::size_t i, const migration_result& m) { finish(j, out, t, names[i], m); };
-    bool all_done = entries.empty();
-    return run_interruptible(
-        io,
-        [&](asio::cancellation_slot slot) {
-            if (all_done) return;
-            auto done = [&](std::exception_ptr ex, std::vector<migration_result>) {
-                if (ex) {
-                    try {
-                        std::rethrow_exception(ex);
-                    } catch (const std::exception& x) {
-                        out.error(std::string("batch: ") + x.what());
-                    }
-                }
-                all_done = true;
-            };
-            asio::co_spawn(io, migrate_fleet(std::move(entries), opts), asio::bind_cancellation_slot(slot, std::move(done)));
-        },
-        [&] { return all_done; });
+    if (entries.empty()) return true;
+    auto got = interruptible(io, migrate_fleet(std::move(entries), opts));
+    if (got.failure) {
+        try {
+            std::rethrow_exception(got.failure);
+        } catch (const std::exception& x) {
+            out.error(std::string("batch: ") + x.what());
+        }
+    }
+    return !got.interrupted;
 }
 
 }  // namespace

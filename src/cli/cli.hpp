@@ -4,10 +4,15 @@
 #include <cspark/impex.hpp>
 #include <cspark/trace.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/value.hpp>
 
 #include <chrono>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,6 +91,36 @@ int replace_file(const std::string& path, std::string_view data, const char* suf
 /// interrupted.
 bool run_interruptible(boost::asio::io_context& io, const std::function<void(boost::asio::cancellation_slot)>& start,
                        const std::function<bool()>& done);
+
+/// What came of an awaitable run to its end (interruptible()).
+template <class T>
+struct ran {
+    std::optional<T> value;      ///< it completed
+    std::exception_ptr failure;  ///< it threw
+    bool interrupted = false;    ///< Ctrl-C (or SIGTERM) cancelled it
+};
+
+/// The command line's one launcher: runs `op` on `io` to its end, Ctrl-C
+/// cancelling it (the coroutine then winds down: server jobs cancelled,
+/// partial files removed).
+template <class T>
+ran<T> interruptible(boost::asio::io_context& io, boost::asio::awaitable<T> op) {
+    ran<T> out;
+    bool done = false;
+    bool completed = run_interruptible(
+        io,
+        [&](boost::asio::cancellation_slot slot) {
+            auto finish = [&](std::exception_ptr e, T v) {
+                out.failure = e;
+                if (!e) out.value = std::move(v);
+                done = true;
+            };
+            boost::asio::co_spawn(io, std::move(op), boost::asio::bind_cancellation_slot(slot, std::move(finish)));
+        },
+        [&] { return done; });
+    out.interrupted = !completed;
+    return out;
+}
 
 boost::json::value to_json(const job_status& j);
 boost::json::value to_json(const downloaded_file& f);

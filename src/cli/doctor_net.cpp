@@ -407,18 +407,17 @@ int doctor(const connection_options& conn, const std::vector<std::pair<std::stri
     for (const auto& [name, opts] : todo) {
         std::vector<doctor_check> checks;
         side_probe probe(io, out, opts);
-        asio::co_spawn(io, probe.run(), [&](std::exception_ptr e, std::vector<doctor_check> got) {
-            checks = std::move(got);
-            if (e) {
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& x) {
-                    checks.push_back({.name = "doctor", .ok = false, .found = x.what()});
-                }
-            }
-        });
         io.restart();
-        io.run();
+        auto got = interruptible(io, probe.run());
+        if (got.value) checks = std::move(*got.value);
+        if (got.interrupted) return interrupted;
+        if (got.failure) {
+            try {
+                std::rethrow_exception(got.failure);
+            } catch (const std::exception& x) {
+                checks.push_back({.name = "doctor", .ok = false, .found = x.what()});
+            }
+        }
         print(out, name, checks);
         docs.push_back(json::object{{"side", name}, {"checks", to_json(checks)}});
         all.insert(all.end(), checks.begin(), checks.end());

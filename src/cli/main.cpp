@@ -30,26 +30,14 @@ namespace {
 // Runs one awaitable to completion with Ctrl-C cancelling it.
 template <class T>
 int run_command(asio::io_context& io, asio::awaitable<T> op, const output& out, const std::function<int(T&)>& on_ok) {
-    std::optional<T> value;
-    std::exception_ptr failure;
-    bool done = false;
-    bool completed = run_interruptible(
-        io,
-        [&](asio::cancellation_slot slot) {
-            asio::co_spawn(io, std::move(op), asio::bind_cancellation_slot(slot, [&](std::exception_ptr e, T v) {
-                               failure = e;
-                               if (!e) value = std::move(v);
-                               done = true;
-                           }));
-        },
-        [&] { return done; });
-    if (!completed) {
+    auto got = interruptible(io, std::move(op));
+    if (got.interrupted) {
         out.result(json::object{{"error", "interrupted"}});
         return interrupted;
     }
-    if (failure) {
+    if (got.failure) {
         try {
-            std::rethrow_exception(failure);
+            std::rethrow_exception(got.failure);
         } catch (const spark_error& e) {
             out.error(e.what());
             out.result(error_json(e.code(), e.diag()));
@@ -59,7 +47,7 @@ int run_command(asio::io_context& io, asio::awaitable<T> op, const output& out, 
             return cli::failed;
         }
     }
-    return on_ok(*value);
+    return on_ok(*got.value);
 }
 
 std::unique_ptr<impex> make_impex(asio::io_context& io, const connection_options& o, const output& out) {
