@@ -7,7 +7,7 @@
 #include "http/client_impl.hpp"
 
 #include <cspark/trace.hpp>
-#include "http/engine.hpp"
+#include "http/exchange.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>

@@ -6,7 +6,7 @@
 #include <cspark/version.hpp>
 
 #include "core/text.hpp"
-#include "http/engine.hpp"
+#include "http/exchange.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>

@@ -1,10 +1,10 @@
 // Internal to the transport: connections, per-origin pools and the state
-// the connecting (connect.cpp) and exchanging (engine.cpp) halves share.
+// the connecting (connect.cpp) and exchanging (exchange.cpp) halves share.
 #pragma once
 
 // Connection pool and the HTTP/1.1 exchange: the only client file that
 // instantiates Beast (compile cost: see docs/contributing.md, "Compiler notes").
-#include "http/engine.hpp"
+#include "http/exchange.hpp"
 #include "http/stream.hpp"
 
 #include "core/proxy.hpp"

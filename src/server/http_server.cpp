@@ -241,7 +241,7 @@ asio::awaitable<void> http_server::state::session(tcp::socket sock) {
         p.body_limit(boost::none);
         s.tcp().expires_after(cfg.idle_timeout);
         auto [head_ec, hn] = co_await http::async_read_header(s, buffer, p, use_tuple);
-        if (!head_ec && hn > cfg.header_limit) head_ec = http::error::header_limit;  // see engine.cpp
+        if (!head_ec && hn > cfg.header_limit) head_ec = http::error::header_limit;  // see src/http/exchange.cpp
         if (head_ec) {
             bool http_error = head_ec.category() == http::make_error_code(http::error::bad_method).category();
             if (!http_error || head_ec == http::error::end_of_stream || head_ec == http::error::partial_message) co_return;
