@@ -1,23 +1,9 @@
 // cspark-impex batch: many migrations from a plan, with a durable journal so a
 // rerun after a crash (even kill -9) finishes the work without repeating it.
 //
-// Journal (JSON lines; an intent is durable before the POST it announces,
-// records arriving during an fsync share the next one; "m" is one NAME, or
-// [NAME, ...] for a step of a combined job, which a rerun resumes together;
-// every record has "t", its wall time in ms since the epoch):
-//   {"e":"run","migrations":N}                      a run starts (N entries to do)
-//   {"m":NAME,"e":"export_intent","cid":C,"src":S,"dst":D}  before POST export (C = correlation id, S/D = tenants)
-//   {"m":NAME,"e":"export_job","id":J}             after POST export
-//   {"m":NAME,"e":"export_done","id":J,"ms":D}     the job ended after D ms (phase times only)
-//   {"m":NAME,"e":"downloaded","path":P,"sha256":H,"bytes":B}
-//   {"m":NAME,"e":"import_intent","file":P,"cid":C,"dst":D}  before POST import
-//   {"m":NAME,"e":"import_job","id":J}
-//   {"m":NAME,"e":"import_done","id":J,"ms":D}
-//   {"m":NAME,"e":"done","ok":true|false,"code":E,"error":...,"status":H,"api_code":A,"request_id":R,
-//    "warnings":[...],"services":[{source,destination,status,ok,reason}]}   (services: an import failed in part)
-//                                                   a known outcome (E = error_name)
-//   {"m":NAME,"e":"unknown","code":E,"error":...}  an unknown outcome: the next run resumes it
-//   {"e":"run_end","retries":R,"bytes_down":B,"bytes_up":U}
+// The journal (JSON lines) and its records: journal_record.hpp. An intent is
+// durable before the POST it announces; records arriving during an fsync
+// share the next one.
 // batch = load the plan, replay the journal into checkpoints, run the
 // library's migrate_fleet with the journal as its checkpoint observer: jobs
 // resume by id, intents without a job are looked up (describe) before
@@ -73,67 +59,6 @@ std::string sha256_of(const std::filesystem::path& p) {
     return ec ? std::string() : h.hex_digest();
 }
 
-// Where a plan entry resumes: what the journal says was done.
-migration_checkpoint checkpoint_of(const progress_state& st) {
-    using std::chrono::system_clock;
-    auto when = [](std::int64_t ms) -> std::optional<system_clock::time_point> {
-        if (ms <= 0) return system_clock::now() - std::chrono::hours(1);  // unknown: describe's whole window
-        return system_clock::time_point(std::chrono::milliseconds(ms));
-    };
-    migration_checkpoint cp;
-    bool have_file = !st.path.empty() && std::filesystem::exists(st.path) && sha256_of(st.path) == st.sha256;
-    if (!st.export_cid.empty()) {
-        cp.export_correlation_id = st.export_cid;
-        cp.export_intent = when(st.export_t);
-    }
-    cp.export_job = st.export_job;
-    if (have_file) cp.package = st.path;
-    if (!st.import_cid.empty()) {
-        cp.import_correlation_id = st.import_cid;
-        cp.import_intent = when(st.import_t);
-    }
-    cp.import_job = st.import_job;
-    return cp;
-}
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// A journal record for a fleet step, with its wall time (intents: the time a
-// rerun's lookup by correlation id starts from; every step: the report's phases).
-json::object record_of(const json::value& name, const checkpoint_event& ev, const progress_state& st, const impex* source,
-                       const impex* target) {
-    using kind = checkpoint_event::kind;
-    auto tenant = [](const impex* api) { return api ? api->get_client().url().tenant : std::string(); };
-    json::object r{{"m", name}};
-    switch (ev.what) {
-    case kind::export_intent:
-        r.insert({{"e", "export_intent"}, {"cid", ev.id}, {"src", tenant(source)}, {"dst", tenant(target)}});
-        break;
-    case kind::export_job: r.insert({{"e", "export_job"}, {"id", ev.id}}); break;
-    case kind::export_done: r.insert({{"e", "export_done"}, {"id", ev.id}, {"ms", ev.duration.count()}}); break;
-    case kind::downloaded:
-        r.insert({{"e", "downloaded"}, {"path", ev.path.string()}, {"sha256", ev.sha256}, {"bytes", ev.size}});
-        break;
-    case kind::import_intent: r.insert({{"e", "import_intent"}, {"file", st.path}, {"cid", ev.id}, {"dst", tenant(target)}}); break;
-    case kind::import_job: r.insert({{"e", "import_job"}, {"id", ev.id}}); break;
-    case kind::import_done: r.insert({{"e", "import_done"}, {"id", ev.id}, {"ms", ev.duration.count()}}); break;
-    }
-    r["t"] = now_ms();
-    return r;
-}
-
-// What a failure's record says: its stable code, the words, the diagnostics
-// an operator quotes to Coherent (masked: diagnostics never hold secrets).
-void describe_failure(json::object& rec, const migration_result& m) {
-    rec["code"] = error_name(m.ec);
-    rec["error"] = m.ec.message() + " " + m.diag.to_string();
-    if (m.diag.http_status) rec["status"] = m.diag.http_status;
-    if (!m.diag.api_code.empty()) rec["api_code"] = m.diag.api_code;
-    if (!m.diag.request_id.empty()) rec["request_id"] = m.diag.request_id;
-}
-
 }  // namespace
 
 namespace {
@@ -181,7 +106,8 @@ fleet_entry entry_of(const plan_entry& e, client_cache& apis, const progress_sta
     else f.request.destination = e.destination;
     f.request.if_present = e.action;
     f.request.keep_files = true;  // removed here once the outcome is known (a rerun may need it)
-    f.resume = checkpoint_of(st);
+    bool have_file = !st.path.empty() && std::filesystem::exists(st.path) && sha256_of(st.path) == st.sha256;
+    f.resume = checkpoint_of(st, have_file);
     return f;
 }
 
@@ -196,31 +122,13 @@ void finish(journal& j, const output& out, tally& t, const std::string& name, co
         if (m.ec != errc::cancelled) {
             ++t.unknown;
             out.info(name + ": OUTCOME UNKNOWN (rerun to resume): " + m.diag.to_string());
-            json::object rec{{"m", name}, {"e", "unknown"}};
-            describe_failure(rec, m);
-            rec["t"] = now_ms();
-            j.append(std::move(rec));  // for the report: a rerun still resumes it from its steps
+            j.append(outcome_record(name, m, {}));  // for the report: a rerun still resumes it from its steps
         }
         return;
     }
-    json::object rec{{"m", name}, {"e", "done"}, {"ok", !m.ec}};
-    if (m.ec) describe_failure(rec, m);
     auto warnings = warning_lines(m);
-    if (!warnings.empty()) {
-        json::array w;
-        for (const auto& line : warnings) {
-            out.error(name + ": warning: " + line);
-            w.push_back(json::string(line));
-        }
-        rec["warnings"] = std::move(w);
-    }
-    json::array outcomes;  // what each service of an import that failed in part came to
-    for (const auto& r : m.imported)
-        if (r.partially_failed)
-            for (const auto* list : {&r.services, &r.versions})
-                for (const auto& o : *list) outcomes.push_back(to_json(o));
-    if (!outcomes.empty()) rec["services"] = std::move(outcomes);
-    rec["t"] = now_ms();
+    for (const auto& line : warnings) out.error(name + ": warning: " + line);
+    auto rec = outcome_record(name, m, warnings);
     std::error_code ignored;
     if (auto package = j.state(name).path; !package.empty()) std::filesystem::remove(package, ignored);
     for (const auto& f : m.exported.files) std::filesystem::remove(f.path, ignored);
@@ -254,7 +162,8 @@ bool run_fleet(asio::io_context& io, std::vector<fleet_entry> entries, journal& 
             who = std::move(list);
         }
         const auto& [source, target] = tenants[members.front()];
-        auto rec = record_of(who, ev, j.state(names[members.front()]), source, target);
+        auto tenant = [](const impex* api) { return api ? api->get_client().url().tenant : std::string(); };
+        auto rec = step_record(who, ev, j.state(names[members.front()]), tenant(source), tenant(target));
         bool intent = ev.what == checkpoint_event::kind::export_intent || ev.what == checkpoint_event::kind::import_intent;
         // An intent is durable before the POST it announces; a job id or a
         // package rides with the next fsync (a crash before it is resumed by
@@ -355,13 +264,12 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     tally t;
     auto monitor = std::make_shared<fleet_monitor>();
     metrics_file metrics(io, bo.metrics_path, monitor, skipped, out);
-    j->append(json::object{{"e", "run"}, {"migrations", entries.size()}, {"t", now_ms()}});
+    j->append(run_record(entries.size()));
     metrics.start();
     bool completed = run_fleet(io, std::move(entries), *j, run, out, t, monitor);
     metrics.stop();
     auto m = monitor->snapshot();
-    j->append(json::object{{"e", "run_end"}, {"retries", m.retries_total()}, {"bytes_down", m.bytes_downloaded},
-                           {"bytes_up", m.bytes_uploaded}, {"t", now_ms()}});
+    j->append(run_end_record(m.retries_total(), m.bytes_downloaded, m.bytes_uploaded));
     j->flush();
     if (j->failed()) {
         out.error("batch: writing the journal '" + journal_path + "' failed: " + std::strerror(errno) + " (rerun to resume)");

@@ -3,6 +3,7 @@
 // worker thread); an intent's record is awaited until durable, before its POST.
 #pragma once
 
+#include "cli/journal_record.hpp"
 #include "cli/plan.hpp"
 #include "core/text.hpp"
 #include "core/waiters.hpp"
@@ -29,27 +30,6 @@
 #include <unistd.h>
 
 namespace cspark::cli {
-
-// What the journal says about one migration.
-struct progress_state {
-    std::string export_cid, export_job, path, sha256, import_cid, import_file, import_job;
-    std::int64_t export_t = 0, import_t = 0;  ///< wall time of the intent (ms since the epoch; 0 = unknown)
-    std::optional<bool> done;
-    bool imported = false;  ///< done, not ok, but its import happened (import_partially_failed): never sent again
-};
-
-
-/// The migrations a journal record is for: "m" names one, or (a step of a
-/// combined job) an array of them; none when it is missing or malformed.
-inline std::vector<std::string> journal_members(const boost::json::object& r) {
-    std::vector<std::string> out;
-    const auto* m = r.if_contains("m");
-    if (m && m->is_string()) out.emplace_back(m->get_string());
-    if (m && m->is_array())
-        for (const auto& name : m->get_array())
-            if (name.is_string()) out.emplace_back(name.get_string());
-    return out;
-}
 
 class journal {
     using json_object = boost::json::object;
@@ -116,31 +96,9 @@ private:
             });
         });
     }
-    void apply(const boost::json::object& r) {
-        for (const auto& name : journal_members(r)) apply_to(states_[name], r);
-    }
-    void apply_to(progress_state& st, const boost::json::object& r) {
-        auto s = [&](std::string_view k) { return r.contains(k) && r.at(k).is_string() ? std::string(r.at(k).as_string()) : std::string(); };
-        auto t = [&] { return r.contains("t") && r.at("t").is_int64() ? r.at("t").as_int64() : std::int64_t(0); };
-        auto e = s("e");
-        if (e == "export_intent") {
-            st = progress_state{};
-            st.export_cid = s("cid");
-            st.export_t = t();
-        } else if (e == "export_job") {
-            st.export_job = s("id");
-        } else if (e == "downloaded") {
-            st.path = s("path");
-            st.sha256 = s("sha256");
-        } else if (e == "import_intent") {
-            st.import_cid = s("cid");
-            st.import_t = t();
-        } else if (e == "import_job") {
-            st.import_job = s("id");
-        } else if (e == "done") {
-            st.done = r.contains("ok") && r.at("ok").is_bool() && r.at("ok").as_bool();
-            st.imported = s("code") == "import_partially_failed";
-        }
+    void apply(const boost::json::object& rec) {
+        auto r = read_record(rec);
+        for (const auto& name : r.members) cli::apply(states_[name], r);
     }
     std::string path_;
     boost::asio::any_io_executor ex_;

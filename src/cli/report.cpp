@@ -1,7 +1,7 @@
 // Reading journals into a run_report (see batch.cpp for the records).
 #include "cli/report.hpp"
 
-#include "cli/journal.hpp"
+#include "cli/journal_record.hpp"
 #include "core/text.hpp"
 
 #include <boost/json/parse.hpp>
@@ -21,17 +21,6 @@ std::string report_row::label() const {
 
 namespace {
 
-std::string str(const json::object& r, std::string_view k) {
-    const auto* v = r.if_contains(k);
-    return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-std::int64_t num(const json::object& r, std::string_view k) {
-    const auto* v = r.if_contains(k);
-    if (v && v->is_int64()) return v->get_int64();
-    if (v && v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
-    return 0;
-}
-
 // Builds the report one record at a time.
 class reader {
 public:
@@ -39,29 +28,29 @@ public:
 
     void new_file() { run_t_ = 0; }
 
-    void add(const json::object& rec) {
-        auto e = str(rec, "e");
-        auto t = num(rec, "t");
+    void add(const journal_record& rec) {
+        auto t = rec.t;
         if (t > 0) {
             r_.started = r_.started ? std::min(r_.started, t) : t;
             r_.ended = std::max(r_.ended, t);
         }
-        if (e == "run") {
+        if (rec.kind == record_kind::run) {
             run_t_ = t;
             ++r_.runs;
             return;
         }
-        if (e == "run_end") {
-            r_.retries += static_cast<std::uint64_t>(num(rec, "retries"));
+        if (rec.kind == record_kind::run_end) {
+            r_.retries += static_cast<std::uint64_t>(rec.retries);
             return;
         }
-        auto members = journal_members(rec);
+        const auto& members = rec.members;
         if (members.empty()) return;
-        for (const auto& m : members) step(m, e, rec);
+        for (const auto& m : members) step(m, rec);
         // A migration's outcome is recorded for it alone: it belongs to the
         // row (maybe a combined job's) its last step was in.
         auto mine = member_row_.find(members.front());
-        bool outcome = (e == "done" || e == "unknown") && members.size() == 1 && mine != member_row_.end();
+        bool outcome = (rec.kind == record_kind::done || rec.kind == record_kind::unknown) && members.size() == 1 &&
+                       mine != member_row_.end();
         std::size_t at = outcome ? mine->second : row_of(members);
         for (const auto& m : members) {
             auto [it, fresh] = member_row_.try_emplace(m, at);
@@ -71,7 +60,7 @@ public:
                 it->second = at;
             }
         }
-        row_step(r_.rows[at], e, rec, t);
+        row_step(r_.rows[at], rec);
     }
 
     void finish() {
@@ -98,32 +87,29 @@ public:
 
 private:
     // One migration's state (as the text report has always said it).
-    void step(const std::string& m, const std::string& e, const json::object& rec) {
+    void step(const std::string& m, const journal_record& rec) {
         auto& s = r_.states[m];
-        if (e == "done") {
-            bool ok = rec.contains("ok") && rec.at("ok").is_bool() && rec.at("ok").as_bool();
-            s = ok ? "done" : "failed";
-            if (!ok) failure(m, rec, false);
-            if (const auto* w = rec.if_contains("warnings"); w && w->is_array())
-                for (const auto& text : w->get_array())
-                    if (text.is_string()) r_.warnings.push_back({m, detail::mask_links(std::string(text.get_string()))});
-        } else if (e == "unknown") {
+        if (rec.kind == record_kind::done) {
+            s = rec.ok ? "done" : "failed";
+            if (!rec.ok) failure(m, rec, false);
+            for (const auto& text : rec.warnings) r_.warnings.push_back({m, detail::mask_links(text)});
+        } else if (rec.kind == record_kind::unknown) {
             if (s != "done") s = "unknown";
             failure(m, rec, true);
         } else if (s != "done") {
-            s = "in progress (" + e + ")";
+            s = "in progress (" + rec.e + ")";
         }
     }
 
-    void failure(const std::string& m, const json::object& rec, bool unknown) {
+    void failure(const std::string& m, const journal_record& rec, bool unknown) {
         report_failure f;
         f.migration = m;
-        f.code = str(rec, "code");
+        f.code = rec.code;
         if (f.code.empty() || f.code.find(' ') != std::string::npos) f.code = unknown ? "unknown_outcome" : "error";  // journals before error names
-        f.text = detail::mask_links(str(rec, "error"));
-        f.api_code = str(rec, "api_code");
-        f.request_id = str(rec, "request_id");
-        f.status = static_cast<int>(num(rec, "status"));
+        f.text = detail::mask_links(rec.error);
+        f.api_code = rec.api_code;
+        f.request_id = rec.request_id;
+        f.status = rec.status;
         f.unknown = unknown;
         r_.failures.push_back(std::move(f));
     }
@@ -151,42 +137,52 @@ private:
         row.phases.push_back({std::move(name), t, 0, {}});
     }
 
-    void row_step(report_row& row, const std::string& e, const json::object& rec, std::int64_t t) {
-        if (e == "export_intent") {
-            if (auto src = str(rec, "src"); !src.empty()) row.source = src;
-            if (auto dst = str(rec, "dst"); !dst.empty()) row.target = dst;
+    void row_step(report_row& row, const journal_record& rec) {
+        auto t = rec.t;
+        switch (rec.kind) {
+        case record_kind::export_intent:
+            if (!rec.src.empty()) row.source = rec.src;
+            if (!rec.dst.empty()) row.target = rec.dst;
             if (run_t_ > 0 && t >= run_t_ && (row.phases.empty() || row.phases.back().end != 0)) {
                 row.phases.push_back({"queued", run_t_, t, {}});
             }
             open(row, "export job", t);
-        } else if (e == "export_job") {
-            row.export_job = str(rec, "id");
+            break;
+        case record_kind::export_job:
+            row.export_job = rec.id;
             export_jobs_.insert(row.export_job);
-        } else if (e == "export_done") {
-            if (job_seen_.insert("e" + str(rec, "id")).second) r_.export_ms.push_back(num(rec, "ms"));
+            break;
+        case record_kind::export_done:
+            if (job_seen_.insert("e" + rec.id).second) r_.export_ms.push_back(rec.ms);
             open(row, "download", t);
-        } else if (e == "downloaded") {
-            if (package_seen_.insert(str(rec, "sha256") + str(rec, "path")).second)
-                r_.bytes += static_cast<std::uint64_t>(num(rec, "bytes"));
+            break;
+        case record_kind::downloaded:
+            if (package_seen_.insert(rec.sha256 + rec.path).second) r_.bytes += static_cast<std::uint64_t>(rec.bytes);
             close(row, t);
-        } else if (e == "import_intent") {
-            if (auto dst = str(rec, "dst"); !dst.empty()) row.target = dst;
+            break;
+        case record_kind::import_intent:
+            if (!rec.dst.empty()) row.target = rec.dst;
             // Between the download and the import's POST: waiting for the target tenant's import slot.
             if (!row.phases.empty() && row.phases.back().end > 0 && t > row.phases.back().end)
                 row.phases.push_back({"queued", row.phases.back().end, t, {}});
             open(row, "import job", t);
-        } else if (e == "import_job") {
-            row.import_job = str(rec, "id");
+            break;
+        case record_kind::import_job:
+            row.import_job = rec.id;
             import_jobs_.insert(row.import_job);
-        } else if (e == "import_done") {
-            if (job_seen_.insert("i" + str(rec, "id")).second) r_.import_ms.push_back(num(rec, "ms"));
-        } else if (e == "done") {
-            bool ok = rec.contains("ok") && rec.at("ok").is_bool() && rec.at("ok").as_bool();
-            close(row, t, ok ? "" : "failed");
-            if (row.state != "failed") row.state = ok ? "done" : "failed";
-        } else if (e == "unknown") {
+            break;
+        case record_kind::import_done:
+            if (job_seen_.insert("i" + rec.id).second) r_.import_ms.push_back(rec.ms);
+            break;
+        case record_kind::done:
+            close(row, t, rec.ok ? "" : "failed");
+            if (row.state != "failed") row.state = rec.ok ? "done" : "failed";
+            break;
+        case record_kind::unknown:
             close(row, t, "unknown");
             if (row.state == "in progress") row.state = "unknown";
+            break;
+        default: break;
         }
     }
 
@@ -212,7 +208,7 @@ std::optional<run_report> read_report(const std::vector<std::string>& journals, 
             boost::system::error_code ec;
             auto v = json::parse(line, ec);
             if (ec || !v.is_object()) continue;
-            rd.add(v.get_object());
+            rd.add(read_record(v.get_object()));
         }
     }
     rd.finish();
