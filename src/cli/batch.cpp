@@ -186,10 +186,15 @@ bool run_fleet(asio::io_context& io, std::vector<fleet_entry> entries, journal& 
 
 }  // namespace
 
-int batch(const std::string& plan_path, const std::string& journal_path, const batch_options& bo, const std::string& shard,
-          const connection_options& defaults, std::chrono::milliseconds poll_timeout, const output& out) {
+namespace {
+
+// The plan, this shard's share of it, and its credentials checked: nullopt
+// (said on stderr and in the result) when any of it is wrong.
+std::optional<std::vector<plan_entry>> load_share(const std::string& plan_path, const std::string& shard,
+                                                  const connection_options& defaults, const output& out) {
     std::vector<plan_entry> plan;
     std::size_t shard_k = 0, shard_n = 1;
+    bool loaded = false;
     try {
         const char* job_index = std::getenv("JOB_COMPLETION_INDEX");
         if (!shard.empty() && !parse_shard(shard, shard_k, shard_n, job_index)) {
@@ -198,23 +203,63 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
                           (job_index ? "'" + std::string(job_index) + "'" : std::string("not set")) + ": it must be a whole number below N");
             else
                 out.error("--shard '" + shard + "' must be K/N with whole numbers 0 <= K < N (or /N with JOB_COMPLETION_INDEX set)");
-            return usage;
+            return std::nullopt;
         }
         plan = load_plan(plan_path, defaults);
-    } catch (const spark_error& e) {
-        out.error(e.diag().detail);
-        out.result(error_json(e.code(), e.diag()));
-        return usage;
-    }
-    std::erase_if(plan, [&](const plan_entry& e) { return fnv1a(e.name) % shard_n != shard_k; });
-    try {
+        loaded = true;
+        std::erase_if(plan, [&](const plan_entry& e) { return fnv1a(e.name) % shard_n != shard_k; });
         check_credentials(plan);  // the entries this run sends: said before the first request
     } catch (const spark_error& e) {
-        out.error("batch: " + e.diag().detail);
+        out.error(loaded ? "batch: " + e.diag().detail : e.diag().detail);
         out.result(error_json(e.code(), e.diag()));
-        return usage;
+        return std::nullopt;
     }
+    return plan;
+}
 
+// Replay: finished entries are skipped, the rest resume where the journal says.
+std::vector<fleet_entry> entries_to_run(std::vector<plan_entry>& plan, journal& j, client_cache& apis,
+                                        const std::filesystem::path& dir, const output& out, std::size_t& skipped) {
+    std::vector<fleet_entry> entries;
+    for (auto& e : plan) {
+        auto& st = j.state(e.name);
+        if (st.done && (*st.done || st.imported)) {
+            // Done; or failed after its import happened (a service failed in
+            // it): not imported again, the failure stands in the journal.
+            if (!*st.done) out.info(e.name + ": its import failed in part earlier and is not sent again (see the journal)");
+            ++skipped;
+            continue;
+        }
+        if (st.done) st = progress_state{};  // failed before: start again
+        entries.push_back(entry_of(e, apis, st, dir));
+    }
+    if (skipped) out.info(std::to_string(skipped) + " migrations already done (journal): skipped");
+    return entries;
+}
+
+// The run's closing line and result document; the exit code.
+int conclude(const output& out, std::size_t planned, std::size_t skipped, const tally& t, bool completed, const journal& j,
+             const fleet_metrics& m) {
+    std::size_t done_total = skipped + t.done;
+    out.result(json::object{{"migrations", planned}, {"done", done_total}, {"failed", t.failed},
+                            {"unknown", t.unknown}, {"skipped", skipped}, {"interrupted", !completed},
+                            {"journal_fsyncs", j.fsyncs()}, {"export_jobs", m.export_jobs}, {"import_jobs", m.import_jobs},
+                            {"retries", m.retries_total()}, {"bytes_downloaded", m.bytes_downloaded}});
+    if (!out.json)
+        std::printf("batch: %zu migrations, %zu done (%zu from the journal), %zu failed, %zu unknown%s\n", planned,
+                    done_total, skipped, t.failed, t.unknown,
+                    completed ? (t.unknown ? " (rerun the same command to resume them)" : "") : ", interrupted");
+    if (!completed) return interrupted;
+    return t.failed ? failed : t.unknown ? unknown : ok;
+}
+
+}  // namespace
+
+int batch(const std::string& plan_path, const std::string& journal_path, const batch_options& bo, const std::string& shard,
+          const connection_options& defaults, std::chrono::milliseconds poll_timeout, const output& out) {
+    auto share = load_share(plan_path, shard, defaults, out);
+    if (!share) return usage;
+    auto& plan = *share;
     // The descriptor check comes before the reactor, the journal and its
     // writer thread: too few descriptors end the run before a thread starts
     // (a g++ UBSan runtime starting one at EMFILE drew a false report).
@@ -224,14 +269,9 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     if (!fit_to_descriptors(plan, run, tc, out)) return usage;
     asio::io_context io(1);
     std::unique_ptr<journal> j;
-    try {
-        j = std::make_unique<journal>(journal_path, io.get_executor());
-    } catch (const spark_error& e) {
-        out.error(e.diag().detail.empty() ? e.what() : e.diag().detail);
-        return usage;
-    }
     client_cache apis(io, out, tc);
     try {
+        j = std::make_unique<journal>(journal_path, io.get_executor());
         for (auto& e : plan) {
             apis.get(e.source);
             apis.get(e.target);
@@ -244,23 +284,8 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     }
     auto dir = std::filesystem::path(journal_path).parent_path() / (std::filesystem::path(journal_path).filename().string() + ".packages");
     std::filesystem::create_directories(dir);
-
-    // Replay: finished entries are skipped, the rest resume where the journal says.
-    std::vector<fleet_entry> entries;
     std::size_t skipped = 0;
-    for (auto& e : plan) {
-        auto& st = j->state(e.name);
-        if (st.done && (*st.done || st.imported)) {
-            // Done; or failed after its import happened (a service failed in
-            // it): not imported again, the failure stands in the journal.
-            if (!*st.done) out.info(e.name + ": its import failed in part earlier and is not sent again (see the journal)");
-            ++skipped;
-            continue;
-        }
-        if (st.done) st = progress_state{};  // failed before: start again
-        entries.push_back(entry_of(e, apis, st, dir));
-    }
-    if (skipped) out.info(std::to_string(skipped) + " migrations already done (journal): skipped");
+    auto entries = entries_to_run(plan, *j, apis, dir, out, skipped);
     tally t;
     auto monitor = std::make_shared<fleet_monitor>();
     metrics_file metrics(io, bo.metrics_path, monitor, skipped, out);
@@ -275,17 +300,7 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
         out.error("batch: writing the journal '" + journal_path + "' failed: " + std::strerror(errno) + " (rerun to resume)");
         return failed;
     }
-    std::size_t done_total = skipped + t.done;
-    out.result(json::object{{"migrations", plan.size()}, {"done", done_total}, {"failed", t.failed},
-                            {"unknown", t.unknown}, {"skipped", skipped}, {"interrupted", !completed},
-                            {"journal_fsyncs", j->fsyncs()}, {"export_jobs", m.export_jobs}, {"import_jobs", m.import_jobs},
-                            {"retries", m.retries_total()}, {"bytes_downloaded", m.bytes_downloaded}});
-    if (!out.json)
-        std::printf("batch: %zu migrations, %zu done (%zu from the journal), %zu failed, %zu unknown%s\n", plan.size(),
-                    done_total, skipped, t.failed, t.unknown,
-                    completed ? (t.unknown ? " (rerun the same command to resume them)" : "") : ", interrupted");
-    if (!completed) return interrupted;
-    return t.failed ? failed : t.unknown ? unknown : ok;
+    return conclude(out, plan.size(), skipped, t, completed, *j, m);
 }
 
 }  // namespace cspark::cli
