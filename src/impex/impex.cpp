@@ -248,18 +248,12 @@ asio::awaitable<outcome<import_result>> run_imp(client& c, import_request r) {
 std::string slot_key(job_kind kind, const client& c) { return kind_name(kind) + " " + c.url().to_string(); }
 std::string host_key(job_kind kind, const client& c) { return kind_name(kind) + " " + c.url().server.to_string(); }
 
-asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_request req, gates* g,
-                                              const migration_checkpoint& from,
-                                              std::function<asio::awaitable<void>(const checkpoint_event&)> checkpoint,
-                                              std::uint64_t max_package_bytes) {
-    migration_result m;
-    auto began = clock_type::now();
-    if (!req.keep_files) {
-        req.exports.durable = false;  // imported, then deleted
-        // Transient packages are named after this migration's own correlation
-        // id, so migrations sharing a directory never meet on a name.
-        if (req.exports.file_prefix.empty()) req.exports.file_prefix = "cspark-migrate-" + new_correlation_id().substr(13, 12);
-    }
+namespace {
+
+// A migration's I/O: both clients, the slots, where packages go, and the
+// checkpoint observer (intents, jobs, packages, timings) when there is one.
+flow_io migrate_io(client& src, client& dst, const migrate_request& req, gates* g,
+                   std::function<asio::awaitable<void>(const checkpoint_event&)>& checkpoint, std::uint64_t max_package_bytes) {
     const auto& r = req.exports;
     flow_io io;
     io.source = &src;
@@ -280,6 +274,40 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
             co_await checkpoint(e);
         }
     };
+    return io;
+}
+
+// The result of a migration's flow; a failure says which end it was at.
+migration_result migration_of(flow_state& st, const client& src, const client& dst) {
+    migration_result m;
+    m.exported.job = st.export_job;
+    m.exported.files = std::move(st.downloaded);
+    m.exported.diag = st.failed_in == job_kind::export_job ? st.diag : diagnostics{};
+    m.imported = std::move(st.imports);
+    m.ec = st.ec;
+    m.diag = st.diag;
+    if (m.ec && m.ec != errc::cancelled)
+        m.diag.detail = (st.failed_in == job_kind::export_job ? "export from " + src.url().to_string() : "import into " + dst.url().to_string()) +
+                        (m.diag.detail.empty() ? "" : ": " + m.diag.detail);
+    return m;
+}
+
+}  // namespace
+
+asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_request req, gates* g,
+                                              const migration_checkpoint& from,
+                                              std::function<asio::awaitable<void>(const checkpoint_event&)> checkpoint,
+                                              std::uint64_t max_package_bytes) {
+    migration_result m;
+    auto began = clock_type::now();
+    if (!req.keep_files) {
+        req.exports.durable = false;  // imported, then deleted
+        // Transient packages are named after this migration's own correlation
+        // id, so migrations sharing a directory never meet on a name.
+        if (req.exports.file_prefix.empty()) req.exports.file_prefix = "cspark-migrate-" + new_correlation_id().substr(13, 12);
+    }
+    const auto& r = req.exports;
+    flow_io io = migrate_io(src, dst, req, g, checkpoint, max_package_bytes);
     std::string cid = from.export_correlation_id.empty() || !from.export_job.empty() ? new_correlation_id() : from.export_correlation_id;
     std::string why;
     if (!export_body(r, cid, io.export_body, why)) {
@@ -311,15 +339,7 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
     }
     auto st = make_flow(plan, policy_of(r.poll), std::move(start));
     co_await drive(st, io);
-    m.exported.job = st.export_job;
-    m.exported.files = std::move(st.downloaded);
-    m.exported.diag = st.failed_in == job_kind::export_job ? st.diag : diagnostics{};
-    m.imported = std::move(st.imports);
-    m.ec = st.ec;
-    m.diag = st.diag;
-    if (m.ec && m.ec != errc::cancelled)
-        m.diag.detail = (st.failed_in == job_kind::export_job ? "export from " + src.url().to_string() : "import into " + dst.url().to_string()) +
-                        (m.diag.detail.empty() ? "" : ": " + m.diag.detail);
+    m = migration_of(st, src, dst);
     m.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - began);
     co_return m;
 }
