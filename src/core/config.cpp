@@ -56,10 +56,59 @@ bool read_oauth_file(const std::string& path, oauth_credentials& out, std::strin
 
 }  // namespace
 
+namespace {
+
+// The credentials to use: the config's when it gives any (they win over the
+// environment as a whole, so a stray CSPARK_CLIENT_ID never overrides an
+// explicit API key), else the CSPARK_* variables.
+struct credentials {
+    secret api_key, bearer;
+    oauth_credentials oauth;
+    std::string oauth_path;
+};
+
+credentials credentials_of(const client_config& cfg, const std::function<std::string(const char*)>& env) {
+    bool explicit_creds = !cfg.api_key.empty() || !cfg.bearer_token.empty() || !cfg.oauth.client_id.empty() ||
+                          !cfg.oauth.client_secret.empty() || !cfg.oauth_path.empty();
+    auto pick = [&](const secret& given, const char* var) -> secret {
+        if (explicit_creds) return given;
+        return secret(env(var));
+    };
+    credentials c;
+    c.api_key = pick(cfg.api_key, "CSPARK_API_KEY");
+    c.bearer = pick(cfg.bearer_token, "CSPARK_BEARER_TOKEN");
+    c.oauth = oauth_credentials{explicit_creds ? cfg.oauth.client_id : env("CSPARK_CLIENT_ID"),
+                                pick(cfg.oauth.client_secret, "CSPARK_CLIENT_SECRET")};
+    c.oauth_path = explicit_creds ? cfg.oauth_path : env("CSPARK_OAUTH_PATH");
+    return c;
+}
+
+// Which kind of authentication the credentials make (OAuth, else an API
+// key, else a bearer token; "open" for none); false when there are none.
+bool choose_auth(credentials& c, resolved_config& out) {
+    std::string token(detail::trim(c.bearer.reveal()));
+    if (detail::starts_with_icase(token, "bearer ")) token = std::string(detail::trim(std::string_view(token).substr(7)));
+    if (!c.oauth.client_id.empty()) {
+        out.auth = auth_kind::oauth;
+        out.oauth = std::move(c.oauth);
+    } else if (!c.api_key.empty()) {
+        out.auth = c.api_key.reveal() == "open" ? auth_kind::none : auth_kind::api_key;
+        out.api_key = std::move(c.api_key);
+    } else if (!token.empty()) {
+        out.auth = token == "open" ? auth_kind::none : auth_kind::bearer;
+        out.bearer_token = secret(token);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 std::optional<resolved_config> resolve_config(const client_config& cfg, error_code& ec, diagnostics& diag,
                                               const std::function<std::optional<std::string>(const char*)>& getenv) {
     ec = {};
-    auto env = [&](const char* name) -> std::string {
+    std::function<std::string(const char*)> env = [&](const char* name) -> std::string {
         if (!cfg.use_environment) return {};
         if (getenv) return getenv(name).value_or("");
         const char* v = std::getenv(name);
@@ -78,47 +127,21 @@ std::optional<resolved_config> resolve_config(const client_config& cfg, error_co
     if (!parsed) return fail(static_cast<errc>(ec.value()), why);
     out.url = std::move(*parsed);
 
-    // Credentials given in the config win over the environment as a whole, so
-    // a stray CSPARK_CLIENT_ID never overrides an explicit API key.
-    bool explicit_creds = !cfg.api_key.empty() || !cfg.bearer_token.empty() || !cfg.oauth.client_id.empty() ||
-                          !cfg.oauth.client_secret.empty() || !cfg.oauth_path.empty();
-    auto pick = [&](const secret& given, const char* var) -> secret {
-        if (explicit_creds) return given;
-        return secret(env(var));
-    };
-    secret api_key = pick(cfg.api_key, "CSPARK_API_KEY");
-    secret bearer = pick(cfg.bearer_token, "CSPARK_BEARER_TOKEN");
-    oauth_credentials oauth{explicit_creds ? cfg.oauth.client_id : env("CSPARK_CLIENT_ID"),
-                            pick(cfg.oauth.client_secret, "CSPARK_CLIENT_SECRET")};
-    std::string oauth_path = explicit_creds ? cfg.oauth_path : env("CSPARK_OAUTH_PATH");
-
+    auto creds = credentials_of(cfg, env);
+    auto& oauth = creds.oauth;
     if (oauth.client_id.empty() != oauth.client_secret.empty())
         return fail(errc::missing_credentials,
                     oauth.client_id.empty()
                         ? "an OAuth client secret (CSPARK_CLIENT_SECRET) is set without a client id (CSPARK_CLIENT_ID)"
                         : "an OAuth client id (CSPARK_CLIENT_ID) is set without a client secret (CSPARK_CLIENT_SECRET)");
-    if (oauth.client_id.empty() && !oauth_path.empty()) {
-        if (!read_oauth_file(oauth_path, oauth, why)) return fail(errc::oauth_file_unreadable, why);
+    if (oauth.client_id.empty() && !creds.oauth_path.empty()) {
+        if (!read_oauth_file(creds.oauth_path, oauth, why)) return fail(errc::oauth_file_unreadable, why);
     }
-
-    std::string token(detail::trim(bearer.reveal()));
-    if (detail::starts_with_icase(token, "bearer ")) token = std::string(detail::trim(std::string_view(token).substr(7)));
-
-    if (!oauth.client_id.empty()) {
-        out.auth = auth_kind::oauth;
-        out.oauth = std::move(oauth);
-    } else if (!api_key.empty()) {
-        out.auth = api_key.reveal() == "open" ? auth_kind::none : auth_kind::api_key;
-        out.api_key = std::move(api_key);
-    } else if (!token.empty()) {
-        out.auth = token == "open" ? auth_kind::none : auth_kind::bearer;
-        out.bearer_token = secret(token);
-    } else {
+    if (!choose_auth(creds, out))
         return fail(errc::missing_credentials,
                     "no credentials for tenant '" + out.url.tenant +
                         "': set api_key, bearer_token or oauth (or CSPARK_API_KEY, CSPARK_BEARER_TOKEN, "
                         "CSPARK_CLIENT_ID + CSPARK_CLIENT_SECRET, CSPARK_OAUTH_PATH); use \"open\" for public APIs");
-    }
     // Values that travel in headers: a CR or LF would add headers of its own.
     // The value itself is never echoed (it may be a secret).
     for (auto [value, what] : {std::pair<std::string_view, const char*>{out.api_key.reveal(), "the API key"},
