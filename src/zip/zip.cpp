@@ -100,6 +100,44 @@ bool reader::fetch(void* buf, std::size_t n, std::uint64_t off) const {
     return true;
 }
 
+namespace {
+
+// The central directory's entries, each checked to lie inside the archive.
+bool read_central(const std::vector<unsigned char>& cd, std::size_t count, std::uint64_t archive_size,
+                  std::vector<entry_info>& entries, std::string& why) {
+    std::size_t pos = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (pos + 46 > cd.size() || rd32(&cd[pos]) != central_sig || entries.size() >= max_entries) {
+            why = "corrupt ZIP: central directory entry " + std::to_string(i) + " is malformed";
+            return false;
+        }
+        const unsigned char* c = &cd[pos];
+        entry_info info;
+        info.made_on_unix = (rd16(c + 4) >> 8) == 3;
+        info.method = rd16(c + 10);
+        info.crc32 = rd32(c + 16);
+        info.compressed_size = rd32(c + 20);
+        info.size = rd32(c + 24);
+        std::uint16_t nlen = rd16(c + 28), xlen = rd16(c + 30), clen = rd16(c + 32);
+        info.external_attrs = rd32(c + 38);
+        info.local_offset = rd32(c + 42);
+        if (pos + 46 + nlen + xlen + clen > cd.size()) {
+            why = "corrupt ZIP: central directory entry " + std::to_string(i) + " overruns";
+            return false;
+        }
+        info.name.assign(reinterpret_cast<const char*>(c + 46), nlen);
+        if (info.local_offset + 30 + info.compressed_size > archive_size) {
+            why = "corrupt ZIP: entry '" + info.name + "' lies outside the file";
+            return false;
+        }
+        pos += 46 + nlen + xlen + clen;
+        entries.push_back(std::move(info));
+    }
+    return true;
+}
+
+}  // namespace
+
 // The end record and the central directory: every entry's name, sizes, CRC
 // and place, each checked to lie inside the archive.
 std::optional<reader> reader::index(reader r, std::string& why) {
@@ -139,34 +177,7 @@ std::optional<reader> reader::index(reader r, std::string& why) {
         why = "cannot read the central directory";
         return std::nullopt;
     }
-    std::size_t pos = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-        if (pos + 46 > cd.size() || rd32(&cd[pos]) != central_sig || r.entries_.size() >= max_entries) {
-            why = "corrupt ZIP: central directory entry " + std::to_string(i) + " is malformed";
-            return std::nullopt;
-        }
-        const unsigned char* c = &cd[pos];
-        entry_info info;
-        info.made_on_unix = (rd16(c + 4) >> 8) == 3;
-        info.method = rd16(c + 10);
-        info.crc32 = rd32(c + 16);
-        info.compressed_size = rd32(c + 20);
-        info.size = rd32(c + 24);
-        std::uint16_t nlen = rd16(c + 28), xlen = rd16(c + 30), clen = rd16(c + 32);
-        info.external_attrs = rd32(c + 38);
-        info.local_offset = rd32(c + 42);
-        if (pos + 46 + nlen + xlen + clen > cd.size()) {
-            why = "corrupt ZIP: central directory entry " + std::to_string(i) + " overruns";
-            return std::nullopt;
-        }
-        info.name.assign(reinterpret_cast<const char*>(c + 46), nlen);
-        if (info.local_offset + 30 + info.compressed_size > r.size_) {
-            why = "corrupt ZIP: entry '" + info.name + "' lies outside the file";
-            return std::nullopt;
-        }
-        pos += 46 + nlen + xlen + clen;
-        r.entries_.push_back(std::move(info));
-    }
+    if (!read_central(cd, count, r.size_, r.entries_, why)) return std::nullopt;
     r.by_name_.reserve(r.entries_.size());
     for (std::size_t i = 0; i < r.entries_.size(); ++i) r.by_name_.emplace(r.entries_[i].name, i);  // the first of a name stays
     return r;
@@ -255,20 +266,7 @@ bool reader::read(const entry_info& e, const std::function<void(std::span<const 
     got.ended = e.method == 0;
     std::uint64_t consumed = 0;
     z_stream dummy{};
-    if (e.method == 8) {
-        if (!z_) {
-            z_.reset(new inflater{});
-            if (inflateInit2(&z_->zs, -15) != Z_OK) {
-                z_.reset();
-                why = "inflateInit2 failed";
-                return false;
-            }
-            z_->ready = true;
-        } else if (inflateReset(&z_->zs) != Z_OK) {
-            why = "inflateReset failed";
-            return false;
-        }
-    }
+    if (e.method == 8 && !ready_inflater(why)) return false;
     z_stream& zs = e.method == 8 ? z_->zs : dummy;
     bool ok = true;
     while (consumed < e.compressed_size && ok) {
@@ -290,6 +288,24 @@ bool reader::read(const entry_info& e, const std::function<void(std::span<const 
         ok = inflate_input(zs, out, e, fn, got, why);
     }
     return ok && entry_whole(e, got, why);
+}
+
+// The one inflater of this reader, made on the first deflated entry and
+// reset for each later one.
+bool reader::ready_inflater(std::string& why) const {
+    if (z_) {
+        if (inflateReset(&z_->zs) == Z_OK) return true;
+        why = "inflateReset failed";
+        return false;
+    }
+    z_.reset(new inflater{});
+    if (inflateInit2(&z_->zs, -15) != Z_OK) {
+        z_.reset();
+        why = "inflateInit2 failed";
+        return false;
+    }
+    z_->ready = true;
+    return true;
 }
 
 std::optional<std::string> reader::read_all(const entry_info& e, std::size_t max, std::string& why) const {

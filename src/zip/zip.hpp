@@ -112,6 +112,7 @@ private:
     static std::optional<reader> index(reader r, std::string& why);
     /// `n` bytes at `off`, from the file or from memory.
     bool fetch(void* buf, std::size_t n, std::uint64_t off) const;
+    bool ready_inflater(std::string& why) const;
     int fd_ = -1;
     std::string bytes_;  ///< the archive, when held in memory (fd_ < 0)
     std::uint64_t size_ = 0;
