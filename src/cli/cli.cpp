@@ -288,6 +288,35 @@ bool run_interruptible(asio::io_context& io, const std::function<void(asio::canc
 
 // ------------------------------------------------------------------ inspect
 
+namespace {
+
+// The service versions a package's manifest lists (none: no manifest, or not one we read).
+json::array manifest_services(const std::string& manifest_text) {
+    if (manifest_text.empty()) return {};
+    error_code json_ec;
+    auto m = json::parse(manifest_text, json_ec);
+    if (!json_ec && m.is_object())
+        if (auto* o = m.get_object().if_contains("outputs"); o && o->is_object())
+            if (auto* sv = o->get_object().if_contains("service_versions"); sv && sv->is_array()) return sv->get_array();
+    return {};
+}
+
+void print_package(const std::string& file, std::size_t count, bool crc_ok, const json::array& services,
+                   const json::array& entries, bool verbose) {
+    std::printf("%s: %zu entries, %s\n", file.c_str(), count, crc_ok ? "all CRCs good" : "CRC ERRORS");
+    for (const auto& s : services)
+        if (s.is_object())
+            std::printf("  service %s (version id %s)\n",
+                        s.get_object().contains("service_uri_source") ? std::string(s.at("service_uri_source").as_string()).c_str() : "?",
+                        s.get_object().contains("version_id_source") ? std::string(s.at("version_id_source").as_string()).c_str() : "?");
+    if (verbose)
+        for (const auto& e : entries)
+            std::printf("  %10lld  %s\n", static_cast<long long>(e.at("size").to_number<std::int64_t>()),
+                        std::string(e.at("name").as_string()).c_str());
+}
+
+}  // namespace
+
 int inspect(const std::string& file, const std::string& extract_dir, const extract_options& extract, const output& out) {
     std::string why;
     auto r = zip::reader::open(file, why);
@@ -314,25 +343,8 @@ int inspect(const std::string& file, const std::string& extract_dir, const extra
             if (auto text = r->read_all(e, 16 * 1024 * 1024, why)) manifest_text = *text;
         }
     }
-    if (!manifest_text.empty()) {
-        error_code json_ec;
-        auto m = json::parse(manifest_text, json_ec);
-        if (!json_ec && m.is_object())
-            if (auto* o = m.get_object().if_contains("outputs"); o && o->is_object())
-                if (auto* sv = o->get_object().if_contains("service_versions"); sv && sv->is_array()) services = sv->get_array();
-    }
-    if (!out.json) {
-        std::printf("%s: %zu entries, %s\n", file.c_str(), r->entries().size(), crc_ok ? "all CRCs good" : "CRC ERRORS");
-        for (const auto& s : services)
-            if (s.is_object())
-                std::printf("  service %s (version id %s)\n",
-                            s.get_object().contains("service_uri_source") ? std::string(s.at("service_uri_source").as_string()).c_str() : "?",
-                            s.get_object().contains("version_id_source") ? std::string(s.at("version_id_source").as_string()).c_str() : "?");
-        if (out.verbose)
-            for (const auto& e : entries)
-                std::printf("  %10lld  %s\n", static_cast<long long>(e.at("size").to_number<std::int64_t>()),
-                            std::string(e.at("name").as_string()).c_str());
-    }
+    services = manifest_services(manifest_text);
+    if (!out.json) print_package(file, r->entries().size(), crc_ok, services, entries, out.verbose);
     json::object doc{{"file", file}, {"entries", entries}, {"service_versions", services}, {"crc_ok", crc_ok}};
 
     if (!extract_dir.empty()) {

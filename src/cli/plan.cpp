@@ -108,6 +108,29 @@ connection_options endpoint(const json::value& v, const std::string& where, std:
     return c;
 }
 
+// An entry's export selectors and filters, and its destination.
+void read_selection(const json::object& o, const std::string& w, plan_entry& e) {
+    json::object ex = o.contains("export") && o.at("export").is_object() ? o.at("export").get_object() : json::object{};
+    if (o.contains("export") && !o.at("export").is_object()) plan_error(w + ".export", "must be an object");
+    e.exports.services = list_field(ex, "services", w + ".export");
+    e.exports.folders = list_field(ex, "folders", w + ".export");
+    e.exports.version_ids = list_field(ex, "version_ids", w + ".export");
+    if (e.exports.services.empty() && e.exports.folders.empty() && e.exports.version_ids.empty())
+        plan_error(w + ".export", "needs services, folders or version_ids");
+    std::string why;
+    for (const auto& s : e.exports.services)
+        if (!parse_service_uri(s, why)) plan_error(w + ".export.services", why);
+    auto vf = str_field(ex, "version_filter", w + ".export");
+    if (!vf.empty() && !from_string(vf, e.exports.version_filter)) plan_error(w + ".export.version_filter", "must be latest or all");
+    auto ff = str_field(ex, "file_filter", w + ".export");
+    if (!ff.empty() && !from_string(ff, e.exports.file_filter)) plan_error(w + ".export.file_filter", "must be migrate or onpremises");
+    for (const auto& d : list_field(o, "destination", w)) {
+        auto m = parse_destination(d, why);
+        if (!m) plan_error(w + ".destination", why);
+        e.destination.push_back(*m);
+    }
+}
+
 }  // namespace
 
 std::vector<plan_entry> load_plan(const std::string& path, const connection_options& defaults) {
@@ -148,25 +171,7 @@ std::vector<plan_entry> load_plan(const std::string& path, const connection_opti
             c->ca_file = defaults.ca_file;
             c->insecure = defaults.insecure;
         }
-        json::object ex = o.contains("export") && o.at("export").is_object() ? o.at("export").get_object() : json::object{};
-        if (o.contains("export") && !o.at("export").is_object()) plan_error(w + ".export", "must be an object");
-        e.exports.services = list_field(ex, "services", w + ".export");
-        e.exports.folders = list_field(ex, "folders", w + ".export");
-        e.exports.version_ids = list_field(ex, "version_ids", w + ".export");
-        if (e.exports.services.empty() && e.exports.folders.empty() && e.exports.version_ids.empty())
-            plan_error(w + ".export", "needs services, folders or version_ids");
-        std::string why;
-        for (const auto& s : e.exports.services)
-            if (!parse_service_uri(s, why)) plan_error(w + ".export.services", why);
-        auto vf = str_field(ex, "version_filter", w + ".export");
-        if (!vf.empty() && !from_string(vf, e.exports.version_filter)) plan_error(w + ".export.version_filter", "must be latest or all");
-        auto ff = str_field(ex, "file_filter", w + ".export");
-        if (!ff.empty() && !from_string(ff, e.exports.file_filter)) plan_error(w + ".export.file_filter", "must be migrate or onpremises");
-        for (const auto& d : list_field(o, "destination", w)) {
-            auto m = parse_destination(d, why);
-            if (!m) plan_error(w + ".destination", why);
-            e.destination.push_back(*m);
-        }
+        read_selection(o, w, e);
         auto ip = str_field(o, "if_present", w);
         if (!ip.empty() && !from_string(ip, e.action)) plan_error(w + ".if_present", "must be abort, replace or add_version");
         out.push_back(std::move(e));
