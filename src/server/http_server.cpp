@@ -203,6 +203,42 @@ asio::awaitable<http_server::state::body_end> http_server::state::read_body(deta
     co_return body_end::drained;
 }
 
+// One request on a connection and its answer; false when the connection
+// is to end (closed, refused, or not kept alive).
+asio::awaitable<bool> http_server::state::serve_one(detail::any_stream& s, beast::flat_buffer& buffer, std::vector<char>& chunk,
+                                                    const std::string& remote) {
+    http::request_parser<http::buffer_body> p;
+    p.header_limit(cfg.header_limit);
+    p.body_limit(boost::none);
+    s.tcp().expires_after(cfg.idle_timeout);
+    auto [head_ec, hn] = co_await http::async_read_header(s, buffer, p, use_tuple);
+    if (!head_ec && hn > cfg.header_limit) head_ec = http::error::header_limit;  // see src/http/exchange.cpp
+    if (head_ec) {
+        bool http_error = head_ec.category() == http::make_error_code(http::error::bad_method).category();
+        if (!http_error || head_ec == http::error::end_of_stream || head_ec == http::error::partial_message) co_return false;
+        auto plan = bad_request(head_ec == http::error::header_limit);
+        co_await respond(s, plan, false, false, chunk);
+        co_return false;
+    }
+    {
+        std::lock_guard lock(mu);
+        ++stats.requests;
+    }
+    request_head head = head_of(p, remote, s.is_tls());
+    body_plan bp = h->plan_body(head);
+    body_status bs;
+    std::string body;
+    auto end = co_await read_body(s, buffer, p, chunk, bp, bs, body);
+    if (end == body_end::gone) co_return false;  // client went away mid-body: the sink is dropped with bp
+    bool drained = end == body_end::drained;
+    bs.sink = bp.sink.get();
+    response_plan plan = h->handle(head, body, bs);
+    bp = {};  // release the sink before answering
+    bool keep = p.keep_alive() && !plan.close && drained && !stopped;
+    bool ok = co_await respond(s, plan, head.method == "HEAD", keep, chunk);
+    co_return ok && keep;
+}
+
 asio::awaitable<void> http_server::state::session(tcp::socket sock) {
     auto self = shared_from_this();
     detail::any_stream s(std::move(sock), tls_ctx ? &*tls_ctx : nullptr);
@@ -236,38 +272,8 @@ asio::awaitable<void> http_server::state::session(tcp::socket sock) {
     beast::flat_buffer buffer(cfg.header_limit + cfg.chunk_size);
     std::vector<char> chunk;
     while (!stopped) {
-        http::request_parser<http::buffer_body> p;
-        p.header_limit(cfg.header_limit);
-        p.body_limit(boost::none);
-        s.tcp().expires_after(cfg.idle_timeout);
-        auto [head_ec, hn] = co_await http::async_read_header(s, buffer, p, use_tuple);
-        if (!head_ec && hn > cfg.header_limit) head_ec = http::error::header_limit;  // see src/http/exchange.cpp
-        if (head_ec) {
-            bool http_error = head_ec.category() == http::make_error_code(http::error::bad_method).category();
-            if (!http_error || head_ec == http::error::end_of_stream || head_ec == http::error::partial_message) co_return;
-            auto plan = bad_request(head_ec == http::error::header_limit);
-            co_await respond(s, plan, false, false, chunk);
-            co_return;
-        }
-        {
-            std::lock_guard lock(mu);
-            ++stats.requests;
-        }
-
-        request_head head = head_of(p, remote, s.is_tls());
-
-        body_plan bp = h->plan_body(head);
-        body_status bs;
-        std::string body;
-        auto end = co_await read_body(s, buffer, p, chunk, bp, bs, body);
-        if (end == body_end::gone) co_return;  // client went away mid-body: the sink is dropped with bp
-        bool drained = end == body_end::drained;
-        bs.sink = bp.sink.get();
-        response_plan plan = h->handle(head, body, bs);
-        bp = {};  // release the sink before answering
-        bool keep = p.keep_alive() && !plan.close && drained && !stopped;
-        bool ok = co_await respond(s, plan, head.method == "HEAD", keep, chunk);
-        if (!ok || !keep) break;
+        bool more = co_await serve_one(s, buffer, chunk, remote);
+        if (!more) break;
     }
     // Graceful end: FIN after the last response (TLS close_notify is skipped).
     s.tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);

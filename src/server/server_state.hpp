@@ -50,6 +50,8 @@ struct http_server::state : std::enable_shared_from_this<state> {
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(tcp::socket sock);
+    asio::awaitable<bool> serve_one(detail::any_stream& s, beast::flat_buffer& buffer, std::vector<char>& chunk,
+                                    const std::string& remote);
     asio::awaitable<bool> respond(detail::any_stream& s, response_plan& plan, bool head_only, bool keep_alive,
                                   std::vector<char>& chunk);
     asio::awaitable<bool> stream_body(detail::any_stream& s, response_plan& plan, body_source& src,
