@@ -30,15 +30,11 @@ std::string service_uri::to_string() const {
     return path() + (version.empty() ? "" : "[" + version + "]");
 }
 
-std::optional<service_uri> parse_service_uri(std::string_view text, std::string& why) {
-    std::string_view t = detail::trim(text);
-    std::string shown = "'" + std::string(t) + "'";
-    if (t.empty()) {
-        why = "service URI is empty";
-        return std::nullopt;
-    }
+namespace {
+
+// "service/{id}", "version/{id}", or a bare UUID (a service id).
+std::optional<service_uri> id_form(std::string_view t) {
     service_uri u;
-    // Id forms: "service/{id}", "version/{id}", or a bare UUID.
     for (auto [prefix, form] : {std::pair{std::string_view("service/"), service_uri::kind::service_id},
                                 std::pair{std::string_view("version/"), service_uri::kind::version_id}}) {
         if (t.substr(0, prefix.size()) == prefix && detail::is_uuid(t.substr(prefix.size()))) {
@@ -47,28 +43,32 @@ std::optional<service_uri> parse_service_uri(std::string_view text, std::string&
             return u;
         }
     }
-    if (detail::is_uuid(t)) {
-        u.form = service_uri::kind::service_id;
-        u.id = detail::to_lower(t);
-        return u;
+    if (!detail::is_uuid(t)) return std::nullopt;
+    u.form = service_uri::kind::service_id;
+    u.id = detail::to_lower(t);
+    return u;
+}
+
+// A trailing "[{version}]" taken off `path` into u.version.
+bool take_version(std::string_view& path, const std::string& shown, service_uri& u, std::string& why) {
+    if (path.back() != ']') return true;
+    auto open = path.rfind('[');
+    if (open == std::string_view::npos) {
+        why = "service URI " + shown + " has ']' without '['";
+        return false;
     }
-    // Optional version selector.
-    std::string_view path = t;
-    if (path.back() == ']') {
-        auto open = path.rfind('[');
-        if (open == std::string_view::npos) {
-            why = "service URI " + shown + " has ']' without '['";
-            return std::nullopt;
-        }
-        auto v = path.substr(open + 1, path.size() - open - 2);
-        if (!v.empty() && !valid_version_selector(v)) {
-            why = "version '" + std::string(v) + "' in " + shown + " is not a version like 1.2.3 or 1.2";
-            return std::nullopt;
-        }
-        u.version = std::string(v);
-        path = path.substr(0, open);
+    auto v = path.substr(open + 1, path.size() - open - 2);
+    if (!v.empty() && !valid_version_selector(v)) {
+        why = "version '" + std::string(v) + "' in " + shown + " is not a version like 1.2.3 or 1.2";
+        return false;
     }
-    // The long form, matched as whole segments only.
+    u.version = std::string(v);
+    path = path.substr(0, open);
+    return true;
+}
+
+// "{folder}/{service}" or "folders/{folder}/services/{service}" (whole segments).
+bool take_names(std::string_view path, const std::string& shown, service_uri& u, std::string& why) {
     if (path.substr(0, 8) == "folders/") {
         auto rest = path.substr(8);
         auto mid = rest.find("/services/");
@@ -81,7 +81,7 @@ std::optional<service_uri> parse_service_uri(std::string_view text, std::string&
         auto slash = path.find('/');
         if (slash == std::string_view::npos) {
             why = "service URI " + shown + " is not {folder}/{service}[{version}], service/{id} or version/{id}";
-            return std::nullopt;
+            return false;
         }
         u.folder = std::string(path.substr(0, slash));
         u.service = std::string(path.substr(slash + 1));
@@ -92,13 +92,29 @@ std::optional<service_uri> parse_service_uri(std::string_view text, std::string&
     u.service = std::string(detail::trim(u.service));
     if (!valid_name(u.folder)) {
         why = u.folder.empty() ? "folder name is missing in " + shown : "folder name '" + u.folder + "' in " + shown + " is not valid";
-        return std::nullopt;
+        return false;
     }
     if (!valid_name(u.service)) {
         why = u.service.empty() ? "service name is missing in " + shown
                                 : "service name '" + u.service + "' in " + shown + " is not valid (one '/' only)";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<service_uri> parse_service_uri(std::string_view text, std::string& why) {
+    std::string_view t = detail::trim(text);
+    std::string shown = "'" + std::string(t) + "'";
+    if (t.empty()) {
+        why = "service URI is empty";
         return std::nullopt;
     }
+    if (auto by_id = id_form(t)) return by_id;
+    service_uri u;
+    std::string_view path = t;
+    if (!take_version(path, shown, u, why) || !take_names(path, shown, u, why)) return std::nullopt;
     return u;
 }
 
