@@ -26,6 +26,48 @@ using namespace util;
 
 // ---------------------------------------------------------------- import
 
+namespace {
+
+// One services_modify entry: its source (which the package must hold, in
+// the version it names), its destination (default: the source) and kind.
+bool read_mapping(const json::object& o, const package_contents& pkg, mapping& m, api_error& err) {
+    std::string src_uri = str(o, "service_uri_source");
+    std::string src = strip_version(src_uri, &m.source_version);
+    if (!split_uri(src, m.source_folder, m.source_service)) {
+        err = make_error(400, "INVALID_REQUEST", "service_uri_source '" + src_uri + "' is not folder/service");
+        return false;
+    }
+    std::string held;  // the versions of that service the package holds
+    bool in_pkg = false;
+    for (const auto& v : pkg.versions)
+        if (v.folder == m.source_folder && v.service == m.source_service) {
+            held += (held.empty() ? "" : ", ") + v.version;
+            in_pkg = in_pkg || version_matches(m.source_version, v.version);
+        }
+    if (!in_pkg) {
+        err = make_error(404, "SERVICE_NOT_FOUND",
+                         held.empty() ? "service '" + src + "' could not be found in the package"
+                                      : "version '" + m.source_version + "' of service '" + src +
+                                            "' could not be found in the package (it holds " + held + ")");
+        return false;
+    }
+    std::string dst = strip_version(str(o, "service_uri_destination"));
+    if (dst.empty()) dst = src;
+    if (!split_uri(dst, m.dest_folder, m.dest_service)) {
+        err = make_error(400, "INVALID_REQUEST", "service_uri_destination '" + dst + "' is not folder/service");
+        return false;
+    }
+    std::string kind = str(o, "update_version_type");
+    if (!kind.empty() && kind != "major" && kind != "minor" && kind != "patch") {
+        err = make_error(400, "INVALID_REQUEST", "update_version_type '" + kind + "' is not major, minor or patch");
+        return false;
+    }
+    if (!kind.empty()) m.update_version_type = kind;
+    return true;
+}
+
+}  // namespace
+
 std::optional<std::vector<mapping>> parse_import_entity(const json::value& entity, const package_contents& pkg,
                                                         std::string& action, api_error& err) {
     if (!entity.is_object()) {
@@ -56,40 +98,9 @@ std::optional<std::vector<mapping>> parse_import_entity(const json::value& entit
             err = make_error(400, "INVALID_REQUEST", "services_modify entries must be objects");
             return std::nullopt;
         }
-        const auto& o = item.get_object();
         mapping m;
-        std::string src_uri = str(o, "service_uri_source");
-        std::string src = strip_version(src_uri, &m.source_version);
-        if (!split_uri(src, m.source_folder, m.source_service)) {
-            err = make_error(400, "INVALID_REQUEST", "service_uri_source '" + src_uri + "' is not folder/service");
-            return std::nullopt;
-        }
-        std::string held;  // the versions of that service the package holds
-        bool in_pkg = false;
-        for (const auto& v : pkg.versions)
-            if (v.folder == m.source_folder && v.service == m.source_service) {
-                held += (held.empty() ? "" : ", ") + v.version;
-                in_pkg = in_pkg || version_matches(m.source_version, v.version);
-            }
-        if (!in_pkg) {
-            err = make_error(404, "SERVICE_NOT_FOUND",
-                             held.empty() ? "service '" + src + "' could not be found in the package"
-                                          : "version '" + m.source_version + "' of service '" + src +
-                                                "' could not be found in the package (it holds " + held + ")");
-            return std::nullopt;
-        }
-        std::string dst = strip_version(str(o, "service_uri_destination"));
-        if (dst.empty()) dst = src;
-        if (!split_uri(dst, m.dest_folder, m.dest_service)) {
-            err = make_error(400, "INVALID_REQUEST", "service_uri_destination '" + dst + "' is not folder/service");
-            return std::nullopt;
-        }
-        std::string kind = str(o, "update_version_type");
-        if (!kind.empty() && kind != "major" && kind != "minor" && kind != "patch") {
-            err = make_error(400, "INVALID_REQUEST", "update_version_type '" + kind + "' is not major, minor or patch");
-            return std::nullopt;
-        }
-        if (!kind.empty()) m.update_version_type = kind;
+        if (!read_mapping(item.get_object(), pkg, m, err)) return std::nullopt;
+        std::string src = m.source_folder + "/" + m.source_service, dst = m.dest_folder + "/" + m.dest_service;
         for (const auto& earlier : out)
             if (earlier.dest_folder == m.dest_folder && earlier.dest_service == m.dest_service) {
                 err = make_error(400, "DUPLICATE_DESTINATION",
