@@ -261,6 +261,36 @@ server::response_plan emulator::impl::token(const server::request_head& h, const
                                         {"scope", "openid"}});
 }
 
+namespace {
+
+// One "bytes=a-b", "bytes=a-" or "bytes=-n" range of a file of `size`
+// bytes: its first and last byte; nullopt when it cannot be served.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> byte_range(std::string_view range, std::uint64_t size) {
+    if (!detail::starts_with_icase(range, "bytes=") || range.find(',') != std::string_view::npos) return std::nullopt;
+    auto spec = range.substr(6);
+    auto dash = spec.find('-');
+    if (dash == std::string_view::npos) return std::nullopt;
+    auto a = std::string(spec.substr(0, dash)), b = std::string(spec.substr(dash + 1));
+    auto num = [](const std::string& s, std::uint64_t& out) {
+        if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 18) return false;
+        out = std::stoull(s);
+        return true;
+    };
+    std::uint64_t x = 0, y = 0, last = size ? size - 1 : 0;
+    if (a.empty()) {
+        if (!num(b, y) || y == 0 || size == 0) return std::nullopt;
+        return std::pair{y >= size ? 0 : size - y, last};
+    }
+    if (!num(a, x) || x >= size) return std::nullopt;
+    if (!b.empty()) {
+        if (!num(b, y) || y < x) return std::nullopt;
+        last = std::min(y, size - 1);
+    }
+    return std::pair{x, last};
+}
+
+}  // namespace
+
 // A link on the API host names its job and carries ?token=; a store link's
 // path segment is the token itself (any auth headers sent along are ignored).
 server::response_plan emulator::impl::download(const server::request_head& h, const std::string& job_or_token,
@@ -288,34 +318,13 @@ server::response_plan emulator::impl::download(const server::request_head& h, co
     header_list headers{{"Content-Type", "application/zip"}, {"Accept-Ranges", "bytes"}};
     if (cfg.content_disposition) headers.emplace_back("Content-Disposition", "attachment; filename=\"" + jb.file_name + "\"");
     if (auto range = h.header("range"); !range.empty()) {
-        // One "bytes=a-b", "bytes=a-" or "bytes=-n" range.
-        auto bad_range = [&] {
+        auto span = byte_range(range, size);
+        if (!span) {
             auto p = error_reply(416, "RANGE_NOT_SATISFIABLE", "range '" + std::string(range) + "' cannot be served");
             p.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
             return p;
-        };
-        if (!detail::starts_with_icase(range, "bytes=") || range.find(',') != std::string_view::npos) return bad_range();
-        auto spec = range.substr(6);
-        auto dash = spec.find('-');
-        if (dash == std::string_view::npos) return bad_range();
-        auto a = std::string(spec.substr(0, dash)), b = std::string(spec.substr(dash + 1));
-        auto num = [](const std::string& s, std::uint64_t& out) {
-            if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 18) return false;
-            out = std::stoull(s);
-            return true;
-        };
-        std::uint64_t x = 0, y = 0;
-        if (a.empty()) {
-            if (!num(b, y) || y == 0 || size == 0) return bad_range();
-            first = y >= size ? 0 : size - y;
-        } else {
-            if (!num(a, x) || x >= size) return bad_range();
-            first = x;
-            if (!b.empty()) {
-                if (!num(b, y) || y < x) return bad_range();
-                last = std::min(y, size - 1);
-            }
         }
+        std::tie(first, last) = *span;
         status = 206;
         headers.emplace_back("Content-Range",
                              "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size));
