@@ -95,6 +95,51 @@ std::shared_ptr<const cached_payload> payload(const std::string& key, std::uint6
     return p;
 }
 
+// Metadata files of a few hundred bytes are stored: deflating each one (a
+// fresh block, its Huffman tables, the window reset) was a third of an
+// export POST's CPU, for a few dozen bytes saved apiece.
+void add_metadata(zip::writer& w, std::string name, std::string_view text) { w.add_file(std::move(name), text, text.size() >= 1024); }
+
+// One service version's entries: its directories (each once), metadata,
+// the compiled bundle and, for "migrate", the workbook.
+void write_version(zip::writer& w, const std::string& tenant_name, const selected_version& v, const std::string& file_filter,
+                   std::uint64_t payload_bytes, std::set<std::string>& dirs) {
+    std::string base = tenant_name + "/" + v.folder + "/" + v.service + "/" + v.version + "/";
+    for (auto dir : {tenant_name + "/" + v.folder + "/", tenant_name + "/" + v.folder + "/" + v.service + "/", base})
+        if (dirs.insert(dir).second) w.add_directory(dir);
+    add_metadata(w, base + "WASMMetaData.json", json::serialize(json::object{{"Revision", v.version}}));
+    add_metadata(w, base + "ModelMetaData.json",
+               json::serialize(json::object{
+                   {"VersionId", v.version_id},
+                   {"EngineInformation", json::object{{"ServiceVersionGuid", v.version_id},
+                                                      {"Tenant", tenant_name},
+                                                      {"ProductName", v.folder},
+                                                      {"ServiceName", v.service},
+                                                      {"CompilerVersion", "cspark-emulator"}}}}));
+    add_metadata(w, base + "DefaultValidations.json",
+               R"({"outputs":{},"warnings":[],"errors":[],"service_chain":[]})");
+    // The bundle is stored (it is compressed already). Large ones are
+    // generated while written, small ones come from the cache.
+    std::string key = v.service + "[" + v.version + "]";
+    if (payload_bytes > 16 * 1024 * 1024) {
+        payload_source big(seed_of(key + "|" + std::to_string(payload_bytes)), payload_bytes);
+        w.add_file(base + v.version_id + ".zip", big, false);
+    } else {
+        auto wasm = payload(key, payload_bytes);
+        w.add_stored(base + v.version_id + ".zip", wasm->data, wasm->crc);
+    }
+    if (file_filter == "migrate") {
+        auto workbook = payload("xlsx|" + v.service + "[" + v.version + "]", 4096);
+        w.add_stored(base + v.service + ".xlsx", workbook->data, workbook->crc);
+        add_metadata(w, base + "ServiceMetaData.json",
+                   json::serialize(json::object{{"service_id", v.service_id},
+                                                {"version_id", v.version_id},
+                                                {"folder", v.folder},
+                                                {"service", v.service},
+                                                {"version", v.version}}));
+    }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- packages
@@ -129,49 +174,10 @@ package_result write_package(const std::filesystem::path& path, const std::strin
                                                    {"service_versions", service_versions}}}};
 
     zip::writer w(path);
-    // Metadata files of a few hundred bytes are stored: deflating each one
-    // (a fresh block, its Huffman tables, the window reset) was a third of an
-    // export POST's CPU, for a few dozen bytes saved apiece.
-    auto metadata = [&w](std::string name, std::string_view text) { w.add_file(std::move(name), text, text.size() >= 1024); };
     w.add_directory(tenant_name + "/");
-    metadata(tenant_name + "/manifest.json", json::serialize(manifest));
+    add_metadata(w, tenant_name + "/manifest.json", json::serialize(manifest));
     std::set<std::string> dirs;
-    for (const auto& v : versions) {
-        std::string base = tenant_name + "/" + v.folder + "/" + v.service + "/" + v.version + "/";
-        for (auto dir : {tenant_name + "/" + v.folder + "/", tenant_name + "/" + v.folder + "/" + v.service + "/", base})
-            if (dirs.insert(dir).second) w.add_directory(dir);
-        metadata(base + "WASMMetaData.json", json::serialize(json::object{{"Revision", v.version}}));
-        metadata(base + "ModelMetaData.json",
-                   json::serialize(json::object{
-                       {"VersionId", v.version_id},
-                       {"EngineInformation", json::object{{"ServiceVersionGuid", v.version_id},
-                                                          {"Tenant", tenant_name},
-                                                          {"ProductName", v.folder},
-                                                          {"ServiceName", v.service},
-                                                          {"CompilerVersion", "cspark-emulator"}}}}));
-        metadata(base + "DefaultValidations.json",
-                   R"({"outputs":{},"warnings":[],"errors":[],"service_chain":[]})");
-        // The bundle is stored (it is compressed already). Large ones are
-        // generated while written, small ones come from the cache.
-        std::string key = v.service + "[" + v.version + "]";
-        if (payload_bytes > 16 * 1024 * 1024) {
-            payload_source big(seed_of(key + "|" + std::to_string(payload_bytes)), payload_bytes);
-            w.add_file(base + v.version_id + ".zip", big, false);
-        } else {
-            auto wasm = payload(key, payload_bytes);
-            w.add_stored(base + v.version_id + ".zip", wasm->data, wasm->crc);
-        }
-        if (file_filter == "migrate") {
-            auto workbook = payload("xlsx|" + v.service + "[" + v.version + "]", 4096);
-            w.add_stored(base + v.service + ".xlsx", workbook->data, workbook->crc);
-            metadata(base + "ServiceMetaData.json",
-                       json::serialize(json::object{{"service_id", v.service_id},
-                                                    {"version_id", v.version_id},
-                                                    {"folder", v.folder},
-                                                    {"service", v.service},
-                                                    {"version", v.version}}));
-        }
-    }
+    for (const auto& v : versions) write_version(w, tenant_name, v, file_filter, payload_bytes, dirs);
     r.size = w.finish();
     r.sha256 = w.sha256();
     r.services = std::move(services);
