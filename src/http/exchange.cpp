@@ -100,69 +100,86 @@ asio::awaitable<bool> transport::impl::send_streamed(connection& c, const detail
             fail(head_ec, db, "sending the request header");
             co_return false;
         }
-        // A server may answer before the body is complete (Spark: 500
-        // EXCEEDED_FILE_SIZE) and close: then its response is read instead of
-        // reporting the write's broken pipe. Every 16 chunks, bytes waiting
-        // to be read mean such an answer arrived: stop sending.
-        std::uint64_t sent = 0;
         error_code write_ec;
-        for (int chunks = 1; sent < length; ++chunks) {
-            error_code aec;
-            if (chunks % 16 == 0 && c.stream.tcp().socket().available(aec) > 0 && !aec) {
-                early = true;
-                break;
-            }
-            error_code io_ec;
-            std::size_t n = r.source->read(std::span<char>(c.chunk.data(), c.chunk.size()), io_ec);
-            if (io_ec || n == 0 || sent + n > length) {
-                res.ec = errc::body_source_error;
-                res.detail = "upload source " + std::string(io_ec ? "failed: " + io_ec.message() : "ended early") +
-                             " after " + std::to_string(sent) + " of " + std::to_string(length) + " bytes";
-                co_return false;
-            }
-            sent += n;
-            req.body().data = c.chunk.data();
-            req.body().size = n;
-            req.body().more = true;
-            db = arm(c, r.deadline);
-            auto [wec, wn] = co_await http::async_write(c.stream, sr, use_tuple);
-            if (wec == http::error::need_buffer) wec = {};
-            if (wec) {
-                if (oc.cancelled) {
-                    fail(wec, db, "sending the request body");
-                    co_return false;
-                }
-                write_ec = wec;
-                early = true;
-                break;
-            }
+        bool went = co_await write_chunks(c, r, res, oc, req, sr, length, write_ec, early, db);
+        if (!went) co_return false;
+        if (early) {
+            bool answered = co_await read_early_answer(c, res, oc, early_head, write_ec, db);
+            co_return answered;
         }
-        if (!early) {
-            req.body().data = nullptr;
-            req.body().size = 0;
-            req.body().more = false;
-            db = arm(c, r.deadline);
-            auto [end_ec, fn] = co_await http::async_write(c.stream, sr, use_tuple);
-            if (end_ec) {
-                fail(end_ec, db, "finishing the request body");
-                co_return false;
-            }
-        } else {
-            // Look briefly for the server's answer; without one, the write's error stands.
-            c.stream.tcp().expires_after(std::min<clock_type::duration>(cfg.idle_timeout, std::chrono::seconds(5)));
-            auto& peek = early_head.emplace();
-            peek.header_limit(cfg.header_limit);
-            peek.eager(false);
-            auto [pec, pn] = co_await http::async_read_header(c.stream, c.buffer, peek, use_tuple);
-            (void)pn;
-            if (pec) {
-                if (write_ec) fail(write_ec, db, "sending the request body");
-                else fail(pec, db, "reading an early response");
-                co_return false;
-            }
+        req.body().data = nullptr;
+        req.body().size = 0;
+        req.body().more = false;
+        db = arm(c, r.deadline);
+        auto [end_ec, fn] = co_await http::async_write(c.stream, sr, use_tuple);
+        if (end_ec) {
+            fail(end_ec, db, "finishing the request body");
+            co_return false;
         }
     }
     co_return true;
+}
+
+// The body's chunks from its source. `early`: the server answered (bytes
+// to read) or the write broke before the end (`write_ec`); false: failed.
+// `db`: whether the request's deadline bound the last write.
+asio::awaitable<bool> transport::impl::write_chunks(connection& c, const detail::wire_request& r, detail::wire_result& res,
+                                                    detail::op_cancel& oc, http::request<http::buffer_body>& req,
+                                                    http::request_serializer<http::buffer_body>& sr, std::uint64_t length,
+                                                    error_code& write_ec, bool& early, bool& db) {
+    // A server may answer before the body is complete (Spark: 500
+    // EXCEEDED_FILE_SIZE) and close: then its response is read instead of
+    // reporting the write's broken pipe. Every 16 chunks, bytes waiting
+    // to be read mean such an answer arrived: stop sending.
+    std::uint64_t sent = 0;
+    for (int chunks = 1; sent < length; ++chunks) {
+        error_code aec;
+        if (chunks % 16 == 0 && c.stream.tcp().socket().available(aec) > 0 && !aec) {
+            early = true;
+            break;
+        }
+        error_code io_ec;
+        std::size_t n = r.source->read(std::span<char>(c.chunk.data(), c.chunk.size()), io_ec);
+        if (io_ec || n == 0 || sent + n > length) {
+            res.ec = errc::body_source_error;
+            res.detail = "upload source " + std::string(io_ec ? "failed: " + io_ec.message() : "ended early") +
+                         " after " + std::to_string(sent) + " of " + std::to_string(length) + " bytes";
+            co_return false;
+        }
+        sent += n;
+        req.body().data = c.chunk.data();
+        req.body().size = n;
+        req.body().more = true;
+        db = arm(c, r.deadline);
+        auto [wec, wn] = co_await http::async_write(c.stream, sr, use_tuple);
+        if (wec == http::error::need_buffer) wec = {};
+        if (wec) {
+            if (oc.cancelled) {
+                fail_io(res, oc, wec, db, "sending the request body");
+                co_return false;
+            }
+            write_ec = wec;
+            early = true;
+            break;
+        }
+    }
+    co_return true;
+}
+
+// The server answered before the whole body was sent (or the write broke):
+// look briefly for its answer's header; without one, the write's error stands.
+asio::awaitable<bool> transport::impl::read_early_answer(connection& c, detail::wire_result& res, detail::op_cancel& oc,
+                                                         early_answer& early_head, error_code write_ec, bool deadline_binds) {
+    c.stream.tcp().expires_after(std::min<clock_type::duration>(cfg.idle_timeout, std::chrono::seconds(5)));
+    auto& peek = early_head.emplace();
+    peek.header_limit(cfg.header_limit);
+    peek.eager(false);
+    auto [pec, pn] = co_await http::async_read_header(c.stream, c.buffer, peek, use_tuple);
+    (void)pn;
+    if (!pec) co_return true;
+    if (write_ec) fail_io(res, oc, write_ec, deadline_binds, "sending the request body");
+    else fail_io(res, oc, pec, deadline_binds, "reading an early response");
+    co_return false;
 }
 
 // Reads the response header (unless an early answer has it), then the body.

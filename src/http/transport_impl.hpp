@@ -199,6 +199,12 @@ struct transport::impl {
                                         detail::op_cancel& oc, http::request<http::buffer_body>& req,
                                         http::request_serializer<http::buffer_body>& sr, std::uint64_t length,
                                         early_answer& early);
+    asio::awaitable<bool> write_chunks(connection& c, const detail::wire_request& r, detail::wire_result& res,
+                                       detail::op_cancel& oc, http::request<http::buffer_body>& req,
+                                       http::request_serializer<http::buffer_body>& sr, std::uint64_t length,
+                                       error_code& write_ec, bool& early, bool& db);
+    asio::awaitable<bool> read_early_answer(connection& c, detail::wire_result& res, detail::op_cancel& oc,
+                                            early_answer& early_head, error_code write_ec, bool deadline_binds);
     asio::awaitable<bool> receive(connection& c, const detail::wire_request& r, detail::wire_result& res,
                                   detail::op_cancel& oc, early_answer& early);
     asio::awaitable<bool> read_body(connection& c, const detail::wire_request& r, detail::wire_result& res,
