@@ -29,34 +29,9 @@ struct args {
     std::uint16_t store_port = 0;
 };
 
-void define(CLI::App& app, args& a) {
+// How jobs, links, faults and the listener answer.
+void define_answers(CLI::App& app, args& a) {
     auto& cfg = a.cfg;
-    auto& fleet = a.fleet;
-    fleet.tenants = 0;
-
-    app.add_option("--address", cfg.address, "Listen address")->capture_default_str();
-    app.add_option("--port", a.port, "Listen port (0 = ephemeral)")->capture_default_str();
-    app.add_option("--seed", a.seed_file, "JSON seed file with tenants, folders, services, versions")->check(CLI::ExistingFile);
-    app.add_option("--tenants", fleet.tenants, "Generate N source tenants with services");
-    app.add_option("--target-tenants", fleet.target_tenants, "Generate N target tenants with the same empty folders");
-    app.add_option("--folders", fleet.folders, "Folders per generated tenant")->capture_default_str();
-    app.add_option("--services", fleet.services, "Services per generated folder")->capture_default_str();
-    app.add_option("--versions", fleet.versions, "Versions per generated service")->capture_default_str();
-    app.add_option("--random-seed", fleet.random_seed, "Seed for generated ids and credentials")->capture_default_str();
-    app.add_option("--package-bytes", cfg.package_bytes, "Payload bytes per exported version")->capture_default_str();
-    app.add_option("--inline-package-bytes", cfg.inline_package_bytes,
-                   "Build packages up to this payload inside the export POST; larger ones on a background thread")
-        ->capture_default_str();
-    app.add_option("--upload-memory-bytes", cfg.upload_memory_bytes,
-                   "Check imports in memory while the uploads held at once stay within this; past it, to a file (0: always)")
-        ->capture_default_str();
-    app.add_option("--job-ms", a.job_ms,
-                   "Job duration in milliseconds (0: finished when created, which the official SDKs' default polling needs; "
-                   "2000 exercises polling)")
-        ->capture_default_str();
-    app.add_option("--job-jitter", cfg.job_jitter, "Each job's duration varies by up to +- this fraction")
-        ->capture_default_str()
-        ->check(CLI::Range(0.0, 1.0));
     app.add_flag("--report-completed", cfg.report_completed, "Report 'completed' before 'closed'");
     app.add_flag("--failed-status", cfg.failed_status, "Failed jobs end 'failed' instead of 'closed' with errors");
     app.add_option("--job-limit", cfg.export_job_limit, "Running jobs of each kind per tenant")->capture_default_str();
@@ -93,6 +68,37 @@ void define(CLI::App& app, args& a) {
     app.add_option("--request-log", cfg.request_log, "JSON-lines request log ('-' = stderr)");
     app.add_option("--threads", cfg.threads, "I/O threads")->capture_default_str()->check(CLI::Range(1, 64));
     app.add_flag("--print-credentials", a.print_credentials, "Print each tenant's base URL and credentials");
+}
+
+void define(CLI::App& app, args& a) {
+    auto& cfg = a.cfg;
+    auto& fleet = a.fleet;
+    fleet.tenants = 0;
+
+    app.add_option("--address", cfg.address, "Listen address")->capture_default_str();
+    app.add_option("--port", a.port, "Listen port (0 = ephemeral)")->capture_default_str();
+    app.add_option("--seed", a.seed_file, "JSON seed file with tenants, folders, services, versions")->check(CLI::ExistingFile);
+    app.add_option("--tenants", fleet.tenants, "Generate N source tenants with services");
+    app.add_option("--target-tenants", fleet.target_tenants, "Generate N target tenants with the same empty folders");
+    app.add_option("--folders", fleet.folders, "Folders per generated tenant")->capture_default_str();
+    app.add_option("--services", fleet.services, "Services per generated folder")->capture_default_str();
+    app.add_option("--versions", fleet.versions, "Versions per generated service")->capture_default_str();
+    app.add_option("--random-seed", fleet.random_seed, "Seed for generated ids and credentials")->capture_default_str();
+    app.add_option("--package-bytes", cfg.package_bytes, "Payload bytes per exported version")->capture_default_str();
+    app.add_option("--inline-package-bytes", cfg.inline_package_bytes,
+                   "Build packages up to this payload inside the export POST; larger ones on a background thread")
+        ->capture_default_str();
+    app.add_option("--upload-memory-bytes", cfg.upload_memory_bytes,
+                   "Check imports in memory while the uploads held at once stay within this; past it, to a file (0: always)")
+        ->capture_default_str();
+    app.add_option("--job-ms", a.job_ms,
+                   "Job duration in milliseconds (0: finished when created, which the official SDKs' default polling needs; "
+                   "2000 exercises polling)")
+        ->capture_default_str();
+    app.add_option("--job-jitter", cfg.job_jitter, "Each job's duration varies by up to +- this fraction")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
+    define_answers(app, a);
 }
 
 void configure(args& a) {
