@@ -60,6 +60,7 @@ public:
 private:
     void put(const void* data, std::size_t n);
     void put_descriptor(const entry_info& e);
+    void ready_deflater();
     void flush();
     void begin_entry(entry_info& e, bool deflate);
     void end_entry(entry_info& e);

@@ -94,18 +94,7 @@ void writer::add_file(std::string name, body_source& src, bool deflate) {
     }
     auto& in = in_;
     auto& out = out_;
-    if (deflate) {
-        if (!z_) {
-            z_.reset(new deflater{});
-            if (deflateInit2(&z_->zs, level_, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-                z_.reset();
-                fail(path_, "deflateInit2 failed");
-            }
-            z_->ready = true;
-        } else if (deflateReset(&z_->zs) != Z_OK) {
-            fail(path_, "deflateReset failed");
-        }
-    }
+    if (deflate) ready_deflater();
     z_stream dummy{};
     z_stream& zs = deflate ? z_->zs : dummy;
     uLong crc = crc32(0, nullptr, 0);
@@ -137,6 +126,21 @@ void writer::add_file(std::string name, body_source& src, bool deflate) {
     if (offset_ >= 0xffffffffull) fail(path_, "archive reached 4 GiB (ZIP64 is not supported)");
     put_descriptor(e);
     entries_.push_back(std::move(e));
+}
+
+// The one deflater of this writer, made on the first deflated entry and
+// reset for each later one.
+void writer::ready_deflater() {
+    if (z_) {
+        if (deflateReset(&z_->zs) != Z_OK) fail(path_, "deflateReset failed");
+        return;
+    }
+    z_.reset(new deflater{});
+    if (deflateInit2(&z_->zs, level_, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        z_.reset();
+        fail(path_, "deflateInit2 failed");
+    }
+    z_->ready = true;
 }
 
 // The data descriptor after an entry's data: its local header said "sizes follow".
