@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+struct ssl_st;  // OpenSSL's SSL
+
 namespace cspark::cli {
 
 /// One check's outcome. `exit`: the CLI's code when it fails (2 a bad URL,
@@ -51,5 +53,9 @@ int doctor_exit(const std::vector<doctor_check>& checks);
 /// Runs the checks of one side (or both: from and to) and prints them.
 int doctor(const connection_options& conn, const std::vector<std::pair<std::string, connection_options>>& sides,
            const output& out);
+
+/// A TLS peer's certificate judged after the handshake: chain (OpenSSL's
+/// reason), host name, days left; `insecure`: shown, not judged.
+doctor_check judge_certificate(ssl_st* ssl, const std::string& host, bool insecure);
 
 }  // namespace cspark::cli

@@ -8,9 +8,14 @@
 
 #include "core/waiters.hpp"
 
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -48,6 +53,29 @@ boost::asio::awaitable<T> on_strand(boost::asio::any_io_executor strand, boost::
     auto spawned = boost::asio::co_spawn(std::move(strand), strand_body(std::move(body)), boost::asio::use_awaitable);
     T value = co_await std::move(spawned);  // a named local (g++ 12: docs/contributing.md, "Compiler notes")
     co_return value;
+}
+
+/// The verbs' launcher: runs `op` on the client's executor and completes `h`
+/// with (ec, value); the handler's cancellation slot reaches the coroutine and
+/// every wait in it. (on_strand above is the awaitable counterpart.)
+template <class T>
+void launch(boost::asio::any_io_executor ex, boost::asio::awaitable<outcome<T>> op, boost::asio::any_completion_handler<void(error_code, T)> h) {
+    auto slot = boost::asio::get_associated_cancellation_slot(h);
+    auto done = [h = std::move(h), ex](std::exception_ptr e, outcome<T> out) mutable {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const boost::system::system_error& x) {
+                out.ec = x.code() == boost::asio::error::operation_aborted ? error_code(errc::cancelled) : x.code();
+            } catch (...) {
+                out.ec = errc::internal_error;
+            }
+        }
+        boost::asio::dispatch(ex, boost::asio::append(std::move(h), out.ec, std::move(out.value)));
+    };
+    // Bound to the strand: co_spawn then carries a cancellation emitted on the
+    // caller's thread over to the strand before the coroutine sees it.
+    boost::asio::co_spawn(ex, std::move(op), boost::asio::bind_cancellation_slot(slot, boost::asio::bind_executor(ex, std::move(done))));
 }
 
 /// An async mutex per key (a tenant's export or import slot): its waiters

@@ -31,28 +31,6 @@ bool outcome_known(error_code ec) noexcept { return detail::outcome_is_final(ec)
 namespace detail {
 namespace {
 
-// Runs `op` on the client's executor and completes `h` with (ec, value); the
-// handler's cancellation slot reaches the coroutine and every wait in it.
-template <class T>
-void launch(asio::any_io_executor ex, asio::awaitable<outcome<T>> op, asio::any_completion_handler<void(error_code, T)> h) {
-    auto slot = asio::get_associated_cancellation_slot(h);
-    auto done = [h = std::move(h), ex](std::exception_ptr e, outcome<T> out) mutable {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const boost::system::system_error& x) {
-                out.ec = x.code() == asio::error::operation_aborted ? error_code(errc::cancelled) : x.code();
-            } catch (...) {
-                out.ec = errc::internal_error;
-            }
-        }
-        asio::dispatch(ex, asio::append(std::move(h), out.ec, std::move(out.value)));
-    };
-    // Bound to the strand: co_spawn then carries a cancellation emitted on the
-    // caller's thread over to the strand before the coroutine sees it.
-    asio::co_spawn(ex, std::move(op), asio::bind_cancellation_slot(slot, asio::bind_executor(ex, std::move(done))));
-}
-
 std::string new_correlation_id() {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     return "cspark-impex-" + uuid4(rng);
