@@ -139,7 +139,7 @@ void finish(journal& j, const output& out, tally& t, const std::string& name, co
 
 // Runs the library's fleet over the entries with the journal as its
 // checkpoint observer, Ctrl-C cancelling; false when interrupted.
-bool run_fleet(asio::io_context& io, std::vector<fleet_entry> entries, journal& j, const batch_options& bo,
+bool run_plan(asio::io_context& io, std::vector<fleet_entry> entries, journal& j, const batch_options& bo,
                const output& out, tally& t, std::shared_ptr<fleet_monitor> monitor) {
     std::vector<std::string> names;
     std::vector<std::pair<const impex*, const impex*>> tenants;
@@ -291,7 +291,7 @@ int batch(const std::string& plan_path, const std::string& journal_path, const b
     metrics_file metrics(io, bo.metrics_path, monitor, skipped, out);
     j->append(run_record(entries.size()));
     metrics.start();
-    bool completed = run_fleet(io, std::move(entries), *j, run, out, t, monitor);
+    bool completed = run_plan(io, std::move(entries), *j, run, out, t, monitor);
     metrics.stop();
     auto m = monitor->snapshot();
     j->append(run_end_record(m.retries_total(), m.bytes_downloaded, m.bytes_uploaded));
