@@ -195,7 +195,7 @@ private:
     }
 
     asio::awaitable<flow_event> download(const flow_action& a) {
-        const auto& file = st_.files.at(a.file);
+        const auto& file = st_.dl.files.at(a.file);
         std::string why;
         if (!is_download_link(file.url, why)) co_return failed(errc::unsupported_scheme, why);
         if (a.from_start) session_.reset();  // the bytes held failed their check: removed, fetched anew

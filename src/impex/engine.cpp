@@ -67,7 +67,7 @@ flow_action wind_down(flow_state& st) {
         st.at = stage::discard;
         return releasing(st, make(act::cancel_export, job_kind::export_job, st.export_job.id));
     }
-    bool half_done = st.ec && st.plan.download && st.downloaded.size() < st.files.size();
+    bool half_done = st.ec && st.plan.download && st.downloaded.size() < st.dl.files.size();
     bool transient = !st.plan.keep_files;  // nothing resumes this flow: its packages go whatever the outcome
     if (st.at != stage::done && st.wrote_files && (half_done || transient)) {
         st.at = stage::done;
@@ -124,7 +124,7 @@ flow_action begin(flow_state& st, flow_event& ev) {
         return begin_step(st, ev, job_kind::export_job);
     }
     if (st.plan.download && !s.files.empty()) {
-        st.files = s.files;
+        st.dl.files = s.files;
         st.at = stage::download;
         return begin_downloads(st, ev);
     }

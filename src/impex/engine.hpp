@@ -161,6 +161,24 @@ struct post_state {
     bool waiting = false;  ///< the action out is the wait before sending again
 };
 
+/// Confirming the candidates of a lost import POST (describe without
+/// correlation ids): each polled to its end, ours when its outputs are the
+/// mappings sent.
+struct confirm_state {
+    std::vector<std::string> candidates, matches, undecided;
+    std::size_t candidate = 0;  ///< the one being polled
+};
+
+/// The export's files, downloaded one at a time.
+struct download_state {
+    std::vector<export_file> files;
+    std::set<std::string> names;
+    std::vector<std::string> file_names;  ///< one per file, never two alike
+    std::size_t file = 0;                 ///< the one being downloaded
+    int resumes = 0;                      ///< of the current file: Range resumes
+    int refetches = 0;                    ///< of the current file: whole downloads again after a failed check
+};
+
 struct flow_state {
     flow_plan plan;
     flow_policy policy;
@@ -178,18 +196,11 @@ struct flow_state {
     poll_state poll;
     std::mt19937_64 rng{1};
 
-    // Confirming the candidates of a lost import POST (describe without correlation ids).
-    std::vector<std::string> candidates, matches, undecided;
-    std::size_t candidate = 0;
+    confirm_state confirm;  ///< the candidates of a lost import POST
 
     // Export and downloads.
     job_status export_job;
-    std::vector<export_file> files;
-    std::set<std::string> names;
-    std::vector<std::string> file_names;  ///< one per file, never two alike
-    std::size_t file = 0;
-    int resumes = 0;
-    int refetches = 0;  ///< of the current file: whole downloads again after a failed check
+    download_state dl;  ///< the export's files, one at a time
     std::vector<downloaded_file> downloaded;
 
     // Imports.

@@ -35,13 +35,13 @@ flow_action download(flow_state& st, bool from_start = false) {
     st.at = stage::download;
     st.wrote_files = true;
     auto a = make(act::download, job_kind::export_job, st.export_job.id);
-    a.file = st.file;
-    a.name = st.file_names[st.file];
+    a.file = st.dl.file;
+    a.name = st.dl.file_names[st.dl.file];
     a.from_start = from_start;
-    a.md5 = digest_of(st.files[st.file].file_hash).md5;
+    a.md5 = digest_of(st.dl.files[st.dl.file].file_hash).md5;
     // The server may name a package (Content-Disposition) that we named
     // after its link: one file only, so two never clash.
-    a.server_name = st.plan.file_name.empty() && st.plan.file_prefix.empty() && st.files.size() == 1;
+    a.server_name = st.plan.file_name.empty() && st.plan.file_prefix.empty() && st.dl.files.size() == 1;
     return a;
 }
 
@@ -49,20 +49,20 @@ flow_action download(flow_state& st, bool from_start = false) {
 // that is still valid, and an export only reads: fetch it again from byte 0,
 // a bounded number of times, before the failure stands.
 std::optional<flow_action> refetch(flow_state& st, const error_code& ec, const diagnostics& diag) {
-    if (st.refetches >= st.policy.max_refetches) return std::nullopt;
-    ++st.refetches;
-    st.resumes = 0;
+    if (st.dl.refetches >= st.policy.max_refetches) return std::nullopt;
+    ++st.dl.refetches;
+    st.dl.resumes = 0;
     note_retry(st, job_kind::export_job, milliseconds(0), "download_refetched",
                "the package failed its check (" + std::string(error_name(ec)) + (diag.detail.empty() ? "" : ": " + diag.detail) +
-                   "): downloading it again from byte 0 (" + std::to_string(st.refetches) + " of " +
+                   "): downloading it again from byte 0 (" + std::to_string(st.dl.refetches) + " of " +
                    std::to_string(st.policy.max_refetches) + ")");
     return download(st, true);
 }
 
 flow_action next_download(flow_state& st, flow_event& ev) {
-    if (st.file < st.files.size()) {
-        st.resumes = 0;
-        st.refetches = 0;
+    if (st.dl.file < st.dl.files.size()) {
+        st.dl.resumes = 0;
+        st.dl.refetches = 0;
         return download(st);
     }
     for (const auto& f : st.downloaded) st.packages.push_back(f.path);
@@ -78,35 +78,35 @@ flow_action next_download(flow_state& st, flow_event& ev) {
 // "package.zip" whatever it holds, gives "{tenant}-export-{job}.zip" (the
 // server's Content-Disposition, when it sends one, renames it at the end).
 void name_files(flow_state& st) {
-    st.names.clear();
-    for (std::size_t i = 0; i < st.files.size(); ++i) {
+    st.dl.names.clear();
+    for (std::size_t i = 0; i < st.dl.files.size(); ++i) {
         std::string job = st.export_job.id.empty() ? std::string("package") : st.export_job.id;
         std::string fallback = (st.plan.tenant.empty() ? std::string() : st.plan.tenant + "-") + "export-" + job +
-                               (st.files.size() > 1 ? "-" + std::to_string(i + 1) : std::string()) + ".zip";
+                               (st.dl.files.size() > 1 ? "-" + std::to_string(i + 1) : std::string()) + ".zip";
         std::string name;
         if (i == 0 && !st.plan.file_name.empty()) {
             name = st.plan.file_name;
         } else if (st.plan.file_prefix.empty()) {
-            name = file_name_from_url(st.files[i].url, fallback);
+            name = file_name_from_url(st.dl.files[i].url, fallback);
             if (name.size() < 5 || to_lower(name.substr(name.size() - 4)) != ".zip" || to_lower(name) == "package.zip")
                 name = file_name_from_url(fallback, "package.zip");
         } else {
             name = st.plan.file_prefix + "-" + st.export_job.id.substr(0, 8) + ".zip";
         }
-        st.file_names.push_back(unique_name(name, st.names));
+        st.dl.file_names.push_back(unique_name(name, st.dl.names));
     }
 }
 
 flow_action begin_downloads(flow_state& st, flow_event& ev) {
-    st.file = 0;
+    st.dl.file = 0;
     st.downloaded.clear();
-    if (st.plan.export_job) st.files = st.export_job.files;
-    if (st.files.empty()) {
+    if (st.plan.export_job) st.dl.files = st.export_job.files;
+    if (st.dl.files.empty()) {
         diagnostics d;
         d.detail = "export job " + st.export_job.id + " finished '" + st.export_job.status + "' without files";
         return end_with(st, errc::no_files, d, job_kind::export_job, st.export_job.id);
     }
-    st.file_names.clear();
+    st.dl.file_names.clear();
     name_files(st);
     return next_download(st, ev);
 }
@@ -117,29 +117,29 @@ flow_action after_download(flow_state& st, flow_event& ev) {
         // is the store's, not Spark's verdict on the input): go on from the
         // bytes held.
         bool dropped = traits_of(ev.ec).transfer_dropped;
-        if (dropped && st.resumes < st.policy.max_resumes) {
-            ++st.resumes;
+        if (dropped && st.dl.resumes < st.policy.max_resumes) {
+            ++st.dl.resumes;
             note_retry(st, job_kind::export_job, milliseconds(0), "download_resumed", "resuming the download at byte " + std::to_string(ev.bytes_held));
             return download(st);
         }
         return end_with(st, ev.ec, ev.diag, job_kind::export_job, st.export_job.id);
     }
-    auto expected = digest_of(st.files[st.file].file_hash);
+    auto expected = digest_of(st.dl.files[st.dl.file].file_hash);
     if (expected.comparable()) {
         const auto& actual = expected.md5 ? ev.md5 : ev.file.sha256;
         if (actual != expected.hex) {
             diagnostics d = ev.diag;
-            d.detail = "file_hash mismatch for " + mask_url(st.files[st.file].url) + ": expected " + expected.hex + ", got " +
+            d.detail = "file_hash mismatch for " + mask_url(st.dl.files[st.dl.file].url) + ": expected " + expected.hex + ", got " +
                        actual + "; the download was removed";
             if (auto again = refetch(st, errc::hash_mismatch, d)) return *again;
-            if (st.refetches > 0) d.detail += " (after " + std::to_string(st.refetches + 1) + " downloads)";
+            if (st.dl.refetches > 0) d.detail += " (after " + std::to_string(st.dl.refetches + 1) + " downloads)";
             return end_with(st, errc::hash_mismatch, d, job_kind::export_job, st.export_job.id);
         }
     }
     st.at = stage::keep;
     auto a = make(act::keep_file, job_kind::export_job, st.export_job.id);
-    a.file = st.file;
-    a.name = st.file_names[st.file];
+    a.file = st.dl.file;
+    a.name = st.dl.file_names[st.dl.file];
     a.verified = expected.comparable();
     return a;
 }
@@ -156,7 +156,7 @@ flow_action after_keep(flow_state& st, flow_event& ev) {
     n.sha256 = ev.file.sha256;
     n.size = ev.file.size;
     st.notes.push_back(std::move(n));
-    ++st.file;
+    ++st.dl.file;
     return next_download(st, ev);
 }
 

@@ -343,12 +343,12 @@ flow_action after_lookup(flow_state& st, flow_event& ev) {
         return created(st, ev, std::move(j));
     }
     if (look.what == job_lookup::verdict::confirm && !exp) {
-        st.candidates = look.candidates;
-        st.matches.clear();
-        st.undecided.clear();
-        st.candidate = 0;
+        st.confirm.candidates = look.candidates;
+        st.confirm.matches.clear();
+        st.confirm.undecided.clear();
+        st.confirm.candidate = 0;
         st.at = stage::import_confirm;
-        return poll_begin(st, job_kind::import_job, st.candidates[0], ev.now);
+        return poll_begin(st, job_kind::import_job, st.confirm.candidates[0], ev.now);
     }
     if (st.post.sends == 0) return begin_step(st, ev, st.step);  // resumed from an intent: nothing was made
     return resend(st);
@@ -360,20 +360,20 @@ flow_action after_confirm(flow_state& st, flow_event& ev) {
     flow_action next;
     auto ended = poll_on(st, ev, next);
     if (!ended) return next;
-    const auto& id = st.candidates[st.candidate];
-    if (!ended->ec && st.services_modify && outputs_match(st.poll.job.outputs, *st.services_modify)) st.matches.push_back(id);
-    else if (ended->ec && ended->ec != errc::job_failed && ended->ec != errc::job_cancelled) st.undecided.push_back(id);
-    if (++st.candidate < st.candidates.size()) return poll_begin(st, job_kind::import_job, st.candidates[st.candidate], ev.now);
-    if (st.matches.size() == 1 && st.undecided.empty()) {
+    const auto& id = st.confirm.candidates[st.confirm.candidate];
+    if (!ended->ec && st.services_modify && outputs_match(st.poll.job.outputs, *st.services_modify)) st.confirm.matches.push_back(id);
+    else if (ended->ec && ended->ec != errc::job_failed && ended->ec != errc::job_cancelled) st.confirm.undecided.push_back(id);
+    if (++st.confirm.candidate < st.confirm.candidates.size()) return poll_begin(st, job_kind::import_job, st.confirm.candidates[st.confirm.candidate], ev.now);
+    if (st.confirm.matches.size() == 1 && st.confirm.undecided.empty()) {
         job_status j;
-        j.id = st.matches[0];
+        j.id = st.confirm.matches[0];
         j.kind = "import";
         return created(st, ev, std::move(j));
     }
-    if (st.matches.empty() && st.undecided.empty()) return st.post.sends ? resend(st) : begin_step(st, ev, job_kind::import_job);
-    return unknown_import(st, std::to_string(st.matches.size()) + " finished job(s) match the mappings sent (" +
-                                  joined(st.matches) + ") and " + std::to_string(st.undecided.size()) +
-                                  " could not be checked (" + joined(st.undecided) + "); candidates: " + joined(st.candidates));
+    if (st.confirm.matches.empty() && st.confirm.undecided.empty()) return st.post.sends ? resend(st) : begin_step(st, ev, job_kind::import_job);
+    return unknown_import(st, std::to_string(st.confirm.matches.size()) + " finished job(s) match the mappings sent (" +
+                                  joined(st.confirm.matches) + ") and " + std::to_string(st.confirm.undecided.size()) +
+                                  " could not be checked (" + joined(st.confirm.undecided) + "); candidates: " + joined(st.confirm.candidates));
 }
 
 }  // namespace cspark::detail::steps
