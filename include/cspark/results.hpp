@@ -24,6 +24,8 @@ struct export_file {
 struct job_message {
     std::string code;
     std::string message;
+    /// "code: message", or whichever of the two there is.
+    std::string text() const { return code.empty() ? message : message.empty() ? code : code + ": " + message; }
 };
 
 struct job_status {

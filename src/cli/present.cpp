@@ -89,7 +89,7 @@ std::string describe_table(const json::value& doc, const std::string& kind) {
 std::vector<std::string> warning_lines(const job_status& j) {
     std::vector<std::string> out;
     for (const auto& w : j.warnings)
-        out.push_back(j.kind + " job " + j.id + ": " + (w.code.empty() ? std::string() : w.code + ": ") + w.message);
+        out.push_back(j.kind + " job " + j.id + ": " + w.text());
     return out;
 }
 

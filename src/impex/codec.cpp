@@ -215,9 +215,7 @@ import_outcome outcome_of(const json::object& o) {
         for (auto k : {"message", "error", "reason", "errors", "error_message"})
             if (const auto* p = o.if_contains(k); p && r.reason.empty()) {
                 auto m = read_messages(*p);
-                if (!m.empty()) r.reason = m.front().code.empty() ? m.front().message
-                                           : m.front().message.empty() ? m.front().code
-                                                                       : m.front().code + ": " + m.front().message;
+                if (!m.empty()) r.reason = m.front().text();
             }
     }
     return r;
