@@ -148,56 +148,48 @@ migration_checkpoint checkpoint_of(const progress_state& st, bool package_ok) {
 json::object step_record(const json::value& who, const checkpoint_event& ev, const progress_state& st,
                          const std::string& source_tenant, const std::string& target_tenant) {
     using kind = checkpoint_event::kind;
-    json::object r;
+    record_kind k = record_kind::other;
     switch (ev.what) {
-    case kind::export_intent:
-        r = make(who, record_kind::export_intent);
-        r.insert({{"cid", ev.id}, {"src", source_tenant}, {"dst", target_tenant}});
-        break;
-    case kind::export_job: r = make(who, record_kind::export_job), r["id"] = ev.id; break;
+    case kind::export_intent: k = record_kind::export_intent; break;
+    case kind::export_job: k = record_kind::export_job; break;
+    case kind::export_done: k = record_kind::export_done; break;
+    case kind::downloaded: k = record_kind::downloaded; break;
+    case kind::import_intent: k = record_kind::import_intent; break;
+    case kind::import_job: k = record_kind::import_job; break;
+    case kind::import_done: k = record_kind::import_done; break;
+    }
+    auto r = make(who, k);
+    switch (ev.what) {
+    case kind::export_intent: r.insert({{"cid", ev.id}, {"src", source_tenant}, {"dst", target_tenant}}); break;
+    case kind::import_intent: r.insert({{"file", st.path}, {"cid", ev.id}, {"dst", target_tenant}}); break;
+    case kind::export_job:
+    case kind::import_job: r["id"] = ev.id; break;
     case kind::export_done:
-        r = make(who, record_kind::export_done);
-        r.insert({{"id", ev.id}, {"ms", ev.duration.count()}});
-        break;
-    case kind::downloaded:
-        r = make(who, record_kind::downloaded);
-        r.insert({{"path", ev.path.string()}, {"sha256", ev.sha256}, {"bytes", ev.size}});
-        break;
-    case kind::import_intent:
-        r = make(who, record_kind::import_intent);
-        r.insert({{"file", st.path}, {"cid", ev.id}, {"dst", target_tenant}});
-        break;
-    case kind::import_job: r = make(who, record_kind::import_job), r["id"] = ev.id; break;
-    case kind::import_done:
-        r = make(who, record_kind::import_done);
-        r.insert({{"id", ev.id}, {"ms", ev.duration.count()}});
-        break;
+    case kind::import_done: r.insert({{"id", ev.id}, {"ms", ev.duration.count()}}); break;
+    case kind::downloaded: r.insert({{"path", ev.path.string()}, {"sha256", ev.sha256}, {"bytes", ev.size}}); break;
     }
     r["t"] = now_ms();
     return r;
 }
 
 json::object outcome_record(const std::string& name, const migration_result& m, const std::vector<std::string>& warnings) {
-    if (m.ec && !outcome_known(m.ec)) {
-        auto rec = make(json::string(name), record_kind::unknown);
-        describe_failure(rec, m);
-        rec["t"] = now_ms();
-        return rec;
-    }
-    auto rec = make(json::string(name), record_kind::done);
-    rec["ok"] = !m.ec;
+    bool known = !m.ec || outcome_known(m.ec);  // unknown: a rerun resumes it from its steps
+    auto rec = make(json::string(name), known ? record_kind::done : record_kind::unknown);
+    if (known) rec["ok"] = !m.ec;
     if (m.ec) describe_failure(rec, m);
-    if (!warnings.empty()) {
-        json::array w;
-        for (const auto& line : warnings) w.push_back(json::string(line));
-        rec["warnings"] = std::move(w);
+    if (known) {
+        if (!warnings.empty()) {
+            json::array w;
+            for (const auto& line : warnings) w.push_back(json::string(line));
+            rec["warnings"] = std::move(w);
+        }
+        json::array outcomes;  // what each service of an import that failed in part came to
+        for (const auto& r : m.imported)
+            if (r.partially_failed)
+                for (const auto* list : {&r.services, &r.versions})
+                    for (const auto& o : *list) outcomes.push_back(to_json(o));
+        if (!outcomes.empty()) rec["services"] = std::move(outcomes);
     }
-    json::array outcomes;  // what each service of an import that failed in part came to
-    for (const auto& r : m.imported)
-        if (r.partially_failed)
-            for (const auto* list : {&r.services, &r.versions})
-                for (const auto& o : *list) outcomes.push_back(to_json(o));
-    if (!outcomes.empty()) rec["services"] = std::move(outcomes);
     rec["t"] = now_ms();
     return rec;
 }
