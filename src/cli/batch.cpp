@@ -162,9 +162,10 @@ bool run_plan(asio::io_context& io, std::vector<fleet_entry> entries, journal& j
             who = std::move(list);
         }
         const auto& [source, target] = tenants[members.front()];
-        auto tenant = [](const impex* api) { return api ? api->get_client().url().tenant : std::string(); };
-        auto rec = step_record(who, ev, j.state(names[members.front()]), tenant(source), tenant(target));
         bool intent = ev.what == checkpoint_event::kind::export_intent || ev.what == checkpoint_event::kind::import_intent;
+        // Only intents name the tenants: no copies of them for the other steps.
+        auto tenant = [intent](const impex* api) { return intent && api ? api->get_client().url().tenant : std::string(); };
+        auto rec = step_record(who, ev, j.state(names[members.front()]), tenant(source), tenant(target));
         // An intent is durable before the POST it announces; a job id or a
         // package rides with the next fsync (a crash before it is resumed by
         // the intent's correlation id, or the package's hash is checked again).
