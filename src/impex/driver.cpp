@@ -14,7 +14,6 @@
 namespace cspark::detail {
 namespace asio = boost::asio;
 namespace json = boost::json;
-using act = flow_action::type;
 
 namespace {
 
@@ -99,25 +98,25 @@ public:
     // so a migration waiting on a step holds one small frame, not a frame
     // sized for every kind of step.
     asio::awaitable<flow_event> perform(const flow_action& a) {
-        if (session_ && !(a.what == act::download || a.what == act::keep_file)) session_.reset();  // discards its .part
-        switch (a.what) {
-        case act::acquire_slot: return acquire(a.kind);
-        case act::post_export: return post_export();
-        case act::post_import: return in_turn(post_import(a));
-        case act::describe: return describe(a.kind);
-        case act::check_status: return check(a.kind, a.id);
-        case act::sleep: return sleep(a.delay);
-        case act::download: return in_turn(download(a));
-        case act::keep_file: return ready(keep(a));
-        case act::cancel_export: return cancel(a.id);
-        case act::discard: return ready(discard());
-        case act::finish: break;
-        }
-        return ready(ok());
+        bool transfer = a.is<act::download>() || a.is<act::keep_file>();
+        if (session_ && !transfer) session_.reset();  // discards its .part
+        return std::visit([this](const auto& op) { return carry_out(op); }, a.op);
     }
 
 private:
     static asio::awaitable<flow_event> ready(flow_event ev) { co_return ev; }
+
+    asio::awaitable<flow_event> carry_out(const act::finish&) { return ready(ok()); }
+    asio::awaitable<flow_event> carry_out(const act::acquire_slot& a) { return acquire(a.kind); }
+    asio::awaitable<flow_event> carry_out(const act::post_export&) { return post_export(); }
+    asio::awaitable<flow_event> carry_out(const act::post_import& a) { return in_turn(post_import(a)); }
+    asio::awaitable<flow_event> carry_out(const act::describe& a) { return describe(a.kind); }
+    asio::awaitable<flow_event> carry_out(const act::check_status& a) { return check(a.kind, a.id); }
+    asio::awaitable<flow_event> carry_out(const act::sleep& a) { return sleep(a.delay); }
+    asio::awaitable<flow_event> carry_out(const act::download& a) { return in_turn(download(a)); }
+    asio::awaitable<flow_event> carry_out(const act::keep_file& a) { return ready(keep(a)); }
+    asio::awaitable<flow_event> carry_out(const act::cancel_export& a) { return cancel(a.id); }
+    asio::awaitable<flow_event> carry_out(const act::discard& a) { return ready(discard(a)); }
 
     // A transfer (download, import upload) in a fleet waits while one of a
     // longer chain runs (gates::begin_transfer); elsewhere it just runs.
@@ -155,11 +154,11 @@ private:
         co_return job_event(std::move(got), std::move(diag), "export", "export initiate", {});
     }
 
-    asio::awaitable<flow_event> post_import(const flow_action& a) {
+    asio::awaitable<flow_event> post_import(const act::post_import& a) {
         error_code ec;
         std::string why;
-        auto entity = import_entity(*st_.services_modify, io_.action, io_.source_system, a.cid);
-        auto body = make_import_body(st_.packages.at(a.file), entity, io_.max_package_bytes, io_.progress, ec, why);
+        auto entity = import_entity(a.mappings, io_.action, io_.source_system, a.cid);
+        auto body = make_import_body(a.path, entity, io_.max_package_bytes, io_.progress, ec, why);
         if (!body) co_return failed(ec, why);
         request req;
         req.method = http_method::post;
@@ -194,10 +193,9 @@ private:
         co_return ok();
     }
 
-    asio::awaitable<flow_event> download(const flow_action& a) {
-        const auto& file = st_.dl.files.at(a.file);
+    asio::awaitable<flow_event> download(const act::download& a) {
         std::string why;
-        if (!is_download_link(file.url, why)) co_return failed(errc::unsupported_scheme, why);
+        if (!is_download_link(a.url, why)) co_return failed(errc::unsupported_scheme, why);
         if (a.from_start) session_.reset();  // the bytes held failed their check: removed, fetched anew
         if (!session_ || session_file_ != a.file) {
             options_ = io_.download;
@@ -209,7 +207,7 @@ private:
             session_->take_server_name(a.server_name);
         }
         request req;
-        req.target = file.url;
+        req.target = a.url;
         req.sink = session_.get();
         req.idempotent = true;
         auto [ec, resp] = co_await io_.source->async_send(req, use_tuple);
@@ -229,7 +227,7 @@ private:
         co_return ev;
     }
 
-    flow_event keep(const flow_action& a) {
+    flow_event keep(const act::keep_file& a) {
         auto ev = ok();
         error_code ec;
         std::string why;
@@ -251,10 +249,10 @@ private:
         co_return ok();
     }
 
-    flow_event discard() {
-        for (const auto& f : st_.downloaded) {
+    static flow_event discard(const act::discard& a) {
+        for (const auto& path : a.paths) {
             std::error_code ignored;
-            if (!f.path.empty()) std::filesystem::remove(f.path, ignored);
+            std::filesystem::remove(path, ignored);
         }
         return ok();
     }
@@ -301,7 +299,7 @@ asio::awaitable<void> drive(flow_state& st, flow_io& io) {
         flow_action a = resume(st, std::move(ev));
         if (!st.notes.empty()) co_await r.report();  // most steps note nothing: no coroutine frame for them
         r.release(a.release);
-        if (a.what == act::finish) co_return;
+        if (a.is<act::finish>()) co_return;
         bool cancelled = !st.cancelling && co_await cancelled_now();  // a local, not in the if (g++ 12)
         if (st.cancelling) {
             co_await asio::this_coro::reset_cancellation_state();  // winding down: best effort

@@ -1,54 +1,27 @@
-// The migration engine: start, cancellation, the way out, and the dispatch
-// of each event to the handler of the stage it answers.
-#include "impex/engine_steps.hpp"
-#include "impex/codec.hpp"
+// The migration engine: a flow runs its machines in sequence (the export's
+// POST and poll, the downloads, each package's import POST and poll), hands
+// each event to the machine of its stage, and decides what an ended machine
+// leads to; cancellation and the way out (cancel an abandoned export, discard
+// packages, give the slot back) are the flow's.
+#include "impex/engine.hpp"
 
+#include "impex/codec.hpp"
 #include "impex/policy.hpp"
 
 #include "core/text.hpp"
 
-#include <boost/json/serialize.hpp>
-
-namespace cspark::detail::steps {
+namespace cspark::detail {
 namespace json = boost::json;
 
-flow_action make(act what, job_kind kind, std::string id) {
-    flow_action a;
-    a.what = what;
-    a.kind = kind;
-    a.id = std::move(id);
-    return a;
-}
+namespace {
 
-flow_action sleep_for(milliseconds d) {
-    auto a = make(act::sleep);
-    a.delay = d;
-    return a;
-}
+using stage = flow_state::stage;
+using ev_type = flow_event::type;
 
-flow_note make_note(flow_note::type what, job_kind kind, std::string id, std::string status) {
-    flow_note n;
-    n.what = what;
-    n.kind = kind;
-    n.id = std::move(id);
-    n.status = std::move(status);
-    return n;
-}
+step_env env_of(flow_state& st) { return {st.policy, st.notes}; }
 
-void note(flow_state& st, flow_note::type what, job_kind kind, std::string id, std::string status) {
+void note(flow_state& st, flow_note::type what, job_kind kind, std::string id = {}, std::string status = {}) {
     st.notes.push_back(make_note(what, kind, std::move(id), std::move(status)));
-}
-
-void note_retry(flow_state& st, job_kind kind, milliseconds delay, std::string reason, std::string why) {
-    auto n = make_note(flow_note::type::retry, kind);
-    n.delay = delay;
-    n.status = std::move(reason);
-    n.message = std::move(why);
-    st.notes.push_back(std::move(n));
-}
-
-const std::string& cid_of(const flow_state& st) {
-    return st.step == job_kind::export_job ? st.start.export_cid : st.start.import_cid;
 }
 
 // Gives the tenant's slot back with the next action.
@@ -58,23 +31,27 @@ flow_action releasing(flow_state& st, flow_action a) {
     return a;
 }
 
-// ------------------------------------------------------------ winding down
+// ------------------------------------------------------------ the way out
 
 // Once the outcome is known: cancel an export job nobody will wait for,
 // discard packages that must not stay, finish; the slot goes back on the way.
 flow_action wind_down(flow_state& st) {
     if (st.at == stage::cancel) {
         st.at = stage::discard;
-        return releasing(st, make(act::cancel_export, job_kind::export_job, st.export_job.id));
+        return releasing(st, act::cancel_export{st.export_job.id});
     }
-    bool half_done = st.ec && st.plan.download && st.downloaded.size() < st.dl.files.size();
+    const auto& kept = st.files.kept();
+    bool half_done = st.ec && st.plan.download && kept.size() < st.files.files().size();
     bool transient = !st.plan.keep_files;  // nothing resumes this flow: its packages go whatever the outcome
     if (st.at != stage::done && st.wrote_files && (half_done || transient)) {
         st.at = stage::done;
-        return releasing(st, make(act::discard));
+        act::discard d;
+        for (const auto& f : kept)
+            if (!f.path.empty()) d.paths.push_back(f.path);
+        return releasing(st, std::move(d));
     }
     st.at = stage::done;
-    return releasing(st, make(act::finish));
+    return releasing(st, act::finish{});
 }
 
 flow_action end_with(flow_state& st, error_code ec, diagnostics diag, job_kind kind, const std::string& id) {
@@ -89,7 +66,8 @@ flow_action end_with(flow_state& st, error_code ec, diagnostics diag, job_kind k
     // An export job the flow gives up on (or is cancelled during) may still run.
     // So may one whose status check was answered with an error document in
     // place of the job: the job's own state is not known from it.
-    bool abandon = (st.at == stage::export_poll || st.at == stage::cancel_lookup) && !st.export_job.id.empty() &&
+    bool polling_export = st.at == stage::poll && st.step == job_kind::export_job;
+    bool abandon = (polling_export || st.at == stage::cancel_lookup) && !st.export_job.id.empty() &&
                    (ec == errc::cancelled || ec == errc::poll_timeout || ec == errc::job_state_unknown ||
                     (ec == errc::job_failed && st.export_job.error_envelope));
     if (abandon && ec != errc::cancelled) st.diag.detail += "; the export job was cancelled (nothing waits for it)";
@@ -97,7 +75,137 @@ flow_action end_with(flow_state& st, error_code ec, diagnostics diag, job_kind k
     return wind_down(st);
 }
 
-namespace {
+// ------------------------------------------------------------ the steps
+
+flow_action begin_poll(flow_state& st, flow_event& ev, std::string id, bool once, milliseconds lag) {
+    st.at = stage::poll;
+    return st.poll.begin(env_of(st), st.step, std::move(id), ev.now, once, lag);
+}
+
+// A step begins: its POST (the tenant's slot first, in fleets).
+flow_action begin_step(flow_state& st, flow_event& ev, job_kind kind) {
+    st.step = kind;
+    st.at = stage::post;
+    const auto& s = st.start;
+    post_plan p;
+    p.kind = kind;
+    p.take_slot = st.plan.use_slots && !st.holding;
+    p.wait_out_conflicts = st.plan.wait_out_conflicts;
+    if (kind == job_kind::export_job) {
+        p.cid = s.export_cid;
+        if (!p.cid.empty()) p.intent_age = s.export_intent_age;
+    } else {
+        p.cid = s.import_cid;
+        if (st.package > 0 && !p.cid.empty()) p.cid += "-" + std::to_string(st.package + 1);
+        if (st.package == 0 && !p.cid.empty()) p.intent_age = s.import_intent_age;
+        p.package = st.package;
+        p.path = st.packages[st.package];
+        p.mappings = *st.services_modify;
+    }
+    return st.post.begin(env_of(st), std::move(p), ev.now);
+}
+
+flow_action created(flow_state& st, flow_event& ev, post_end made) {
+    note(st, flow_note::type::job_created, st.step, made.job.id, made.job.status);
+    std::string id = made.job.id;
+    bool known = !made.job.status.empty();
+    (st.step == job_kind::export_job ? st.export_job : st.import_job) = std::move(made.job);
+    if (st.plan.stop_at_created) {
+        st.at = stage::poll;
+        if (known) return end_with(st, {}, {}, st.step, id);
+        return begin_poll(st, ev, id, true, milliseconds(0));  // found by lookup: one look at it
+    }
+    return begin_poll(st, ev, id, false, made.lag);
+}
+
+flow_action on_post(flow_state& st, flow_event& ev) {
+    auto r = st.post.on(env_of(st), ev);
+    if (st.post.holds_slot() && !st.holding) st.holding = st.step;
+    if (auto* next = std::get_if<flow_action>(&r)) return std::move(*next);
+    auto& end = std::get<post_end>(r);
+    if (end.ec) return end_with(st, end.ec, std::move(end.diag), st.step, {});
+    return created(st, ev, std::move(end));
+}
+
+flow_action begin_imports(flow_state& st, flow_event& ev);
+
+flow_action after_downloads(flow_state& st, flow_event& ev, step_answer<downloads_end> r) {
+    if (auto* next = std::get_if<flow_action>(&r)) {
+        st.wrote_files = true;
+        return std::move(*next);
+    }
+    auto& end = std::get<downloads_end>(r);
+    if (end.ec) return end_with(st, end.ec, std::move(end.diag), job_kind::export_job, st.export_job.id);
+    for (const auto& f : st.files.kept()) st.packages.push_back(f.path);
+    // The export is done once its packages are here, whether imports follow or not.
+    note(st, flow_note::type::finished, job_kind::export_job, st.export_job.id, st.export_job.status);
+    if (st.plan.import_job) return begin_imports(st, ev);
+    return end_with(st, {}, {}, job_kind::export_job, st.export_job.id);
+}
+
+flow_action begin_downloads(flow_state& st, flow_event& ev, std::vector<export_file> files) {
+    st.at = stage::download;
+    const auto& p = st.plan;
+    downloads_plan d{std::move(files), st.export_job.id, st.export_job.status, p.file_name, p.file_prefix, p.tenant};
+    return after_downloads(st, ev, st.files.begin(env_of(st), std::move(d)));
+}
+
+flow_action export_polled(flow_state& st, flow_event& ev, poll_end end) {
+    st.export_job = std::move(end.job);  // one copy of the document per job, not one per stage
+    const std::string id = st.export_job.id;
+    if (end.ec) return end_with(st, end.ec, std::move(end.diag), job_kind::export_job, id);
+    if (st.plan.stop_at_created) return end_with(st, {}, {}, job_kind::export_job, id);
+    if (!st.plan.download) {
+        note(st, flow_note::type::finished, job_kind::export_job, id, st.export_job.status);
+        return end_with(st, {}, {}, job_kind::export_job, id);
+    }
+    auto a = begin_downloads(st, ev, st.export_job.files);
+    return st.holding == job_kind::export_job ? releasing(st, std::move(a)) : a;  // the tenant's export slot is free
+}
+
+// ------------------------------------------------------------ imports
+
+flow_action begin_imports(flow_state& st, flow_event& ev) {
+    st.package = 0;
+    st.step = job_kind::import_job;
+    const auto& s = st.start;
+    if (s.import_intent_age && !s.import_cid.empty() && !st.services_modify) st.services_modify = s.services_modify;
+    if (!st.services_modify) st.services_modify = default_mappings(st.export_job);
+    diagnostics d;
+    if (st.services_modify->empty())
+        d.detail = "no destination: the export names no services; give at least one {source, target} mapping";
+    else if (st.packages.empty())
+        d.detail = "no package to import";
+    if (!d.detail.empty()) return end_with(st, errc::invalid_argument, d, job_kind::import_job, {});
+    return begin_step(st, ev, job_kind::import_job);
+}
+
+flow_action import_polled(flow_state& st, flow_event& ev, poll_end end) {
+    auto r = import_result_of(std::move(end.job));
+    if (!end.ec && r.partially_failed) {
+        end.ec = errc::import_partially_failed;
+        end.diag = partial_failure(r);
+    }
+    r.diag = end.diag;
+    if (st.plan.stop_at_created) st.import_job = r.job;  // the initiate verb's result
+    const std::string id = r.job.id, status = r.job.status;
+    st.imports.push_back(std::move(r));
+    if (end.ec) return end_with(st, end.ec, std::move(end.diag), job_kind::import_job, id);
+    if (st.plan.stop_at_created) return end_with(st, {}, {}, job_kind::import_job, id);
+    note(st, flow_note::type::finished, job_kind::import_job, id, status);
+    if (++st.package < st.packages.size()) {
+        auto a = begin_step(st, ev, job_kind::import_job);
+        return st.holding == job_kind::import_job && !a.is<act::acquire_slot>() ? a : releasing(st, std::move(a));
+    }
+    return end_with(st, {}, {}, job_kind::import_job, id);
+}
+
+flow_action on_poll(flow_state& st, flow_event& ev) {
+    auto r = st.poll.on(env_of(st), ev);
+    if (auto* next = std::get_if<flow_action>(&r)) return std::move(*next);
+    auto& end = std::get<poll_end>(r);
+    return st.step == job_kind::export_job ? export_polled(st, ev, std::move(end)) : import_polled(st, ev, std::move(end));
+}
 
 // ------------------------------------------------------------ start and cancel
 
@@ -106,28 +214,15 @@ flow_action begin(flow_state& st, flow_event& ev) {
     st.packages = s.packages;
     st.services_modify = s.services_modify;
     if (!s.import_id.empty()) {
-        st.at = stage::import_poll;
         st.step = job_kind::import_job;
-        return poll_begin(st, job_kind::import_job, s.import_id, ev.now);
+        return begin_poll(st, ev, s.import_id, false, milliseconds(0));
     }
     if (!s.export_id.empty() && s.packages.empty()) {  // with the package already here, the export job is past
         st.export_job.id = s.export_id;
-        st.at = stage::export_poll;
-        return poll_begin(st, job_kind::export_job, s.export_id, ev.now);
+        return begin_poll(st, ev, s.export_id, false, milliseconds(0));
     }
-    if (st.plan.export_job) {
-        st.at = stage::export_post;
-        if (s.export_intent_age && !s.export_cid.empty()) {
-            st.at = stage::export_lookup;
-            return make(act::describe, job_kind::export_job);
-        }
-        return begin_step(st, ev, job_kind::export_job);
-    }
-    if (st.plan.download && !s.files.empty()) {
-        st.dl.files = s.files;
-        st.at = stage::download;
-        return begin_downloads(st, ev);
-    }
+    if (st.plan.export_job) return begin_step(st, ev, job_kind::export_job);
+    if (st.plan.download && !s.files.empty()) return begin_downloads(st, ev, s.files);
     return begin_imports(st, ev);
 }
 
@@ -137,14 +232,14 @@ flow_action cancelled(flow_state& st) {
     st.cancelling = true;
     diagnostics d;
     d.detail = "cancelled";
-    bool post_in_flight = st.at == stage::export_post || st.at == stage::export_lookup;
-    if (post_in_flight && !st.start.export_cid.empty() && st.post.sends > 0) {
+    bool export_sent = st.at == stage::post && st.step == job_kind::export_job && st.post.sent();
+    if (export_sent && !st.start.export_cid.empty()) {
         st.ec = errc::cancelled;
         st.diag = d;
         st.at = stage::cancel_lookup;
-        return make(act::describe, job_kind::export_job);
+        return act::describe{job_kind::export_job};
     }
-    return end_with(st, errc::cancelled, d, st.step, st.poll.id);
+    return end_with(st, errc::cancelled, d, st.step, st.poll.state().id);
 }
 
 flow_action after_cancel_lookup(flow_state& st, flow_event& ev) {
@@ -155,34 +250,32 @@ flow_action after_cancel_lookup(flow_state& st, flow_event& ev) {
     return end_with(st, errc::cancelled, st.diag, job_kind::export_job, st.export_job.id);
 }
 
-flow_action step(flow_state& st, flow_event& ev) {
+flow_action dispatch(flow_state& st, flow_event& ev) {
     if (ev.what == ev_type::cancelled && !st.cancelling && st.at != stage::done) return cancelled(st);
     switch (st.at) {
     case stage::begin: return begin(st, ev);
-    case stage::export_slot:
-    case stage::import_slot: return after_slot(st, ev);
-    case stage::export_post:
-    case stage::import_post: return after_post(st, ev);
-    case stage::export_lookup:
-    case stage::import_lookup: return after_lookup(st, ev);
-    case stage::import_confirm: return after_confirm(st, ev);
-    case stage::export_poll: return after_export_poll(st, ev);
-    case stage::download: return after_download(st, ev);
-    case stage::keep: return after_keep(st, ev);
-    case stage::import_poll: return after_import_poll(st, ev);
+    case stage::post: return on_post(st, ev);
+    case stage::poll: return on_poll(st, ev);
+    case stage::download: return after_downloads(st, ev, st.files.on(env_of(st), ev));
     case stage::cancel_lookup: return after_cancel_lookup(st, ev);
     case stage::cancel:
     case stage::discard: return wind_down(st);
     case stage::done: break;
     }
-    return make(act::finish);
+    return act::finish{};
+}
+
+// Looks for the host's first durations cost timer wake-ups: they are spent
+// on a fleet's chains (a pair with more groups than one), whose later jobs
+// wait on this one, and only while a kind's duration is unknown.
+void take_history(flow_state& st, const history_snapshot& h) {
+    st.policy.expected_export = h.expected_export;
+    st.policy.expected_import = h.expected_import;
+    bool unknown = !h.expected_export || !h.expected_import;
+    st.policy.history_look = unknown && h.chain > 1 ? std::max(st.policy.poll.interval / 4, milliseconds(10)) : milliseconds(0);
 }
 
 }  // namespace
-}  // namespace cspark::detail::steps
-
-namespace cspark::detail {
-namespace json = boost::json;
 
 flow_state make_flow(flow_plan plan, flow_policy policy, flow_start start) {
     flow_state st;
@@ -198,47 +291,9 @@ bool reads_chain(const flow_state& st) {
     return st.history_live && (!st.policy.expected_export || !st.policy.expected_import);
 }
 
-namespace {
-
-// Looks for the host's first durations cost timer wake-ups: they are spent
-// on a fleet's chains (a pair with more groups than one), whose later jobs
-// wait on this one, and only while a kind's duration is unknown.
-void take_history(flow_state& st, const history_snapshot& h) {
-    st.policy.expected_export = h.expected_export;
-    st.policy.expected_import = h.expected_import;
-    bool unknown = !h.expected_export || !h.expected_import;
-    st.policy.history_look = unknown && h.chain > 1 ? std::max(st.policy.poll.interval / 4, milliseconds(10)) : milliseconds(0);
-}
-
-}  // namespace
-
 flow_action resume(flow_state& st, flow_event ev) {
     if (st.history_live && ev.history) take_history(st, *ev.history);
-    return steps::step(st, ev);
-}
-
-json::array default_mappings(const job_status& exported) {
-    std::vector<std::string> services;
-    if (exported.outputs.is_object())
-        if (const auto* list = exported.outputs.get_object().if_contains("services"); list && list->is_array())
-            for (const auto& s : list->get_array())
-                if (s.is_object())
-                    if (const auto* src = s.get_object().if_contains("service_uri_source"); src && src->is_string())
-                        services.emplace_back(src->get_string());
-    error_code ec;
-    std::string why;
-    auto out = services_modify(services, ec, why);
-    return out ? std::move(*out) : json::array{};
-}
-
-std::string file_name_from_url(const std::string& url, const std::string& fallback) {
-    std::string path = url.substr(0, url.find_first_of("?#"));
-    auto slash = path.rfind('/');
-    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-    std::string out;
-    for (char ch : name) out += (std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '_') ? ch : '_';
-    if (out.empty() || out == "." || out == ".." || out.size() > 200) out = fallback;
-    return out;
+    return dispatch(st, ev);
 }
 
 }  // namespace cspark::detail

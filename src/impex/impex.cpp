@@ -120,7 +120,7 @@ asio::awaitable<outcome<downloaded_file>> download_one(client& c, export_file f,
     policy.max_resumes = opt.max_resumes;
     auto st = make_flow({.download = true, .file_name = opt.file_name}, policy, {.files = {std::move(f)}});
     co_await drive(st, io);
-    downloaded_file out = st.downloaded.empty() ? downloaded_file{} : std::move(st.downloaded.front());
+    downloaded_file out = st.files.kept().empty() ? downloaded_file{} : st.files.take_kept().front();
     out.diag = st.diag;
     co_return outcome<downloaded_file>{st.ec, std::move(out)};
 }
@@ -201,7 +201,7 @@ asio::awaitable<outcome<export_result>> run_exp(client& c, export_request r) {
     co_await drive(st, io);
     out.job = st.export_job;
     out.diag = st.diag;
-    if (!st.ec) out.files = std::move(st.downloaded);
+    if (!st.ec) out.files = st.files.take_kept();
     co_return outcome<export_result>{st.ec, std::move(out)};
 }
 
@@ -259,7 +259,7 @@ flow_io migrate_io(client& src, client& dst, const migrate_request& req, gates* 
 migration_result migration_of(flow_state& st, const client& src, const client& dst) {
     migration_result m;
     m.exported.job = st.export_job;
-    m.exported.files = std::move(st.downloaded);
+    m.exported.files = st.files.take_kept();
     m.exported.diag = st.failed_in == job_kind::export_job ? st.diag : diagnostics{};
     m.imported = std::move(st.imports);
     m.ec = st.ec;

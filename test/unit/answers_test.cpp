@@ -14,7 +14,6 @@ using namespace cspark;
 using namespace cspark::detail;
 namespace json = boost::json;
 using namespace std::chrono_literals;
-using act = flow_action::type;
 
 namespace {
 
@@ -164,12 +163,12 @@ TEST_CASE("the document store's token in a link's path is masked as a query toke
 TEST_CASE("engine: an error in place of the job ends polling at once and cancels the export") {
     flow f({.export_job = true, .download = true});
     f.ok();  // start
-    REQUIRE(f.last.what == act::post_export);
-    REQUIRE(f.ok(created("E1")).what == act::check_status);
+    REQUIRE(f.last.is<act::post_export>());
+    REQUIRE(f.ok(created("E1")).is<act::check_status>());
     auto envelope = parsed(R"({"status":"Error","errorCode":"INTERNAL_SERVER_ERROR","message":"boom"})", "E1");
-    REQUIRE(f.ok(envelope).what == act::cancel_export);  // its own state is not known: nothing waits for it
-    CHECK(f.last.id == "E1");
-    CHECK(f.ok().what == act::finish);
+    REQUIRE(f.ok(envelope).is<act::cancel_export>());  // its own state is not known: nothing waits for it
+    CHECK(f.last.as<act::cancel_export>().id == "E1");
+    CHECK(f.ok().is<act::finish>());
     CHECK(f.st.ec == errc::job_failed);
     CHECK(f.st.diag.api_code == "INTERNAL_SERVER_ERROR");
     CHECK(f.st.diag.detail.find("boom") != std::string::npos);
@@ -180,7 +179,7 @@ TEST_CASE("engine: a job that ends 'Error' fails at the first such answer, namin
     f.ok();
     f.ok(created("E1"));
     auto failed = parsed(R"({"id":"E1","status":"Error","errors":{"code":"EXPORT_FAILED","message":"no wasm"}})");
-    REQUIRE(f.ok(failed).what == act::finish);  // a failed job is not running: no cancel
+    REQUIRE(f.ok(failed).is<act::finish>());  // a failed job is not running: no cancel
     CHECK(f.st.ec == errc::job_failed);
     CHECK(f.st.diag.api_code == "EXPORT_FAILED");
     CHECK(f.st.diag.detail.find("'Error'") != std::string::npos);
@@ -190,13 +189,13 @@ TEST_CASE("engine: an import that closed with a failed service fails the migrati
     flow f({.import_job = true});
     f.st.start.packages = {"/p/pkg.zip"};
     f.ok();
-    REQUIRE(f.last.what == act::post_import);
-    REQUIRE(f.ok(created("I1")).what == act::check_status);
+    REQUIRE(f.last.is<act::post_import>());
+    REQUIRE(f.ok(created("I1")).is<act::check_status>());
     auto closed = parsed(R"({"id":"I1","status":"closed","errors":null,"warnings":["w"],"outputs":{
         "services":[{"service_uri_source":"f/s","service_uri_destination":"g/s","status":"failed","message":"bad workbook"},
                     {"service_uri_source":"f/t","service_uri_destination":"g/t","status":"added"}],
         "service_versions":[]}})");
-    REQUIRE(f.ok(closed).what == act::finish);
+    REQUIRE(f.ok(closed).is<act::finish>());
     CHECK(f.st.ec == errc::import_partially_failed);
     REQUIRE(f.st.imports.size() == 1);
     const auto& r = f.st.imports.front();
@@ -217,18 +216,18 @@ TEST_CASE("engine: a package that is not a ZIP is fetched again from byte 0, the
     done.state = job_state::succeeded;
     done.files = {{"https://store/docstore/api/v1/documents/versions/tokens/T%2F/package.zip", ""}};
     f.ok(created("E1"));
-    REQUIRE(f.ok(done).what == act::download);
-    CHECK(f.last.name == "export-E1.zip");  // a store link's "package.zip" names nothing
-    CHECK_FALSE(f.last.from_start);
+    REQUIRE(f.ok(done).is<act::download>());
+    CHECK(f.last.as<act::download>().name == "export-E1.zip");  // a store link's "package.zip" names nothing
+    CHECK_FALSE(f.last.as<act::download>().from_start);
     for (int i = 0; i < 2; ++i) {
-        REQUIRE(f.downloaded(sha).what == act::keep_file);
-        CHECK_FALSE(f.last.verified);
-        REQUIRE(f.failed(errc::invalid_package).what == act::download);
-        CHECK(f.last.from_start);
+        REQUIRE(f.downloaded(sha).is<act::keep_file>());
+        CHECK_FALSE(f.last.as<act::keep_file>().verified);
+        REQUIRE(f.failed(errc::invalid_package).is<act::download>());
+        CHECK(f.last.as<act::download>().from_start);
     }
-    REQUIRE(f.downloaded(sha).what == act::keep_file);
-    REQUIRE(f.failed(errc::invalid_package).what == act::discard);
-    CHECK(f.ok().what == act::finish);
+    REQUIRE(f.downloaded(sha).is<act::keep_file>());
+    REQUIRE(f.failed(errc::invalid_package).is<act::discard>());
+    CHECK(f.ok().is<act::finish>());
     CHECK(f.st.ec == errc::invalid_package);
     // the refetches were told to observers as retries
     int retries = 0;
@@ -245,12 +244,12 @@ TEST_CASE("engine: a migration notes its export's end before its imports (the de
     done.state = job_state::succeeded;
     done.files = {{"https://h/p.zip", sha}};
     f.ok(created("E1"));
-    REQUIRE(f.ok(done).what == act::download);
-    REQUIRE(f.downloaded(sha).what == act::keep_file);
+    REQUIRE(f.ok(done).is<act::download>());
+    REQUIRE(f.downloaded(sha).is<act::keep_file>());
     flow_event kept;
     kept.what = flow_event::type::ok;
     kept.file.path = "/d/p.zip";
-    REQUIRE(f.feed(kept).what == act::post_import);
+    REQUIRE(f.feed(kept).is<act::post_import>());
     bool export_finished = false;
     for (const auto& n : f.st.notes) export_finished |= n.what == flow_note::type::finished && n.kind == job_kind::export_job;
     CHECK(export_finished);
