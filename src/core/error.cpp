@@ -1,5 +1,6 @@
 #include <cspark/error.hpp>
 
+#include <iterator>
 #include <string>
 
 namespace cspark {
@@ -97,6 +98,26 @@ errc errc_from_http_status(int status) noexcept {
     }
 }
 
+namespace {
+
+// Every errc's machine name, in the enum's order (errc starts at 1).
+constexpr std::string_view errc_names[] = {
+    "invalid_base_url", "unsupported_scheme", "missing_tenant", "missing_credentials", "oauth_file_unreadable",
+    "invalid_argument", "resolve_failed", "connect_failed", "connect_timeout", "tls_handshake_failed",
+    "tls_handshake_timeout", "tls_verify_failed", "request_timeout", "idle_timeout", "connection_closed",
+    "too_many_open_files", "malformed_response", "header_too_large", "body_too_large", "malformed_json",
+    "unexpected_response", "redirect_refused", "proxy_refused", "bad_request", "unauthorized", "forbidden",
+    "not_found", "conflict", "unsupported_media_type", "unprocessable_entity", "rate_limited", "server_error",
+    "bad_gateway", "service_unavailable", "gateway_timeout", "http_status", "file_error", "body_source_error",
+    "file_exists", "invalid_package", "package_too_large", "cancelled", "deadline_exceeded", "oauth_failed",
+    "job_failed", "job_cancelled", "poll_timeout", "no_files", "hash_mismatch", "job_state_unknown",
+    "import_outcome_unknown", "internal_error", "import_partially_failed",
+};
+static_assert(std::size(errc_names) == static_cast<std::size_t>(errc::import_partially_failed),
+              "a new errc needs its name here, in the enum's order");
+
+}  // namespace
+
 std::string_view error_name(error_code ec) noexcept {
     if (!ec) return "ok";
     if (ec.category() != error_category()) {
@@ -104,62 +125,8 @@ std::string_view error_name(error_code ec) noexcept {
         if (ec == boost::system::errc::no_space_on_device) return "file_error";
         return "system_error";
     }
-    switch (static_cast<errc>(ec.value())) {
-    case errc::invalid_base_url: return "invalid_base_url";
-    case errc::unsupported_scheme: return "unsupported_scheme";
-    case errc::missing_tenant: return "missing_tenant";
-    case errc::missing_credentials: return "missing_credentials";
-    case errc::oauth_file_unreadable: return "oauth_file_unreadable";
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::resolve_failed: return "resolve_failed";
-    case errc::connect_failed: return "connect_failed";
-    case errc::connect_timeout: return "connect_timeout";
-    case errc::tls_handshake_failed: return "tls_handshake_failed";
-    case errc::tls_handshake_timeout: return "tls_handshake_timeout";
-    case errc::tls_verify_failed: return "tls_verify_failed";
-    case errc::request_timeout: return "request_timeout";
-    case errc::idle_timeout: return "idle_timeout";
-    case errc::connection_closed: return "connection_closed";
-    case errc::too_many_open_files: return "too_many_open_files";
-    case errc::malformed_response: return "malformed_response";
-    case errc::header_too_large: return "header_too_large";
-    case errc::body_too_large: return "body_too_large";
-    case errc::malformed_json: return "malformed_json";
-    case errc::unexpected_response: return "unexpected_response";
-    case errc::redirect_refused: return "redirect_refused";
-    case errc::proxy_refused: return "proxy_refused";
-    case errc::bad_request: return "bad_request";
-    case errc::unauthorized: return "unauthorized";
-    case errc::forbidden: return "forbidden";
-    case errc::not_found: return "not_found";
-    case errc::conflict: return "conflict";
-    case errc::unsupported_media_type: return "unsupported_media_type";
-    case errc::unprocessable_entity: return "unprocessable_entity";
-    case errc::rate_limited: return "rate_limited";
-    case errc::server_error: return "server_error";
-    case errc::bad_gateway: return "bad_gateway";
-    case errc::service_unavailable: return "service_unavailable";
-    case errc::gateway_timeout: return "gateway_timeout";
-    case errc::http_status: return "http_status";
-    case errc::file_error: return "file_error";
-    case errc::body_source_error: return "body_source_error";
-    case errc::file_exists: return "file_exists";
-    case errc::invalid_package: return "invalid_package";
-    case errc::package_too_large: return "package_too_large";
-    case errc::cancelled: return "cancelled";
-    case errc::deadline_exceeded: return "deadline_exceeded";
-    case errc::oauth_failed: return "oauth_failed";
-    case errc::job_failed: return "job_failed";
-    case errc::job_cancelled: return "job_cancelled";
-    case errc::poll_timeout: return "poll_timeout";
-    case errc::no_files: return "no_files";
-    case errc::hash_mismatch: return "hash_mismatch";
-    case errc::job_state_unknown: return "job_state_unknown";
-    case errc::import_outcome_unknown: return "import_outcome_unknown";
-    case errc::import_partially_failed: return "import_partially_failed";
-    case errc::internal_error: return "internal_error";
-    }
-    return "unknown";
+    auto i = static_cast<std::size_t>(ec.value());
+    return i >= 1 && i <= std::size(errc_names) ? errc_names[i - 1] : "unknown";
 }
 
 std::string diagnostics::to_string() const {

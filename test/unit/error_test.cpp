@@ -69,8 +69,12 @@ TEST_CASE("every errc has a stable, distinct machine name") {
         CHECK(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
         CHECK(seen.insert(name).second);
     }
+    CHECK(error_name(errc::invalid_base_url) == "invalid_base_url");  // the table's first and last rows
     CHECK(error_name(errc::not_found) == "not_found");
     CHECK(error_name(errc::job_failed) == "job_failed");
+    CHECK(error_name(errc::internal_error) == "internal_error");
+    CHECK(error_name(errc::import_partially_failed) == "import_partially_failed");
+    CHECK(error_name(error_code(999, error_category())) == "unknown");
     CHECK(error_name(error_code{}) == "ok");
     CHECK(error_name(error_code(ECANCELED, boost::system::system_category())) == "cancelled");
     CHECK(error_name(error_code(EPIPE, boost::system::system_category())) == "system_error");
