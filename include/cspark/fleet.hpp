@@ -25,6 +25,9 @@ class impex;
 
 /// Where a migration stands: what a journal records, and where a rerun
 /// resumes (a job by id, a POST by its correlation id, a verified package).
+/// `checkpoint_event::after` is the whole value after each step; a package
+/// that no longer exists when a rerun starts is fetched again from the
+/// export job (keep it with `migrate_request::keep_files`).
 struct migration_checkpoint {
     std::string export_correlation_id;  ///< an export POST was (maybe) sent with it ...
     std::optional<std::chrono::system_clock::time_point> export_intent;  ///< ... at this time
@@ -47,6 +50,12 @@ struct checkpoint_event {
     std::string sha256;                 ///< downloaded
     std::uint64_t size = 0;             ///< downloaded: bytes
     std::chrono::milliseconds duration{0};  ///< *_done: how long the job ran, as observed
+    /// Where the migration stands after this step, whole (the same value a
+    /// journal's records replay into). A program that keeps only the latest
+    /// `after` of each migration resumes it by giving it back as
+    /// `fleet_entry::resume`: jobs by id, POSTs by correlation id, never a
+    /// second import.
+    migration_checkpoint after;
 };
 
 struct fleet_entry {

@@ -285,8 +285,14 @@ asio::awaitable<void> drive(flow_state& st, flow_io& io) {
         exports = {&history_of(*io.source), slot_key(job_kind::export_job, *io.source), host_key(job_kind::export_job, *io.source)};
     if (reads_history(st) && io.target)
         imports = {&history_of(*io.target), slot_key(job_kind::import_job, *io.target), host_key(job_kind::import_job, *io.target)};
-    flow_event ev;
-    ev.now = r.clock().timer()->now();
+    // When an event happened: the injected clock's time, and the wall clock's
+    // (an intent's time in a checkpoint).
+    auto stamped = [&r](flow_event e) {
+        e.now = r.clock().timer()->now();
+        e.wall = std::chrono::system_clock::now();
+        return e;
+    };
+    flow_event ev = stamped({});
     for (;;) {
         if (reads_history(st)) {
             history_snapshot h;
@@ -304,13 +310,12 @@ asio::awaitable<void> drive(flow_state& st, flow_io& io) {
         if (st.cancelling) {
             co_await asio::this_coro::reset_cancellation_state();  // winding down: best effort
         } else if (cancelled) {
-            ev = failed(errc::cancelled, "cancelled");
+            ev = stamped(failed(errc::cancelled, "cancelled"));
             ev.what = flow_event::type::cancelled;
-            ev.now = r.clock().timer()->now();
             continue;
         }
-        ev = co_await r.perform(a);
-        ev.now = r.clock().timer()->now();
+        auto came = co_await r.perform(a);
+        ev = stamped(std::move(came));
         bool stopped = !st.cancelling && (ev.ec == errc::cancelled || co_await cancelled_now());
         if (stopped) ev.what = flow_event::type::cancelled;
     }

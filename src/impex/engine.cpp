@@ -275,6 +275,23 @@ void take_history(flow_state& st, const history_snapshot& h) {
     st.policy.history_look = unknown && h.chain > 1 ? std::max(st.policy.poll.interval / 4, milliseconds(10)) : milliseconds(0);
 }
 
+// A durable step moves the checkpoint on; its note carries the whole value.
+void keep_checkpoint(flow_state& st, flow_note& n, std::chrono::system_clock::time_point wall) {
+    auto& cp = st.checkpoint;
+    bool exp = n.kind == job_kind::export_job;
+    switch (n.what) {
+    case flow_note::type::intent:
+        (exp ? cp.export_correlation_id : cp.import_correlation_id) = n.status;
+        (exp ? cp.export_intent : cp.import_intent) = wall;
+        break;
+    case flow_note::type::job_created: (exp ? cp.export_job : cp.import_job) = n.id; break;
+    case flow_note::type::downloaded: cp.package = n.path; break;
+    case flow_note::type::timing: break;
+    default: return;
+    }
+    n.checkpoint = cp;
+}
+
 }  // namespace
 
 flow_state make_flow(flow_plan plan, flow_policy policy, flow_start start) {
@@ -293,7 +310,11 @@ bool reads_chain(const flow_state& st) {
 
 flow_action resume(flow_state& st, flow_event ev) {
     if (st.history_live && ev.history) take_history(st, *ev.history);
-    return dispatch(st, ev);
+    const auto before = st.notes.size();
+    const auto wall = ev.wall;
+    auto next = dispatch(st, ev);
+    for (auto i = before; i < st.notes.size(); ++i) keep_checkpoint(st, st.notes[i], wall);
+    return next;
 }
 
 }  // namespace cspark::detail

@@ -44,6 +44,10 @@ struct flow_state {
     bool cancelling = false;  ///< the caller cancelled: winding down
     bool wrote_files = false;
 
+    /// Where the migration stands, whole: set from the checkpoint it
+    /// resumes, updated at each durable step and carried by its note.
+    migration_checkpoint checkpoint;
+
     // Outcome.
     error_code ec;
     diagnostics diag;
@@ -54,7 +58,9 @@ struct flow_state {
 /// Prepares a state: the plan, the policy, where it starts.
 flow_state make_flow(flow_plan plan, flow_policy policy, flow_start start);
 
-/// The engine: what to do next, given what came of the last action.
+/// The engine: what to do next, given what came of the last action. Each
+/// note of a durable step (intent, job_created, downloaded, timing) made
+/// meanwhile carries the flow's whole checkpoint after it.
 flow_action resume(flow_state& st, flow_event ev);
 
 /// Whether events must bring a history snapshot (adaptive polling with no

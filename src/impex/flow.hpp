@@ -3,6 +3,7 @@
 // kind of I/O), what comes back (events) and what observers see (notes).
 #pragma once
 
+#include <cspark/fleet.hpp>
 #include <cspark/impex.hpp>
 #include <cspark/job.hpp>
 
@@ -89,6 +90,9 @@ struct flow_note {
     std::filesystem::path path;  ///< downloaded
     std::string sha256;        ///< downloaded
     std::uint64_t size = 0;    ///< downloaded: bytes
+    /// intent, job_created, downloaded, timing: where the migration stands
+    /// after this step, whole (the engine keeps it; see resume()).
+    std::optional<migration_checkpoint> checkpoint;
 };
 
 /// What a flow asks the driver to do: one small struct per kind of I/O,
@@ -163,6 +167,7 @@ struct flow_action {
 struct flow_event {
     enum class type { start, ok, failed, cancelled } what = type::start;
     clock_type::time_point now{};  ///< the injected clock when this happened
+    std::chrono::system_clock::time_point wall{};  ///< the wall clock then (an intent's time in a checkpoint)
     error_code ec;                 ///< failed
     diagnostics diag;
     job_status job;                ///< ok after post_* / check_status / cancel_export

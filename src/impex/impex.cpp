@@ -140,15 +140,20 @@ flow_start start_of(const migration_checkpoint& from, flow_plan& plan) {
     s.import_cid = from.import_correlation_id;
     s.import_intent_age = age(from.import_intent);
     s.import_id = from.import_job;
-    if (!from.package.empty() || !from.import_job.empty()) {
+    // A package gone since (removed, another machine) is fetched again from
+    // the export job: an export only reads.
+    std::error_code gone;
+    bool package_here = !from.package.empty() && std::filesystem::exists(from.package, gone);
+    if (package_here || !from.import_job.empty()) {
         plan.export_job = plan.download = false;  // the package is here (or no longer needed)
-        if (!from.package.empty()) s.packages = {from.package};
+        if (package_here) s.packages = {from.package};
     }
     return s;
 }
 
 checkpoint_event checkpoint_of(const flow_note& n) {
     checkpoint_event e;
+    if (n.checkpoint) e.after = *n.checkpoint;
     bool exp = n.kind == job_kind::export_job;
     switch (n.what) {
     case flow_note::type::intent:
@@ -316,6 +321,7 @@ asio::awaitable<migration_result> run_migrate(client& src, client& dst, migrate_
         co_return m;
     }
     auto st = make_flow(plan, policy_of(r.poll), std::move(start));
+    st.checkpoint = from;
     co_await drive(st, io);
     m = migration_of(st, src, dst);
     m.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - began);

@@ -3,6 +3,11 @@
 // splitting, and no worker waiting behind a busy tenant.
 #include "support/impex_fixture.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+
+#include <filesystem>
+
 using namespace cspark;
 using namespace cspark::test;
 
@@ -191,4 +196,97 @@ TEST_CASE("coalesced fleet: entries whose polling differs (max_interval, adaptiv
         CHECK(t.jobs("export") == 2);
         CHECK(t.jobs("import") == 2);
     }
+}
+
+TEST_CASE("fleet: a program that keeps each migration's latest checkpoint resumes it from there: no job is made twice") {
+    impex_fixture t(impex_fixture::fast(), pair_fleet(2));
+    auto src = t.make("tenant-0001");
+    auto dst = t.make("target-0001");
+    auto entries = [&] {
+        auto es = pair_entries(t, *src, *dst, 2);
+        for (auto& e : es) e.request.keep_files = true;  // a resumed migration imports the package it kept
+        return es;
+    };
+    // The first run stops once the first import job exists, as a killed
+    // process would; what the program kept is each migration's latest `after`.
+    std::vector<migration_checkpoint> kept(2);
+    std::vector<checkpoint_event::kind> steps;
+    bool stop = false;
+    fleet_options opt;
+    opt.concurrency = 1;  // one migration at a time: the second has not begun when the first is stopped
+    opt.checkpoint = [&](const std::vector<std::size_t>& members, const checkpoint_event& ev) -> asio::awaitable<void> {
+        for (auto i : members) kept[i] = ev.after;
+        steps.push_back(ev.what);
+        if (ev.what == checkpoint_event::kind::import_job) stop = true;
+        co_return;
+    };
+    asio::cancellation_signal cancel;
+    bool done = false;
+    auto first = [&]() -> asio::awaitable<void> { co_await migrate_fleet(entries(), opt); };
+    asio::co_spawn(t.f.io, first(), asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr) { done = true; }));
+    bool cancelled = false;
+    for (int i = 0; i < 20000 && !done; ++i) {
+        t.f.io.run_for(std::chrono::milliseconds(2));
+        if (stop && !cancelled) {
+            cancel.emit(asio::cancellation_type::terminal);
+            cancelled = true;
+        }
+    }
+    REQUIRE(done);
+    REQUIRE(cancelled);
+    // Where the first migration stood: its export job, its package, its
+    // import's correlation id and job, each from the step that made it.
+    CHECK_FALSE(kept[0].export_correlation_id.empty());
+    CHECK(kept[0].export_intent.has_value());
+    CHECK_FALSE(kept[0].export_job.empty());
+    CHECK(std::filesystem::exists(kept[0].package));
+    CHECK_FALSE(kept[0].import_correlation_id.empty());
+    REQUIRE_FALSE(kept[0].import_job.empty());
+    const auto exports_before = t.jobs("export"), imports_before = t.jobs("import");
+    CHECK(imports_before == 1);
+
+    // The rerun starts each migration from what was kept.
+    auto again = entries();
+    for (std::size_t i = 0; i < again.size(); ++i) again[i].resume = kept[i];
+    opt.checkpoint = nullptr;
+    std::vector<migration_result> results;
+    run_coro(t.f.io, [&]() -> asio::awaitable<void> { results = co_await migrate_fleet(std::move(again), opt); });
+    REQUIRE(results.size() == 2);
+    for (const auto& r : results) REQUIRE_MESSAGE(!r.ec, r.diag.to_string());
+    CHECK(results[0].imported.at(0).job.id == kept[0].import_job);  // awaited by id, not sent again
+    CHECK(t.jobs("import") == imports_before + 1);  // the second migration's only
+    CHECK(t.jobs("export") == exports_before + (kept[1].export_job.empty() ? 1 : 0));
+    CHECK(t.versions("target-0001", "folder-1", "copy-1") == 1);
+    CHECK(t.versions("target-0001", "folder-1", "copy-2") == 1);
+}
+
+TEST_CASE("fleet: a checkpoint whose package is gone resumes from its export job: downloaded again, not exported again") {
+    impex_fixture t(impex_fixture::fast(), pair_fleet(1));
+    auto src = t.make("tenant-0001");
+    auto dst = t.make("target-0001");
+    std::optional<migration_checkpoint> at_download;
+    fleet_options opt;
+    opt.checkpoint = [&](const std::vector<std::size_t>&, const checkpoint_event& ev) -> asio::awaitable<void> {
+        if (ev.what == checkpoint_event::kind::downloaded) at_download = ev.after;
+        co_return;
+    };
+    auto entries = pair_entries(t, *src, *dst, 1);
+    entries[0].request.keep_files = true;
+    entries[0].request.if_present = if_present::add_version;
+    auto again = entries;
+    std::vector<migration_result> results;
+    run_coro(t.f.io, [&]() -> asio::awaitable<void> { results = co_await migrate_fleet(std::move(entries), opt); });
+    REQUIRE_MESSAGE(!results.at(0).ec, results[0].diag.to_string());
+    REQUIRE(at_download);
+    REQUIRE_FALSE(at_download->export_job.empty());
+    REQUIRE(std::filesystem::remove(at_download->package));  // gone, as on another machine
+
+    again[0].resume = *at_download;
+    opt.checkpoint = nullptr;
+    run_coro(t.f.io, [&]() -> asio::awaitable<void> { results = co_await migrate_fleet(std::move(again), opt); });
+    REQUIRE_MESSAGE(!results.at(0).ec, results[0].diag.to_string());
+    CHECK(t.jobs("export") == 1);  // its export job's files were fetched again
+    CHECK(results[0].exported.job.id == at_download->export_job);
+    CHECK(std::filesystem::exists(at_download->package));
+    CHECK(t.versions("target-0001", "folder-1", "copy-1") == 2);
 }

@@ -777,3 +777,35 @@ TEST_CASE("engine: a wait with nothing known is slept in looks, and a duration l
         CHECK(s.last.as<act::sleep>().delay == 1000ms);
     }
 }
+
+TEST_CASE("engine: each durable step's note carries the migration's whole checkpoint after it") {
+    sim s(migrate_plan());
+    std::vector<migration_checkpoint> after;
+    auto take = [&] {
+        for (const auto& n : s.st.notes)
+            if (n.checkpoint) after.push_back(*n.checkpoint);
+        s.st.notes.clear();
+    };
+    s.begin();  // export intent
+    take();
+    REQUIRE(after.size() == 1);
+    CHECK(after[0].export_correlation_id == "cid-e");
+    CHECK(after[0].export_intent.has_value());
+    CHECK(after[0].export_job.empty());
+    s.ok(job("E1", "created"));
+    take();
+    REQUIRE(after.size() == 2);
+    CHECK(after[1].export_job == "E1");
+    CHECK(after[1].export_correlation_id == "cid-e");  // whole: what came before stays
+    s.ok(finished_export("E1", {file_link()}));
+    s.downloaded(sha);
+    s.kept("/d/p.zip");  // downloaded, then the import's intent
+    take();
+    REQUIRE(after.size() >= 4);
+    CHECK(after.back().package == "/d/p.zip");
+    CHECK(after.back().import_correlation_id == "cid-i");
+    s.ok(job("I1", "created"));
+    take();
+    CHECK(after.back().import_job == "I1");
+    CHECK(after.back().export_job == "E1");
+}
