@@ -3,6 +3,8 @@
 // every step.
 #include "impex/engine.hpp"
 
+#include "support/job_values.hpp"
+
 #include <boost/json/parse.hpp>
 
 #include <doctest/doctest.h>
@@ -11,18 +13,11 @@
 
 using namespace cspark;
 using namespace cspark::detail;
+using cspark::test::job;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-job_status job(std::string id, std::string status, job_state state = job_state::pending) {
-    job_status j;
-    j.id = std::move(id);
-    j.status = std::move(status);
-    j.state = state;
-    return j;
-}
 
 job_status finished_export(std::string id, std::vector<export_file> files) {
     auto j = job(std::move(id), "closed", job_state::succeeded);

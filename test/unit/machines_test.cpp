@@ -3,6 +3,8 @@
 // in virtual time.
 #include "impex/machines.hpp"
 
+#include "support/job_values.hpp"
+
 #include <boost/json/parse.hpp>
 
 #include <doctest/doctest.h>
@@ -11,6 +13,7 @@
 
 using namespace cspark;
 using namespace cspark::detail;
+using cspark::test::job;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
@@ -52,14 +55,6 @@ struct bench {
         return std::any_of(notes.begin(), notes.end(), [t](const flow_note& n) { return n.what == t; });
     }
 };
-
-job_status job(std::string id, std::string status, job_state state = job_state::pending) {
-    job_status j;
-    j.id = std::move(id);
-    j.status = std::move(status);
-    j.state = state;
-    return j;
-}
 
 template <class End>
 const flow_action& action(const step_answer<End>& r) {
