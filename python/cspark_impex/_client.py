@@ -1,0 +1,461 @@
+"""Client / AsyncClient and their `impex`: the official SDK's names and
+arguments over the C++ engine. Every call runs on the engine's one I/O
+thread; a sync call waits with the GIL released, an async one completes an
+asyncio future from that thread. Progress callbacks run on the caller's
+thread (sync) or event loop (async), never on the I/O thread."""
+
+import asyncio
+import atexit
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+from . import _engine
+from ._errors import SparkError, SparkSdkError, error_from
+from ._results import ExportedFile, HttpResponse, ImportResult, MigrationResult
+
+__all__ = ['Client', 'AsyncClient', 'ImpEx', 'AsyncImpEx', 'get_logger', 'shutdown']
+
+_LOGGER_NAME = 'cspark_impex'
+_runtime: Optional[Any] = None
+_runtime_lock = threading.Lock()
+
+
+def get_logger(name: str = _LOGGER_NAME) -> logging.Logger:
+    """The package's logger (the SDK's `Spark.get_logger()`)."""
+    logger = logging.getLogger(name)
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter('[%(name)s] %(levelname)s: %(message)s'))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    return logger
+
+
+def _engine_runtime() -> Any:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = _engine.Runtime()
+            atexit.register(shutdown)
+        return _runtime
+
+
+def shutdown() -> None:
+    """Stops the I/O thread (at exit, or by hand once every call is done)."""
+    global _runtime
+    with _runtime_lock:
+        rt, _runtime = _runtime, None
+    if rt is not None:
+        rt.stop()
+
+
+# ---------------------------------------------------------------- inputs
+
+def _listed(value: Union[None, str, Sequence[str]]) -> Optional[List[str]]:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def _destinations(destination: Any) -> List[Dict[str, str]]:
+    """Every form the SDK takes (str, list of str, mapping, list of
+    mappings) as a list of {source, target, upgrade}."""
+    if destination is None:
+        return []
+    items = destination if isinstance(destination, (list, tuple)) else [destination]
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            mapping = {'source': item}
+        elif isinstance(item, Mapping):
+            mapping = {k: v for k, v in item.items() if v is not None}
+        else:
+            raise SparkSdkError(f'destination: {item!r} is neither a service URI nor a mapping')
+        source = mapping.get('source')
+        if not isinstance(source, str) or not source:
+            raise SparkSdkError(f'destination: {item!r} has no source service URI')
+        upgrade = mapping.get('upgrade', 'minor')
+        if upgrade not in ('major', 'minor', 'patch'):
+            raise SparkSdkError(f"destination: upgrade {upgrade!r} is not one of 'major', 'minor', 'patch'")
+        out.append({'source': source, 'target': mapping.get('target') or '', 'upgrade': upgrade})
+    return out
+
+
+class _Package:
+    """The file to upload as a path: a path as given, a binary file object
+    streamed from its path when it has one (else spooled to a temporary
+    file), or bytes (spooled). The spool goes when the call ends."""
+
+    def __init__(self, file: Any):
+        self.spool: Optional[str] = None
+        if isinstance(file, (str, os.PathLike)):
+            self.path = os.fspath(file)
+            if not os.path.isfile(self.path):
+                raise SparkSdkError(f'file: {self.path!r} is not a file')
+            return
+        if isinstance(file, (bytes, bytearray, memoryview)):
+            self.path = self._spooled(lambda out: out.write(bytes(file)))
+            return
+        if hasattr(file, 'read'):
+            name = getattr(file, 'name', None)
+            mode = getattr(file, 'mode', 'rb')
+            at_start = not hasattr(file, 'tell') or file.tell() == 0
+            if isinstance(name, str) and os.path.isfile(name) and 'b' in mode and at_start:
+                self.path = name
+                return
+            self.path = self._spooled(lambda out: shutil.copyfileobj(file, out, 1 << 20))
+            return
+        raise SparkSdkError('file: give a path, a binary file object or bytes')
+
+    def _spooled(self, write: Callable[[Any], Any]) -> str:
+        fd, path = tempfile.mkstemp(prefix='cspark-impex-upload-', suffix='.zip')
+        with os.fdopen(fd, 'wb') as out:
+            write(out)
+        self.spool = path
+        return path
+
+    def close(self) -> None:
+        if self.spool:
+            try:
+                os.remove(self.spool)
+            except OSError:
+                pass
+            self.spool = None
+
+
+def _poll(max_retries: Optional[int], retry_interval: Optional[float]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    if max_retries is not None:
+        if int(max_retries) < 1:
+            raise SparkSdkError(f'max_retries: {max_retries!r} must be at least 1')
+        out['max_retries'] = int(max_retries)
+    if retry_interval is not None:
+        if float(retry_interval) <= 0:
+            raise SparkSdkError(f'retry_interval: {retry_interval!r} must be more than 0 seconds')
+        out['retry_interval'] = float(retry_interval)
+    return out
+
+
+def _export_request(folders, services, version_ids, file_filter, version_filter, source_system, correlation_id,
+                    max_retries, retry_interval) -> Dict[str, Any]:
+    req = {'folders': _listed(folders), 'services': _listed(services), 'version_ids': _listed(version_ids),
+           'file_filter': file_filter, 'version_filter': version_filter, 'source_system': source_system,
+           'correlation_id': correlation_id}
+    if not (req['folders'] or req['services'] or req['version_ids']):
+        raise SparkSdkError('at least one of folders, services, or version_ids must be provided')
+    req.update(_poll(max_retries, retry_interval))
+    return req
+
+
+# ---------------------------------------------------------------- waiting
+
+def _progress_events(op: Any, progress: Optional[Callable[[Dict[str, Any]], Any]]) -> None:
+    events = op.take_progress()
+    if progress is not None:
+        for e in events:
+            progress(json.loads(e))
+
+
+def _result(op: Any) -> Any:
+    code, message, diagnostics, result = op.outcome()
+    if code:
+        raise error_from(code, message, diagnostics)
+    return json.loads(result) if result else None
+
+
+def _wait(op: Any, progress: Optional[Callable] = None) -> Any:
+    """Waits with the GIL released. Ctrl-C cancels the flow (the export job
+    on the server too), waits for it to wind down (no partial file stays),
+    then raises KeyboardInterrupt."""
+    try:
+        while not op.wait(0.2):
+            _progress_events(op, progress)
+    except KeyboardInterrupt:
+        op.cancel()
+        while not op.wait(0.2):
+            pass
+        raise
+    _progress_events(op, progress)
+    return _result(op)
+
+
+async def _await(op: Any, progress: Optional[Callable] = None) -> Any:
+    """Completes on the running loop; cancelling the task cancels the flow
+    and waits for it to wind down before the CancelledError goes on."""
+    loop = asyncio.get_running_loop()
+    woken = asyncio.Event()
+
+    def wake_on_loop() -> None:
+        _progress_events(op, progress)
+        woken.set()
+
+    def notify() -> None:  # on the I/O thread, with the GIL
+        try:
+            loop.call_soon_threadsafe(wake_on_loop)
+        except RuntimeError:
+            pass  # the loop is closed: nobody waits
+
+    op.set_notify(notify)
+    try:
+        while not op.done():
+            await woken.wait()
+            woken.clear()
+    except asyncio.CancelledError:
+        op.cancel()
+        while not op.done():
+            await asyncio.sleep(0.01)
+        raise
+    finally:
+        op.set_notify(None)
+    _progress_events(op, progress)
+    return _result(op)
+
+
+# ---------------------------------------------------------------- clients
+
+class Client:
+    """A client of one tenant, with the SDK's settings: `base_url` (or `env`
+    and `tenant`), `api_key`, `token` (bearer) or `oauth` (a mapping with
+    client_id and client_secret, or the path of a JSON file holding them);
+    `timeout` in milliseconds (60000), `max_retries` (2) and `retry_interval`
+    in seconds (1) for each request. CSPARK_* environment variables fill
+    what is not given."""
+
+    def __init__(self, *, base_url: Optional[str] = None, env: Optional[str] = None, tenant: Optional[str] = None,
+                 api_key: Optional[str] = None, token: Optional[str] = None,
+                 oauth: Union[None, str, Mapping[str, str]] = None, timeout: float = 60000, max_retries: int = 2,
+                 retry_interval: float = 1, logger: Union[bool, logging.Logger, None] = True, **_ignored: Any):
+        if isinstance(oauth, os.PathLike):
+            oauth = os.fspath(oauth)
+        if oauth is not None and not isinstance(oauth, (str, Mapping)):
+            raise SparkSdkError('oauth: give a mapping with client_id and client_secret, or a JSON file path')
+        self.config = {'base_url': base_url, 'env': env, 'tenant': tenant, 'api_key': api_key, 'token': token,
+                       'oauth': dict(oauth) if isinstance(oauth, Mapping) else oauth, 'timeout': float(timeout) / 1000.0,
+                       'max_retries': int(max_retries), 'retry_interval': float(retry_interval)}
+        self.logger = logger if isinstance(logger, logging.Logger) else get_logger() if logger else None
+        try:
+            self._handle = _engine.Client(_engine_runtime(), self.config)
+        except _engine.EngineError as e:
+            raise error_from(*e.args) from None
+        self.impex = self._impex()
+
+    def _impex(self) -> 'ImpEx':
+        return ImpEx(self)
+
+    @property
+    def base_url(self) -> str:
+        return self._handle.base_url
+
+    @property
+    def tenant(self) -> str:
+        return self._handle.tenant
+
+    def close(self) -> None:
+        """Lets the client go (flows in flight finish first)."""
+        self._handle = None
+
+    def __enter__(self) -> 'Client':
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _engine(self) -> Any:
+        if self._handle is None:
+            raise SparkSdkError('the client is closed')
+        return self._handle
+
+
+class AsyncClient(Client):
+    """Client whose impex verbs are coroutines (`await spark.impex.exp(...)`).
+    A thousand awaits in asyncio.gather are a thousand flows on the engine's
+    one thread."""
+
+    def _impex(self) -> 'AsyncImpEx':
+        return AsyncImpEx(self)
+
+    async def __aenter__(self) -> 'AsyncClient':
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class _Verbs:
+    """Shared by the sync and async verbs: each builds the engine's call and
+    hands it to `_run` (sync: wait; async: a coroutine)."""
+
+    def __init__(self, client: Client, run: Callable):
+        self._client = client
+        self._run = run
+
+
+class _Exports(_Verbs):
+    def initiate(self, *, folders=None, services=None, version_ids=None, file_filter=None, version_filter=None,
+                 source_system=None, correlation_id=None):
+        req = _export_request(folders, services, version_ids, file_filter, version_filter, source_system,
+                              correlation_id, None, None)
+        return self._run(self._client._engine().initiate_export(req), None, _job_response)
+
+    def get_status(self, *, job_id: Optional[str] = None, url: Optional[str] = None, max_retries=None,
+                   retry_interval=None):
+        target = job_id or url
+        if not target:
+            raise SparkSdkError('either job_id or url must be provided')
+        poll = _poll(max_retries, retry_interval)
+        return self._run(self._client._engine().status('export', target, poll), None, _job_response)
+
+    def download(self, urls: Union[str, Sequence[str]], *, directory: Optional[str] = None,
+                 file_hash: Optional[str] = None, progress=None):
+        urls = [urls] if isinstance(urls, str) else list(urls)
+        directory = directory or tempfile.mkdtemp(prefix='cspark-impex-')
+        ops = [self._client._engine().download(u, {'directory': directory, 'file_hash': file_hash}) for u in urls if u]
+        return self._run(ops, progress, lambda docs: [ExportedFile(d) for d in docs])
+
+    def cancel(self, job_id: str):
+        return self._run(self._client._engine().cancel_export(job_id), None, _job_response)
+
+    def describe(self):
+        return self._run(self._client._engine().describe('export'), None, lambda d: HttpResponse(d))
+
+
+class _Imports(_Verbs):
+    def initiate(self, destination=None, *, file, if_present=None, source_system=None, correlation_id=None):
+        req = {'destination': _destinations(destination), 'if_present': if_present, 'source_system': source_system,
+               'correlation_id': correlation_id}
+        return _with_package(file, req, lambda r, done: self._run(self._client._engine().initiate_import(r), None,
+                                                                   _job_response, done))
+
+    def get_status(self, *, job_id: Optional[str] = None, url: Optional[str] = None, max_retries=None,
+                   retry_interval=None):
+        target = job_id or url
+        if not target:
+            raise SparkSdkError('either job_id or url must be provided')
+        poll = _poll(max_retries, retry_interval)
+        return self._run(self._client._engine().status('import', target, poll), None, _job_response)
+
+    def describe(self):
+        return self._run(self._client._engine().describe('import'), None, lambda d: HttpResponse(d))
+
+
+def _with_package(file: Any, req: Dict[str, Any], start: Callable) -> Any:
+    """Starts an upload of `file` (every other input already checked); a
+    spooled copy goes when the call ends, or now if it cannot start."""
+    package = _Package(file)
+    try:
+        return start(dict(req, file=package.path), package.close)
+    except BaseException:
+        package.close()
+        raise
+
+
+def _job_response(doc: Dict[str, Any]) -> HttpResponse:
+    data = doc.get('raw') or {k: v for k, v in doc.items() if k != 'raw'}
+    return HttpResponse(data)
+
+
+def _exp_call(client: Client, folders, services, version_ids, file_filter, version_filter, source_system,
+              correlation_id, max_retries, retry_interval, directory, overwrite):
+    req = _export_request(folders, services, version_ids, file_filter, version_filter, source_system, correlation_id,
+                          max_retries, retry_interval)
+    req['directory'] = os.fspath(directory) if directory else tempfile.mkdtemp(prefix='cspark-impex-')
+    req['overwrite'] = bool(overwrite)
+    return client._engine().exp(req)
+
+
+def _exp_files(doc: Dict[str, Any]) -> List[ExportedFile]:
+    return [ExportedFile(f) for f in doc.get('files', [])]
+
+
+def _migration(doc: Dict[str, Any]) -> MigrationResult:
+    err = error_from(doc['error'], doc['message'], doc['diagnostics']) if doc.get('error') else None
+    result = MigrationResult(doc, err)
+    if err is not None:
+        err.result = result  # type: ignore[attr-defined]
+        raise err
+    return result
+
+
+def _sync_run(ops: Any, progress: Optional[Callable], shape: Callable, cleanup: Optional[Callable] = None) -> Any:
+    try:
+        if isinstance(ops, list):
+            return shape([_wait(op, progress) for op in ops])
+        return shape(_wait(ops, progress))
+    finally:
+        if cleanup:
+            cleanup()
+
+
+async def _async_run(ops: Any, progress: Optional[Callable], shape: Callable, cleanup: Optional[Callable] = None) -> Any:
+    try:
+        if isinstance(ops, list):
+            return shape(list(await asyncio.gather(*(_await(op, progress) for op in ops))))
+        return shape(await _await(ops, progress))
+    finally:
+        if cleanup:
+            cleanup()
+
+
+class ImpEx:
+    """`spark.impex`: exp / imp (with the SDK's aliases export / import_),
+    exports and imports, and migrate."""
+
+    def __init__(self, client: Client, run: Callable = _sync_run):
+        self._client = client
+        self._run = run
+        self.exports = _Exports(client, run)
+        self.imports = _Imports(client, run)
+
+    def exp(self, *, folders=None, services=None, version_ids=None, file_filter=None, version_filter=None,
+            source_system=None, correlation_id=None, max_retries=None, retry_interval=None,
+            directory: Union[None, str, os.PathLike] = None, overwrite: bool = False, progress=None):
+        """Exports, polls the job, downloads and verifies every file. The
+        packages are written to `directory` (default: a new temporary
+        directory) and returned as ExportedFile objects (`path`, `size`,
+        `sha256`, `verified`, `buffer`)."""
+        op = _exp_call(self._client, folders, services, version_ids, file_filter, version_filter, source_system,
+                       correlation_id, max_retries, retry_interval, directory, overwrite)
+        return self._run(op, progress, _exp_files)
+
+    export = exp
+
+    def imp(self, destination=None, *, file, if_present=None, source_system=None, correlation_id=None,
+            max_retries=None, retry_interval=None, progress=None):
+        """Imports a package (a path, a binary file object, or bytes) and
+        polls the job: the import's status document in `.data`, the
+        per-service outcomes in `.services` / `.versions`."""
+        req = {'destination': _destinations(destination), 'if_present': if_present, 'source_system': source_system,
+               'correlation_id': correlation_id}
+        req.update(_poll(max_retries, retry_interval))
+        return _with_package(file, req, lambda r, done: self._run(self._client._engine().imp(r), progress,
+                                                                   ImportResult, done))
+
+    import_ = imp
+
+    def migrate(self, to: Client, *, folders=None, services=None, version_ids=None, file_filter=None,
+                version_filter=None, source_system=None, destination=None, if_present=None, max_retries=None,
+                retry_interval=None, directory=None, keep_files: bool = False, progress=None):
+        """Exports here and imports into `to`: the package is streamed to
+        disk and uploaded from there, never held in memory; the import is
+        never sent twice. Raises the first failure (its `result` attribute
+        holds what was done)."""
+        exports = _export_request(folders, services, version_ids, file_filter, version_filter, source_system, None,
+                                  max_retries, retry_interval)
+        exports['directory'] = os.fspath(directory) if directory else tempfile.mkdtemp(prefix='cspark-impex-')
+        req = {'exports': exports, 'destination': _destinations(destination), 'if_present': if_present,
+               'keep_files': bool(keep_files)}
+        return self._run(self._client._engine().migrate(to._engine(), req), progress, _migration)
+
+
+class AsyncImpEx(ImpEx):
+    """`spark.impex` of an AsyncClient: the same verbs as coroutines."""
+
+    def __init__(self, client: Client):
+        super().__init__(client, _async_run)
