@@ -13,13 +13,14 @@ from ._client import AsyncClient, AsyncImpEx, Client, ImpEx, get_logger, shutdow
 from ._errors import (BadRequestError, ConflictError, ForbiddenError, GatewayTimeoutError, InternalServerError,
                       NotFoundError, OutcomeUnknownError, RateLimitError, ServiceUnavailableError, SparkApiError,
                       SparkError, SparkSdkError, UnauthorizedError)
+from ._fleet import migrate_fleet, migrate_fleet_async
 from ._results import ExportedFile, HttpResponse, ImportResult, MigrationResult
 
 __title__ = 'cspark-impex'
 __version__ = '0.1.0'
 
 __all__ = [
-    'Client', 'AsyncClient', 'ImpEx', 'AsyncImpEx', 'get_logger', 'shutdown',
+    'Client', 'AsyncClient', 'ImpEx', 'AsyncImpEx', 'get_logger', 'shutdown', 'migrate_fleet', 'migrate_fleet_async',
     'SparkError', 'SparkSdkError', 'SparkApiError', 'BadRequestError', 'UnauthorizedError', 'ForbiddenError',
     'NotFoundError', 'ConflictError', 'RateLimitError', 'InternalServerError', 'ServiceUnavailableError',
     'GatewayTimeoutError', 'OutcomeUnknownError',

@@ -150,6 +150,34 @@ download_options download_options_of(const py::dict& d, progress_fn progress) {
     return o;
 }
 
+json::value to_json(const migration_checkpoint& c) {
+    auto when = [](const std::optional<std::chrono::system_clock::time_point>& t) -> json::value {
+        if (!t) return nullptr;
+        return std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
+    };
+    return json::object{{"export_correlation_id", c.export_correlation_id}, {"export_intent_ms", when(c.export_intent)},
+                        {"export_job", c.export_job}, {"package", c.package.string()},
+                        {"import_correlation_id", c.import_correlation_id}, {"import_intent_ms", when(c.import_intent)},
+                        {"import_job", c.import_job}};
+}
+
+migration_checkpoint checkpoint_of(const py::dict& d) {
+    auto when = [&d](const char* key) -> std::optional<std::chrono::system_clock::time_point> {
+        auto ms = get<std::int64_t>(d, key);
+        if (!ms) return std::nullopt;
+        return std::chrono::system_clock::time_point(std::chrono::milliseconds(*ms));
+    };
+    migration_checkpoint c;
+    c.export_correlation_id = text(d, "export_correlation_id");
+    c.export_intent = when("export_intent_ms");
+    c.export_job = text(d, "export_job");
+    c.package = text(d, "package");
+    c.import_correlation_id = text(d, "import_correlation_id");
+    c.import_intent = when("import_intent_ms");
+    c.import_job = text(d, "import_job");
+    return c;
+}
+
 json::value to_json(const diagnostics& d) {
     return json::object{{"http_status", d.http_status}, {"api_type", d.api_type}, {"api_code", d.api_code},
                         {"api_message", d.api_message}, {"request_id", d.request_id}, {"method", d.method},

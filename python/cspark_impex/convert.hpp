@@ -20,6 +20,10 @@ import_request import_request_of(const pybind11::dict& d, progress_fn progress);
 migrate_request migrate_request_of(const pybind11::dict& d, progress_fn progress);
 download_options download_options_of(const pybind11::dict& d, progress_fn progress);
 
+/// A checkpoint as a journal line keeps it (times as Unix milliseconds), and back.
+boost::json::value to_json(const migration_checkpoint& c);
+migration_checkpoint checkpoint_of(const pybind11::dict& d);
+
 boost::json::value to_json(const diagnostics& d);
 boost::json::value to_json(const job_status& j);
 boost::json::value to_json(const downloaded_file& f);

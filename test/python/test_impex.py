@@ -231,3 +231,100 @@ def test_progress_runs_on_the_callers_thread_and_loop(emulator, tmp_path):
                           progress=lambda e: got.append(threading.get_ident()))
         return got
     assert set(asyncio.run(main())) == {threading.get_ident()}
+
+
+# ---------------------------------------------------------------- interrupts and leftovers
+
+def _child(code, env_extra=None):
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    env.update(env_extra or {})
+    return subprocess.Popen([sys.executable, '-c', code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def test_ctrl_c_during_a_sync_export_cancels_it_and_leaves_nothing(slow_emulator, tmp_path):
+    import signal
+    out = tmp_path / 'out'
+    code = f'''
+import cspark_impex as cspark
+spark = cspark.Client(base_url={slow_emulator.base('acme')!r}, api_key='key-acme')
+try:
+    spark.impex.exp(services=['my-folder/my-service'], directory={str(out)!r})
+except KeyboardInterrupt:
+    print('interrupted', flush=True)
+'''
+    child = _child(code)
+    for _ in range(500):
+        if slow_emulator.jobs('export'):
+            break
+        time.sleep(0.01)
+    child.send_signal(signal.SIGINT)
+    output, _ = child.communicate(timeout=30)
+    assert 'interrupted' in output
+    for _ in range(100):
+        if slow_emulator.jobs('export')[0]['status'] == 'cancelled':
+            break
+        time.sleep(0.02)
+    assert slow_emulator.jobs('export')[0]['status'] == 'cancelled'
+    assert not out.exists() or not os.listdir(out)
+
+
+def test_no_thread_or_descriptor_is_left_once_clients_close(emulator, tmp_path):
+    code = f'''
+import os, gc
+import cspark_impex as cspark
+def counts():
+    return len(os.listdir('/proc/self/task')), len(os.listdir('/proc/self/fd'))
+before = counts()
+spark = cspark.Client(base_url={emulator.base('acme')!r}, api_key='key-acme')
+spark.impex.exp(services=['my-folder/my-service'], directory={str(tmp_path / 'out')!r})
+during = counts()
+spark.close()
+del spark
+gc.collect()
+cspark.shutdown()
+print(before, during, counts())
+'''
+    child = _child(code)
+    output, _ = child.communicate(timeout=60)
+    before, during, after = (eval(x) for x in output.strip().splitlines()[-1].replace(') (', ')|(').split('|'))
+    assert during[0] == before[0] + 1  # one I/O thread for every client
+    assert after == before, output
+
+
+# ---------------------------------------------------------------- fleets
+
+def test_migrate_fleet_with_a_journal_a_rerun_resumes_and_imports_nothing_twice(emulator, tmp_path):
+    src, dst = clients(emulator)
+    journal = str(tmp_path / 'fleet.jsonl')
+    entries = [{'name': f'm{i}', 'source': src, 'target': dst, 'services': ['my-folder/my-service'],
+                'destination': {'source': 'my-folder/my-service', 'target': f'this-folder/f{i}'},
+                'directory': str(tmp_path)} for i in range(5)]
+    events = []
+    results = cspark.migrate_fleet(entries, concurrency=4, coalesce=True, journal=journal, progress=events.append)
+    assert [r.ok for r in results] == [True] * 5
+    assert [r.imported[0].services[0]['destination'] for r in results] == [f'this-folder/f{i}' for i in range(5)]
+    assert len(emulator.jobs('export', 'acme')) == 1 and len(emulator.jobs('import', 'prod')) == 1  # coalesced
+    assert any(e['what'] == 'job_created' for e in events)
+    with open(journal) as f:
+        lines = [line for line in f if line.strip()]
+    assert any('"import_job":"' in line and '"import_job":""' not in line for line in lines)
+    again = cspark.migrate_fleet(entries, concurrency=4, coalesce=True, journal=journal)
+    assert [r.ok for r in again] == [True] * 5
+    assert len(emulator.jobs('import', 'prod')) == 1  # resumed by job id: nothing imported again
+    assert len(emulator.jobs('export', 'acme')) == 1
+
+
+def test_migrate_fleet_async_and_a_bad_entry_fails_alone(emulator, tmp_path):
+    async def main():
+        src, dst = clients(emulator, cspark.AsyncClient)
+        entries = [{'source': src, 'target': dst, 'services': [s], 'directory': str(tmp_path)}
+                   for s in ('my-folder/my-service', 'my-folder/nope', 'my-folder/my-service-2')]
+        return await cspark.migrate_fleet_async(entries, concurrency=2)
+    results = asyncio.run(main())
+    assert [r.ok for r in results] == [True, False, True]
+    assert isinstance(results[1].error, cspark.SparkError)
+    with pytest.raises(cspark.SparkSdkError):
+        cspark.migrate_fleet([{'source': 'not a client', 'target': None, 'services': ['a/b']}])

@@ -1,0 +1,91 @@
+"""migrate_fleet: many migrations at once on the engine (Spark's one job
+per tenant respected, a free worker never waiting behind a busy tenant,
+coalescing), with a journal a rerun resumes from."""
+
+import json
+import os
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+from . import _engine
+from ._client import (Client, _await, _destinations, _engine_runtime, _export_request, _wait)
+from ._errors import SparkSdkError, error_from
+from ._results import MigrationResult
+
+__all__ = ['migrate_fleet', 'migrate_fleet_async']
+
+_EXPORT_KEYS = ('folders', 'services', 'version_ids', 'file_filter', 'version_filter', 'source_system',
+                'max_retries', 'retry_interval')
+_KNOWN = set(_EXPORT_KEYS) | {'name', 'source', 'target', 'destination', 'if_present', 'directory', 'keep_files'}
+
+
+def _resumes(journal: Optional[str]) -> Dict[str, Dict[str, Any]]:
+    """Each entry's latest checkpoint in the journal (a torn last line is skipped)."""
+    out: Dict[str, Dict[str, Any]] = {}
+    if not journal or not os.path.exists(journal):
+        return out
+    with open(journal, encoding='utf-8') as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and 'entry' in record and isinstance(record.get('after'), dict):
+                out[str(record['entry'])] = record['after']
+    return out
+
+
+def _entries(entries: Sequence[Mapping[str, Any]], journal: Optional[str]) -> List[Dict[str, Any]]:
+    resumes = _resumes(journal)
+    names = set()
+    out = []
+    for i, e in enumerate(entries):
+        unknown = set(e) - _KNOWN
+        if unknown:
+            raise SparkSdkError(f'entry {i}: unknown field(s) {sorted(unknown)}')
+        src, dst = e.get('source'), e.get('target')
+        if not isinstance(src, Client) or not isinstance(dst, Client):
+            raise SparkSdkError(f'entry {i}: source and target must be clients')
+        name = str(e.get('name', i))
+        if name in names:
+            raise SparkSdkError(f'entry {i}: the name {name!r} is taken (a journal tells entries apart by name)')
+        names.add(name)
+        exports = _export_request(*(e.get(k) for k in _EXPORT_KEYS[:6]), None, e.get('max_retries'),
+                                  e.get('retry_interval'))
+        exports['directory'] = os.fspath(e.get('directory') or '.')
+        # A journaled fleet keeps its packages: a rerun imports the one it has.
+        request = {'exports': exports, 'destination': _destinations(e.get('destination')),
+                   'if_present': e.get('if_present'), 'keep_files': bool(e.get('keep_files', journal is not None))}
+        out.append({'name': name, 'source': src._engine(), 'target': dst._engine(), 'request': request,
+                    'resume': resumes.get(name)})
+    return out
+
+
+def _results(docs: List[Dict[str, Any]]) -> List[MigrationResult]:
+    return [MigrationResult(d, error_from(d['error'], d['message'], d['diagnostics']) if d.get('error') else None)
+            for d in docs]
+
+
+def _start(entries, concurrency, coalesce, max_services, journal):
+    prepared = _entries(entries, journal)
+    options = {'concurrency': int(concurrency), 'coalesce': bool(coalesce), 'max_services': int(max_services)}
+    return _engine.migrate_fleet(_engine_runtime(), prepared, options, os.fspath(journal) if journal else '')
+
+
+def migrate_fleet(entries: Sequence[Mapping[str, Any]], *, concurrency: int = 64, coalesce: bool = False,
+                  max_services: int = 100, journal: Optional[str] = None,
+                  progress: Optional[Callable[[Dict[str, Any]], Any]] = None) -> List[MigrationResult]:
+    """Migrates every entry ({'name', 'source': Client, 'target': Client,
+    and migrate's arguments: services, folders, destination, ...}); one
+    result per entry, in order (`error` set on those that failed: one
+    failure never stops the others). With `journal` (a file path), each
+    step's checkpoint is appended and fsynced before the step goes on; a
+    rerun with the same journal resumes each entry where it stood (jobs by
+    id, lost POSTs by correlation id: never an import twice)."""
+    return _results(_wait(_start(entries, concurrency, coalesce, max_services, journal), progress))
+
+
+async def migrate_fleet_async(entries: Sequence[Mapping[str, Any]], *, concurrency: int = 64, coalesce: bool = False,
+                              max_services: int = 100, journal: Optional[str] = None,
+                              progress: Optional[Callable[[Dict[str, Any]], Any]] = None) -> List[MigrationResult]:
+    """migrate_fleet as a coroutine (cancelling it cancels every flow)."""
+    return _results(await _await(_start(entries, concurrency, coalesce, max_services, journal), progress))

@@ -1,0 +1,110 @@
+// migrate_fleet for Python: the library's fleet over the clients' engines,
+// with a journal of whole checkpoints a rerun resumes from.
+#include "binding.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <pybind11/stl.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace cspark::python {
+namespace {
+
+// An append-only file of JSON lines, each step fsynced before it goes on
+// (an intent must be on disk before its POST leaves).
+class journal_file {
+public:
+    explicit journal_file(const std::string& path) : fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) {
+        if (fd_ < 0) throw py::value_error("journal: cannot open '" + path + "': " + std::strerror(errno));
+    }
+    ~journal_file() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    journal_file(const journal_file&) = delete;
+    journal_file& operator=(const journal_file&) = delete;
+
+    void append(const std::string& lines) {
+        std::size_t done = 0;
+        while (done < lines.size()) {
+            auto n = ::write(fd_, lines.data() + done, lines.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return;  // the run goes on; a rerun resumes from what is there
+            done += static_cast<std::size_t>(n);
+        }
+        ::fdatasync(fd_);
+    }
+
+private:
+    int fd_;
+};
+
+asio::awaitable<void> journal_step(std::shared_ptr<journal_file> file, std::string lines) {
+    file->append(lines);
+    co_return;
+}
+
+struct fleet_keep {
+    std::vector<std::shared_ptr<impex>> clients;  // every entry's two, alive until the fleet ends
+};
+
+}  // namespace
+
+op_ptr migrate_fleet(const std::shared_ptr<runtime>& rt, const py::list& entries, const py::dict& options,
+                     const std::string& journal) {
+    auto op = std::make_shared<operation>(*rt);
+    auto keep = std::make_shared<fleet_keep>();
+    std::vector<fleet_entry> list;
+    std::vector<std::string> names;
+    for (auto item : entries) {
+        auto d = py::cast<py::dict>(item);
+        auto& src = py::cast<client_handle&>(d["source"]);
+        auto& dst = py::cast<client_handle&>(d["target"]);
+        fleet_entry e;
+        e.name = py::cast<std::string>(d["name"]);
+        e.source = src.api().get();
+        e.target = dst.api().get();
+        e.request = migrate_request_of(py::cast<py::dict>(d["request"]), {});
+        if (d.contains("resume") && !d["resume"].is_none()) e.resume = checkpoint_of(py::cast<py::dict>(d["resume"]));
+        keep->clients.push_back(src.api());
+        keep->clients.push_back(dst.api());
+        names.push_back(e.name);
+        list.push_back(std::move(e));
+    }
+    fleet_options o;
+    if (options.contains("concurrency")) o.concurrency = py::cast<std::size_t>(options["concurrency"]);
+    if (options.contains("coalesce")) o.coalesce.enabled = py::cast<bool>(options["coalesce"]);
+    if (options.contains("max_services")) o.coalesce.max_services = py::cast<std::size_t>(options["max_services"]);
+    std::weak_ptr<operation> weak = op;
+    o.progress = [weak](std::size_t i, const progress_event& e) {
+        auto doc = to_json(e);
+        doc.as_object()["entry"] = i;
+        if (auto p = weak.lock()) p->progress(json::serialize(doc));
+    };
+    if (!journal.empty()) {
+        auto file = std::make_shared<journal_file>(journal);
+        o.checkpoint = [file, names](const std::vector<std::size_t>& members, const checkpoint_event& ev) {
+            std::string lines;
+            auto after = to_json(ev.after);
+            for (auto i : members) lines += json::serialize(json::object{{"entry", names.at(i)}, {"after", after}}) + "\n";
+            return journal_step(file, std::move(lines));
+        };
+    }
+    auto ex = rt->io().get_executor();
+    asio::post(rt->io(), [op, keep, ex, list = std::move(list), o = std::move(o)]() mutable {
+        auto done = finishing<std::vector<migration_result>>(op, keep, [](const std::vector<migration_result>& rs) {
+            json::array out;
+            for (const auto& r : rs) out.push_back(to_json(r));
+            return json::value(std::move(out));
+        });
+        async_migrate_fleet(ex, std::move(list), std::move(o), std::move(done));
+    });
+    return op;
+}
+
+}  // namespace cspark::python
