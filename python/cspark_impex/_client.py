@@ -316,7 +316,8 @@ class _Exports(_Verbs):
                  file_hash: Optional[str] = None, progress=None):
         urls = [urls] if isinstance(urls, str) else list(urls)
         directory = directory or tempfile.mkdtemp(prefix='cspark-impex-')
-        ops = [self._client._engine().download(u, {'directory': directory, 'file_hash': file_hash}) for u in urls if u]
+        options = {'directory': directory, 'file_hash': file_hash, 'progress': progress is not None}
+        ops = [self._client._engine().download(u, options) for u in urls if u]
         return self._run(ops, progress, lambda docs: [ExportedFile(d) for d in docs])
 
     def cancel(self, job_id: str):
@@ -362,11 +363,12 @@ def _job_response(doc: Dict[str, Any]) -> HttpResponse:
 
 
 def _exp_call(client: Client, folders, services, version_ids, file_filter, version_filter, source_system,
-              correlation_id, max_retries, retry_interval, directory, overwrite):
+              correlation_id, max_retries, retry_interval, directory, overwrite, progress):
     req = _export_request(folders, services, version_ids, file_filter, version_filter, source_system, correlation_id,
                           max_retries, retry_interval)
     req['directory'] = os.fspath(directory) if directory else tempfile.mkdtemp(prefix='cspark-impex-')
     req['overwrite'] = bool(overwrite)
+    req['progress'] = progress is not None
     return client._engine().exp(req)
 
 
@@ -421,7 +423,7 @@ class ImpEx:
         directory) and returned as ExportedFile objects (`path`, `size`,
         `sha256`, `verified`, `buffer`)."""
         op = _exp_call(self._client, folders, services, version_ids, file_filter, version_filter, source_system,
-                       correlation_id, max_retries, retry_interval, directory, overwrite)
+                       correlation_id, max_retries, retry_interval, directory, overwrite, progress)
         return self._run(op, progress, _exp_files)
 
     export = exp
@@ -432,7 +434,7 @@ class ImpEx:
         polls the job: the import's status document in `.data`, the
         per-service outcomes in `.services` / `.versions`."""
         req = {'destination': _destinations(destination), 'if_present': if_present, 'source_system': source_system,
-               'correlation_id': correlation_id}
+               'correlation_id': correlation_id, 'progress': progress is not None}
         req.update(_poll(max_retries, retry_interval))
         return _with_package(file, req, lambda r, done: self._run(self._client._engine().imp(r), progress,
                                                                    ImportResult, done))
@@ -450,7 +452,7 @@ class ImpEx:
                                   max_retries, retry_interval)
         exports['directory'] = os.fspath(directory) if directory else tempfile.mkdtemp(prefix='cspark-impex-')
         req = {'exports': exports, 'destination': _destinations(destination), 'if_present': if_present,
-               'keep_files': bool(keep_files)}
+               'keep_files': bool(keep_files), 'progress': progress is not None}
         return self._run(self._client._engine().migrate(to._engine(), req), progress, _migration)
 
 

@@ -65,9 +65,10 @@ def _results(docs: List[Dict[str, Any]]) -> List[MigrationResult]:
             for d in docs]
 
 
-def _start(entries, concurrency, coalesce, max_services, journal):
+def _start(entries, concurrency, coalesce, max_services, journal, progress):
     prepared = _entries(entries, journal)
-    options = {'concurrency': int(concurrency), 'coalesce': bool(coalesce), 'max_services': int(max_services)}
+    options = {'concurrency': int(concurrency), 'coalesce': bool(coalesce), 'max_services': int(max_services),
+               'progress': progress is not None}
     return _engine.migrate_fleet(_engine_runtime(), prepared, options, os.fspath(journal) if journal else '')
 
 
@@ -81,11 +82,11 @@ def migrate_fleet(entries: Sequence[Mapping[str, Any]], *, concurrency: int = 64
     step's checkpoint is appended and fsynced before the step goes on; a
     rerun with the same journal resumes each entry where it stood (jobs by
     id, lost POSTs by correlation id: never an import twice)."""
-    return _results(_wait(_start(entries, concurrency, coalesce, max_services, journal), progress))
+    return _results(_wait(_start(entries, concurrency, coalesce, max_services, journal, progress), progress))
 
 
 async def migrate_fleet_async(entries: Sequence[Mapping[str, Any]], *, concurrency: int = 64, coalesce: bool = False,
                               max_services: int = 100, journal: Optional[str] = None,
                               progress: Optional[Callable[[Dict[str, Any]], Any]] = None) -> List[MigrationResult]:
     """migrate_fleet as a coroutine (cancelling it cancels every flow)."""
-    return _results(await _await(_start(entries, concurrency, coalesce, max_services, journal), progress))
+    return _results(await _await(_start(entries, concurrency, coalesce, max_services, journal, progress), progress))

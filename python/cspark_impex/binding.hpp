@@ -6,6 +6,7 @@
 
 #include <cspark/fleet.hpp>
 #include <cspark/impex.hpp>
+#include <cspark/transport.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -28,23 +29,36 @@ namespace py = pybind11;
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-// The I/O thread: started with the first client, stopped when the module's
-// last reference goes (or by shutdown()).
+// The I/O thread, and the one transport (connection pools per host, the
+// job history adaptive polling learns from) every client of the process
+// shares, as the CLI's batch does: tenants of one Spark environment share
+// its host. Stopped by shutdown() or when the last reference goes.
 class runtime {
 public:
     runtime() : work_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
     ~runtime() { stop(); }
+    runtime(const runtime&) = delete;
+    runtime& operator=(const runtime&) = delete;
     void stop() {
         work_.reset();
         io_.stop();
         if (thread_.joinable()) thread_.join();
+        std::lock_guard lock(mu_);
+        transport_.reset();  // nothing runs now: its sockets close here
     }
     asio::io_context& io() { return io_; }
+    std::shared_ptr<cspark::transport> transport() {
+        std::lock_guard lock(mu_);
+        if (!transport_) transport_ = std::make_shared<cspark::transport>(io_.get_executor(), transport_config{});
+        return transport_;
+    }
 
 private:
     asio::io_context io_;
     asio::executor_work_guard<asio::io_context::executor_type> work_;
     std::thread thread_;
+    std::mutex mu_;
+    std::shared_ptr<cspark::transport> transport_;
 };
 
 // One call in flight: its outcome (set on the I/O thread), the progress it
@@ -159,20 +173,25 @@ private:
 
 using op_ptr = std::shared_ptr<operation>;
 
+// A flow's failure (a spark_error, else a bug) as the operation's outcome.
+inline void fail_with(const op_ptr& op, std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const spark_error& err) {
+        op->finish(err.code(), err.diag(), {});
+    } catch (const std::exception& err) {
+        diagnostics d;
+        d.detail = err.what();
+        op->finish(errc::internal_error, d, {});
+    }
+}
+
 // The handler of a flow that reports failures as spark_error.
 template <class T, class Keep, class ToJson>
 auto finishing(op_ptr op, Keep keep, ToJson to) {
     return asio::bind_cancellation_slot(op->slot(), [op, keep, to](std::exception_ptr e, T value) {
-        if (!e) return op->finish({}, {}, json::serialize(to(value)));
-        try {
-            std::rethrow_exception(e);
-        } catch (const spark_error& err) {
-            op->finish(err.code(), err.diag(), {});
-        } catch (const std::exception& err) {
-            diagnostics d;
-            d.detail = err.what();
-            op->finish(errc::internal_error, d, {});
-        }
+        if (e) return fail_with(op, e);
+        op->finish({}, {}, json::serialize(to(value)));
     });
 }
 
@@ -189,8 +208,11 @@ auto answering(op_ptr op, Keep keep, ToJson to) {
 // thread. Each flow holds the library's object (shared) until it completes.
 class client_handle {
 public:
-    client_handle(std::shared_ptr<runtime> rt, const py::dict& config)
-        : rt_(std::move(rt)), api_(std::make_shared<impex>(client(rt_->io().get_executor(), client_config_of(config)))) {}
+    client_handle(std::shared_ptr<runtime> rt, const py::dict& config) : rt_(std::move(rt)) {
+        auto cfg = client_config_of(config);
+        cfg.shared_transport = rt_->transport();
+        api_ = std::make_shared<impex>(client(rt_->io().get_executor(), std::move(cfg)));
+    }
     ~client_handle() {
         // The last reference goes on the I/O thread, after every flow using it.
         asio::post(rt_->io(), [api = std::move(api_)] {});
@@ -200,7 +222,7 @@ public:
 
     op_ptr exp(const py::dict& r) {
         auto op = make_op();
-        auto req = export_request_of(r, progress_for(op));
+        auto req = export_request_of(r, progress_for(op, r));
         run(op, [api = api_, op, req = std::move(req)]() mutable {
             api->async_exp(std::move(req), finishing<export_result>(op, api, [](const export_result& v) { return to_json(v); }));
         });
@@ -208,7 +230,7 @@ public:
     }
     op_ptr imp(const py::dict& r) {
         auto op = make_op();
-        auto req = import_request_of(r, progress_for(op));
+        auto req = import_request_of(r, progress_for(op, r));
         run(op, [api = api_, op, req = std::move(req)]() mutable {
             api->async_imp(std::move(req), finishing<import_result>(op, api, [](const import_result& v) { return to_json(v); }));
         });
@@ -216,7 +238,7 @@ public:
     }
     op_ptr migrate(client_handle& target, const py::dict& r) {
         auto op = make_op();
-        auto req = migrate_request_of(r, progress_for(op));
+        auto req = migrate_request_of(r, progress_for(op, r));
         run(op, [api = api_, dst = target.api_, op, req = std::move(req)]() mutable {
             auto keep = std::make_shared<std::pair<std::shared_ptr<impex>, std::shared_ptr<impex>>>(api, dst);
             api->async_migrate(*dst, std::move(req),
@@ -268,7 +290,7 @@ public:
         auto op = make_op();
         export_file f{url, options.contains("file_hash") && !options["file_hash"].is_none() ? py::cast<std::string>(options["file_hash"])
                                                                                            : std::string()};
-        run(op, [api = api_, op, f, o = download_options_of(options, progress_for(op))] {
+        run(op, [api = api_, op, f, o = download_options_of(options, progress_for(op, options))] {
             api->exports.download(f, o, answering<downloaded_file>(op, api, [](const downloaded_file& d) { return to_json(d); }));
         });
         return op;
@@ -288,8 +310,10 @@ private:
     void run(const op_ptr&, F&& f) {
         asio::post(rt_->io(), std::forward<F>(f));
     }
-    // Progress goes to the operation, drained on the caller's thread.
-    static progress_fn progress_for(const op_ptr& op) {
+    // Progress goes to the operation, drained on the caller's thread; only
+    // when the caller gave a callback (each event wakes its loop).
+    static progress_fn progress_for(const op_ptr& op, const py::dict& request) {
+        if (!request.contains("progress") || !py::cast<bool>(request["progress"])) return {};
         std::weak_ptr<operation> weak = op;
         return [weak](const progress_event& e) {
             if (auto o = weak.lock()) o->progress(json::serialize(to_json(e)));

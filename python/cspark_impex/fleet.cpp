@@ -81,7 +81,7 @@ op_ptr migrate_fleet(const std::shared_ptr<runtime>& rt, const py::list& entries
     if (options.contains("coalesce")) o.coalesce.enabled = py::cast<bool>(options["coalesce"]);
     if (options.contains("max_services")) o.coalesce.max_services = py::cast<std::size_t>(options["max_services"]);
     std::weak_ptr<operation> weak = op;
-    o.progress = [weak](std::size_t i, const progress_event& e) {
+    if (options.contains("progress") && py::cast<bool>(options["progress"])) o.progress = [weak](std::size_t i, const progress_event& e) {
         auto doc = to_json(e);
         doc.as_object()["entry"] = i;
         if (auto p = weak.lock()) p->progress(json::serialize(doc));
@@ -97,10 +97,17 @@ op_ptr migrate_fleet(const std::shared_ptr<runtime>& rt, const py::list& entries
     }
     auto ex = rt->io().get_executor();
     asio::post(rt->io(), [op, keep, ex, list = std::move(list), o = std::move(o)]() mutable {
-        auto done = finishing<std::vector<migration_result>>(op, keep, [](const std::vector<migration_result>& rs) {
-            json::array out;
-            for (const auto& r : rs) out.push_back(to_json(r));
-            return json::value(std::move(out));
+        // One result at a time into the text: a document tree of every
+        // result at once would be the run's peak memory.
+        auto done = asio::bind_cancellation_slot(op->slot(), [op, keep](std::exception_ptr e, std::vector<migration_result> rs) {
+            if (e) return fail_with(op, e);
+            std::string text = "[";
+            for (std::size_t i = 0; i < rs.size(); ++i) {
+                if (i) text += ',';
+                text += json::serialize(to_json(rs[i]));
+                rs[i] = {};
+            }
+            op->finish({}, {}, text + "]");
         });
         async_migrate_fleet(ex, std::move(list), std::move(o), std::move(done));
     });
