@@ -11,8 +11,9 @@ AsyncClient offers the same verbs as coroutines.
 
 from ._client import AsyncClient, AsyncImpEx, Client, ImpEx, get_logger, shutdown
 from ._errors import (BadRequestError, ConflictError, ForbiddenError, GatewayTimeoutError, InternalServerError,
-                      NotFoundError, OutcomeUnknownError, RateLimitError, ServiceUnavailableError, SparkApiError,
-                      SparkError, SparkSdkError, UnauthorizedError)
+                      NotFoundError, OutcomeUnknownError, PollTimeoutError, RateLimitError, RetryTimeoutError,
+                      ServiceUnavailableError, SparkApiError, SparkError, SparkSdkError, UnauthorizedError,
+                      UnknownApiError, UnprocessableEntityError, UnsupportedMediaTypeError)
 from ._fleet import migrate_fleet, migrate_fleet_async
 from ._results import ExportedFile, HttpResponse, ImportResult, MigrationResult
 
@@ -21,8 +22,9 @@ __version__ = '0.1.0'
 
 __all__ = [
     'Client', 'AsyncClient', 'ImpEx', 'AsyncImpEx', 'get_logger', 'shutdown', 'migrate_fleet', 'migrate_fleet_async',
-    'SparkError', 'SparkSdkError', 'SparkApiError', 'BadRequestError', 'UnauthorizedError', 'ForbiddenError',
-    'NotFoundError', 'ConflictError', 'RateLimitError', 'InternalServerError', 'ServiceUnavailableError',
-    'GatewayTimeoutError', 'OutcomeUnknownError',
+    'SparkError', 'SparkSdkError', 'RetryTimeoutError', 'SparkApiError', 'BadRequestError', 'UnauthorizedError',
+    'ForbiddenError', 'NotFoundError', 'ConflictError', 'UnsupportedMediaTypeError', 'UnprocessableEntityError',
+    'RateLimitError', 'InternalServerError', 'ServiceUnavailableError', 'GatewayTimeoutError', 'UnknownApiError',
+    'OutcomeUnknownError', 'PollTimeoutError',
     'ExportedFile', 'HttpResponse', 'ImportResult', 'MigrationResult',
 ]

@@ -5,9 +5,10 @@ import json
 from typing import Any, Dict, Optional
 
 __all__ = [
-    'SparkError', 'SparkSdkError', 'SparkApiError', 'BadRequestError', 'UnauthorizedError', 'ForbiddenError',
-    'NotFoundError', 'ConflictError', 'RateLimitError', 'InternalServerError', 'ServiceUnavailableError',
-    'GatewayTimeoutError', 'OutcomeUnknownError', 'error_from',
+    'SparkError', 'SparkSdkError', 'RetryTimeoutError', 'SparkApiError', 'BadRequestError', 'UnauthorizedError',
+    'ForbiddenError', 'NotFoundError', 'ConflictError', 'UnsupportedMediaTypeError', 'UnprocessableEntityError',
+    'RateLimitError', 'InternalServerError', 'ServiceUnavailableError', 'GatewayTimeoutError', 'UnknownApiError',
+    'OutcomeUnknownError', 'PollTimeoutError', 'error_from',
 ]
 
 
@@ -46,7 +47,10 @@ class SparkError(Exception):
                 'request_id': self.request_id, 'diagnostics': self.diagnostics}
 
     def __str__(self) -> str:
-        return self.details
+        return f'{self.name}: {self.details}'
+
+    def __repr__(self) -> str:
+        return f'<{self.name} {self.code}>'
 
     @staticmethod
     def sdk(message: str, cause: Any = None) -> 'SparkSdkError':
@@ -55,6 +59,10 @@ class SparkError(Exception):
 
 class SparkSdkError(SparkError):
     """Bad input found before anything was sent."""
+
+
+class RetryTimeoutError(SparkSdkError):
+    """The status checks ran out (`max_retries` or the deadline)."""
 
 
 class SparkApiError(SparkError):
@@ -66,10 +74,13 @@ class UnauthorizedError(SparkApiError): ...
 class ForbiddenError(SparkApiError): ...
 class NotFoundError(SparkApiError): ...
 class ConflictError(SparkApiError): ...
+class UnsupportedMediaTypeError(SparkApiError): ...
+class UnprocessableEntityError(SparkApiError): ...
 class RateLimitError(SparkApiError): ...
 class InternalServerError(SparkApiError): ...
 class ServiceUnavailableError(SparkApiError): ...
 class GatewayTimeoutError(SparkApiError): ...
+class UnknownApiError(SparkApiError): ...
 
 
 class OutcomeUnknownError(SparkError):
@@ -84,16 +95,22 @@ class OutcomeUnknownError(SparkError):
         return m.group(1) if m else ''
 
 
+class PollTimeoutError(RetryTimeoutError, OutcomeUnknownError):
+    """The job was still running when the checks ran out: it may still
+    finish (`job_id`)."""
+
+
 _BY_CODE = {
-    'bad_request': BadRequestError, 'unprocessable_entity': BadRequestError, 'unsupported_media_type': BadRequestError,
+    'bad_request': BadRequestError, 'unprocessable_entity': UnprocessableEntityError,
+    'unsupported_media_type': UnsupportedMediaTypeError,
     'unauthorized': UnauthorizedError, 'forbidden': ForbiddenError, 'not_found': NotFoundError,
     'conflict': ConflictError, 'rate_limited': RateLimitError, 'server_error': InternalServerError,
     'bad_gateway': ServiceUnavailableError, 'service_unavailable': ServiceUnavailableError,
-    'gateway_timeout': GatewayTimeoutError, 'http_status': SparkApiError, 'job_failed': SparkApiError,
+    'gateway_timeout': GatewayTimeoutError, 'http_status': UnknownApiError, 'job_failed': SparkApiError,
     'job_cancelled': SparkApiError, 'import_partially_failed': SparkApiError, 'hash_mismatch': SparkApiError,
     'no_files': SparkApiError,
     'job_state_unknown': OutcomeUnknownError, 'import_outcome_unknown': OutcomeUnknownError,
-    'poll_timeout': OutcomeUnknownError,
+    'poll_timeout': PollTimeoutError,
     'invalid_base_url': SparkSdkError, 'unsupported_scheme': SparkSdkError, 'missing_tenant': SparkSdkError,
     'missing_credentials': SparkSdkError, 'oauth_file_unreadable': SparkSdkError, 'invalid_argument': SparkSdkError,
     'package_too_large': SparkSdkError, 'file_exists': SparkSdkError,
@@ -104,6 +121,7 @@ def error_from(code: str, message: str, diagnostics: Any) -> SparkError:
     """The exception for an engine failure (code, message, diagnostics as a dict or JSON text)."""
     diag = json.loads(diagnostics) if isinstance(diagnostics, str) else dict(diagnostics or {})
     cls = _BY_CODE.get(code, SparkError)
-    detail = diag.get('detail') or ''
+    said = ': '.join(x for x in (diag.get('api_code'), diag.get('api_message')) if x)
+    detail = said or diag.get('detail') or ''
     text = f'{message}: {detail}' if detail else message
     return cls(text, diag or None, code=code, diagnostics=diag)

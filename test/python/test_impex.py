@@ -328,3 +328,12 @@ def test_migrate_fleet_async_and_a_bad_entry_fails_alone(emulator, tmp_path):
     assert isinstance(results[1].error, cspark.SparkError)
     with pytest.raises(cspark.SparkSdkError):
         cspark.migrate_fleet([{'source': 'not a client', 'target': None, 'services': ['a/b']}])
+
+
+def test_a_job_still_running_when_the_checks_run_out_is_a_poll_timeout_naming_it(slow_emulator, tmp_path):
+    src = cspark.Client(base_url=slow_emulator.base('acme'), api_key='key-acme')
+    with pytest.raises(cspark.RetryTimeoutError) as e:
+        src.impex.exp(services=['my-folder/my-service'], max_retries=2, retry_interval=0.05, directory=tmp_path / 'o')
+    assert isinstance(e.value, cspark.OutcomeUnknownError) and e.value.code == 'poll_timeout'
+    assert e.value.job_id == slow_emulator.jobs('export')[0]['id']
+    assert str(e.value).startswith('PollTimeoutError: ')
