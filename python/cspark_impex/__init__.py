@@ -15,13 +15,14 @@ from ._errors import (BadRequestError, ConflictError, ForbiddenError, GatewayTim
                       ServiceUnavailableError, SparkApiError, SparkError, SparkSdkError, UnauthorizedError,
                       UnknownApiError, UnprocessableEntityError, UnsupportedMediaTypeError)
 from ._fleet import migrate_fleet, migrate_fleet_async
+from ._progress import tqdm_progress
 from ._results import ExportedFile, HttpResponse, ImportResult, MigrationResult
 
 __title__ = 'cspark-impex'
 __version__ = '0.1.0'
 
 __all__ = [
-    'Client', 'AsyncClient', 'ImpEx', 'AsyncImpEx', 'get_logger', 'shutdown', 'migrate_fleet', 'migrate_fleet_async',
+    'Client', 'AsyncClient', 'ImpEx', 'AsyncImpEx', 'get_logger', 'shutdown', 'migrate_fleet', 'migrate_fleet_async', 'tqdm_progress',
     'SparkError', 'SparkSdkError', 'RetryTimeoutError', 'SparkApiError', 'BadRequestError', 'UnauthorizedError',
     'ForbiddenError', 'NotFoundError', 'ConflictError', 'UnsupportedMediaTypeError', 'UnprocessableEntityError',
     'RateLimitError', 'InternalServerError', 'ServiceUnavailableError', 'GatewayTimeoutError', 'UnknownApiError',

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _engine
@@ -21,6 +22,8 @@ from ._results import ExportedFile, HttpResponse, ImportResult, MigrationResult
 __all__ = ['Client', 'AsyncClient', 'ImpEx', 'AsyncImpEx', 'get_logger', 'shutdown']
 
 _LOGGER_NAME = 'cspark_impex'
+_LIVE: 'weakref.WeakSet[Client]' = weakref.WeakSet()
+_LEVELS = [logging.DEBUG, logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR]  # the engine's trace..error
 _runtime: Optional[Any] = None
 _runtime_lock = threading.Lock()
 
@@ -156,7 +159,18 @@ def _export_request(folders, services, version_ids, file_filter, version_filter,
 
 # ---------------------------------------------------------------- waiting
 
+def _emit_logs() -> None:
+    """What the clients' flows logged, through their loggers, on this thread."""
+    for client in list(_LIVE):
+        handle = client._handle
+        if handle is None or client.logger is None:
+            continue
+        for level, text in handle.take_logs():
+            client.logger.log(_LEVELS[level] if 0 <= level < len(_LEVELS) else logging.INFO, text)
+
+
 def _progress_events(op: Any, progress: Optional[Callable[[Dict[str, Any]], Any]]) -> None:
+    _emit_logs()
     events = op.take_progress()
     if progress is not None:
         for e in events:
@@ -240,11 +254,15 @@ class Client:
                        'oauth': dict(oauth) if isinstance(oauth, Mapping) else oauth, 'timeout': float(timeout) / 1000.0,
                        'max_retries': int(max_retries), 'retry_interval': float(retry_interval)}
         self.logger = logger if isinstance(logger, logging.Logger) else get_logger() if logger else None
+        # The engine logs what the SDK does (jobs created, retries, unverified packages) from INFO up.
+        self.config['log_level'] = logging.getLevelName(max(self.logger.getEffectiveLevel(), logging.INFO)) \
+            if self.logger else ''
         try:
             self._handle = _engine.Client(_engine_runtime(), self.config)
         except _engine.EngineError as e:
             raise error_from(*e.args) from None
         self.impex = self._impex()
+        _LIVE.add(self)
 
     def _impex(self) -> 'ImpEx':
         return ImpEx(self)

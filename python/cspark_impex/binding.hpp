@@ -204,6 +204,25 @@ auto answering(op_ptr op, Keep keep, ToJson to) {
     });
 }
 
+// What a client's flows log, kept for the caller's thread to emit through
+// Python's logging (bounded: the oldest lines go first).
+class log_queue {
+public:
+    void push(log_level level, std::string_view text) {
+        std::lock_guard lock(mu_);
+        if (lines_.size() >= 1000) lines_.erase(lines_.begin());
+        lines_.emplace_back(static_cast<int>(level), std::string(text));
+    }
+    std::vector<std::pair<int, std::string>> take() {
+        std::lock_guard lock(mu_);
+        return std::exchange(lines_, {});
+    }
+
+private:
+    std::mutex mu_;
+    std::vector<std::pair<int, std::string>> lines_;
+};
+
 // A client of one tenant: built on the caller's thread, used on the I/O
 // thread. Each flow holds the library's object (shared) until it completes.
 class client_handle {
@@ -211,6 +230,8 @@ public:
     client_handle(std::shared_ptr<runtime> rt, const py::dict& config) : rt_(std::move(rt)) {
         auto cfg = client_config_of(config);
         cfg.shared_transport = rt_->transport();
+        if (cfg.log.level != log_level::off)
+            cfg.log.sink = [q = logs_](log_level l, std::string_view text) { q->push(l, text); };
         api_ = std::make_shared<impex>(client(rt_->io().get_executor(), std::move(cfg)));
     }
     ~client_handle() {
@@ -298,6 +319,7 @@ public:
     std::string base_url() const { return api_->get_client().url().to_string(); }
     std::string tenant() const { return api_->get_client().url().tenant; }
     const std::shared_ptr<impex>& api() const { return api_; }
+    std::vector<std::pair<int, std::string>> take_logs() { return logs_->take(); }
     const std::shared_ptr<runtime>& rt() const { return rt_; }
 
 private:
@@ -321,6 +343,7 @@ private:
     }
 
     std::shared_ptr<runtime> rt_;
+    std::shared_ptr<log_queue> logs_ = std::make_shared<log_queue>();
     std::shared_ptr<impex> api_;
 };
 

@@ -77,6 +77,13 @@ json::value outcomes(const std::vector<import_outcome>& list) {
     return out;
 }
 
+// Python's logging names ("" or anything else: nothing logged).
+log_level level_of(const std::string& name) {
+    for (auto l : {log_level::trace, log_level::debug, log_level::info, log_level::warn, log_level::error})
+        if (name == to_string(l)) return l;
+    return name == "WARNING" ? log_level::warn : log_level::off;
+}
+
 }  // namespace
 
 client_config client_config_of(const py::dict& d) {
@@ -99,6 +106,7 @@ client_config client_config_of(const py::dict& d) {
     if (auto r = get<int>(d, "max_retries")) c.max_retries = *r;
     if (auto i = get<double>(d, "retry_interval")) c.retry_interval = ms(*i);
     if (auto ua = get<std::string>(d, "user_agent")) c.user_agent_suffix = *ua;
+    c.log.level = level_of(text(d, "log_level"));
     return c;
 }
 

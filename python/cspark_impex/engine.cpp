@@ -49,6 +49,7 @@ PYBIND11_MODULE(_engine, m) {
         .def("cancel_export", &client_handle::cancel_export)
         .def("download", &client_handle::download)
         .def_property_readonly("base_url", &client_handle::base_url)
-        .def_property_readonly("tenant", &client_handle::tenant);
+        .def_property_readonly("tenant", &client_handle::tenant)
+        .def("take_logs", &client_handle::take_logs);
     m.def("migrate_fleet", &migrate_fleet, py::arg("runtime"), py::arg("entries"), py::arg("options"), py::arg("journal"));
 }

@@ -337,3 +337,48 @@ def test_a_job_still_running_when_the_checks_run_out_is_a_poll_timeout_naming_it
     assert isinstance(e.value, cspark.OutcomeUnknownError) and e.value.code == 'poll_timeout'
     assert e.value.job_id == slow_emulator.jobs('export')[0]['id']
     assert str(e.value).startswith('PollTimeoutError: ')
+
+
+def test_what_the_engine_logs_reaches_the_clients_logger_on_the_callers_thread(emulator, tmp_path):
+    import logging
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append((record.levelno, record.getMessage(), threading.get_ident()))
+
+    log = logging.getLogger('test-cspark-impex')
+    log.setLevel(logging.INFO)
+    log.addHandler(Keep())
+    emulator.faults({'route': 'export.create', 'kind': 'job_no_hash'})
+    spark = cspark.Client(base_url=emulator.base('acme'), api_key='key-acme', logger=log)
+    spark.impex.exp(services=['my-folder/my-service'], directory=tmp_path)
+    assert any(level == logging.INFO and 'export job created' in text for level, text, _ in records)
+    assert any(level == logging.WARNING and 'not verified by the server' in text for level, text, _ in records)
+    assert {t for _, _, t in records} == {threading.get_ident()}
+    quiet = cspark.Client(base_url=emulator.base('acme'), api_key='key-acme', logger=False)
+    before = len(records)
+    quiet.impex.exp(services=['my-folder/my-service'], directory=tmp_path, overwrite=True)
+    assert len(records) == before
+
+
+def test_tqdm_progress_draws_a_bar_per_transfer_where_tqdm_is_installed(emulator, tmp_path, monkeypatch):
+    import sys
+    import types
+    bars = []
+
+    class FakeBar:
+        def __init__(self, total=None, **kw):
+            self.total, self.n, self.closed, self.kw = total, 0, False, kw
+            bars.append(self)
+
+        def update(self, k):
+            self.n += k
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setitem(sys.modules, 'tqdm', types.SimpleNamespace(tqdm=FakeBar))
+    src, _ = clients(emulator)
+    files = src.impex.exp(services=['my-folder/my-service'], directory=tmp_path, progress=cspark.tqdm_progress(leave=False))
+    assert bars and bars[0].n == files[0].size and bars[0].kw == {'unit': 'B', 'unit_scale': True, 'desc': 'export', 'leave': False}
