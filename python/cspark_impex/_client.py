@@ -436,10 +436,31 @@ class ImpEx:
     def exp(self, *, folders=None, services=None, version_ids=None, file_filter=None, version_filter=None,
             source_system=None, correlation_id=None, max_retries=None, retry_interval=None,
             directory: Union[None, str, os.PathLike] = None, overwrite: bool = False, progress=None):
-        """Exports, polls the job, downloads and verifies every file. The
-        packages are written to `directory` (default: a new temporary
-        directory) and returned as ExportedFile objects (`path`, `size`,
-        `sha256`, `verified`, `buffer`)."""
+        """Export Spark entities (versions, services or folders): initiates
+        an export job, polls its status until it completes, and downloads
+        and verifies every file.
+
+        Args:
+            folders: 1+ folder name(s).
+            services: 1+ service URI(s): `{folder}/{service}[{version}]`,
+                `service/{service_id}` or `version/{version_id}`.
+            version_ids: 1+ version UUID(s) of the desired service.
+            file_filter: 'migrate' (data migration, the default) or
+                'onpremises' (hybrid deployments).
+            version_filter: 'latest' (the default) or 'all'.
+            source_system: source system name (e.g. your CI's).
+            correlation_id: a correlation id for the export (tagging).
+            max_retries: status checks at most (default: until the deadline).
+            retry_interval: seconds between status checks.
+            directory: where packages are written (default: a new
+                temporary directory).
+            overwrite: replace a file of the same name in `directory`.
+            progress: a callable receiving each progress event (a dict).
+
+        Returns:
+            The exported files: ExportedFile objects (`path`, `size`,
+            `sha256`, `verified`, and `buffer`, the bytes read on demand).
+        """
         op = _exp_call(self._client, folders, services, version_ids, file_filter, version_filter, source_system,
                        correlation_id, max_retries, retry_interval, directory, overwrite, progress)
         return self._run(op, progress, _exp_files)
@@ -448,9 +469,29 @@ class ImpEx:
 
     def imp(self, destination=None, *, file, if_present=None, source_system=None, correlation_id=None,
             max_retries=None, retry_interval=None, progress=None):
-        """Imports a package (a path, a binary file object, or bytes) and
-        polls the job: the import's status document in `.data`, the
-        per-service outcomes in `.services` / `.versions`."""
+        """Import exported Spark entities into this tenant: uploads the
+        package, polls the import job until it completes. Only entities
+        exported for data migration ('migrate') can be imported.
+
+        Args:
+            destination: the destination service URI(s): a URI or a list of
+                URIs (the same as the source's), or a mapping
+                `{'source', 'target', 'upgrade'}` or a list of them (`target`
+                defaults to `source`; `upgrade`: 'major', 'minor' (default)
+                or 'patch'). The destination folder must exist.
+            file: the ZIP: a path, a binary file object or bytes.
+            if_present: 'abort', 'replace' or 'add_version' (the default).
+            source_system: source system name.
+            correlation_id: a correlation id for the import (by default a
+                fresh one, with which a lost upload is found, never resent).
+            max_retries: status checks at most (default: until the deadline).
+            retry_interval: seconds between status checks.
+            progress: a callable receiving each progress event (a dict).
+
+        Returns:
+            ImportResult: `.data` is the import job's status document (the
+            import summary), `.services` / `.versions` each entry's outcome.
+        """
         req = {'destination': _destinations(destination), 'if_present': if_present, 'source_system': source_system,
                'correlation_id': correlation_id, 'progress': progress is not None}
         req.update(_poll(max_retries, retry_interval))
