@@ -307,28 +307,39 @@ class AsyncClient(Client):
 
 
 class _Verbs:
-    """Shared by the sync and async verbs: each builds the engine's call and
-    hands it to `_run` (sync: wait; async: a coroutine)."""
+    """What exports and imports share; each verb builds the engine's call
+    and hands it to `_run` (sync: wait; async: a coroutine)."""
+
+    _kind = ''
 
     def __init__(self, client: Client, run: Callable):
         self._client = client
         self._run = run
 
+    def get_status(self, *, job_id: Optional[str] = None, url: Optional[str] = None, max_retries=None,
+                   retry_interval=None):
+        """The job's status once it ends (polled, as the SDK's get_status;
+        a failed job raises SparkApiError, one still running when the checks
+        run out PollTimeoutError)."""
+        target = job_id or url
+        if not target:
+            raise SparkSdkError('either job_id or url must be provided')
+        poll = _poll(max_retries, retry_interval)
+        return self._run(self._client._engine().status(self._kind, target, poll), None, _job_response)
+
+    def describe(self):
+        """The tenant's jobs of this kind: in progress and recent."""
+        return self._run(self._client._engine().describe(self._kind), None, lambda d: HttpResponse(d))
+
 
 class _Exports(_Verbs):
+    _kind = 'export'
+
     def initiate(self, *, folders=None, services=None, version_ids=None, file_filter=None, version_filter=None,
                  source_system=None, correlation_id=None):
         req = _export_request(folders, services, version_ids, file_filter, version_filter, source_system,
                               correlation_id, None, None)
         return self._run(self._client._engine().initiate_export(req), None, _job_response)
-
-    def get_status(self, *, job_id: Optional[str] = None, url: Optional[str] = None, max_retries=None,
-                   retry_interval=None):
-        target = job_id or url
-        if not target:
-            raise SparkSdkError('either job_id or url must be provided')
-        poll = _poll(max_retries, retry_interval)
-        return self._run(self._client._engine().status('export', target, poll), None, _job_response)
 
     def download(self, urls: Union[str, Sequence[str]], *, directory: Optional[str] = None,
                  file_hash: Optional[str] = None, progress=None):
@@ -341,27 +352,15 @@ class _Exports(_Verbs):
     def cancel(self, job_id: str):
         return self._run(self._client._engine().cancel_export(job_id), None, _job_response)
 
-    def describe(self):
-        return self._run(self._client._engine().describe('export'), None, lambda d: HttpResponse(d))
-
 
 class _Imports(_Verbs):
+    _kind = 'import'
+
     def initiate(self, destination=None, *, file, if_present=None, source_system=None, correlation_id=None):
         req = {'destination': _destinations(destination), 'if_present': if_present, 'source_system': source_system,
                'correlation_id': correlation_id}
         return _with_package(file, req, lambda r, done: self._run(self._client._engine().initiate_import(r), None,
                                                                    _job_response, done))
-
-    def get_status(self, *, job_id: Optional[str] = None, url: Optional[str] = None, max_retries=None,
-                   retry_interval=None):
-        target = job_id or url
-        if not target:
-            raise SparkSdkError('either job_id or url must be provided')
-        poll = _poll(max_retries, retry_interval)
-        return self._run(self._client._engine().status('import', target, poll), None, _job_response)
-
-    def describe(self):
-        return self._run(self._client._engine().describe('import'), None, lambda d: HttpResponse(d))
 
 
 def _with_package(file: Any, req: Dict[str, Any], start: Callable) -> Any:
