@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _engine
 from ._errors import SparkError, SparkSdkError, error_from
-from ._results import ExportedFile, HttpResponse, ImportResult, MigrationResult
+from ._results import ExportedFile, HttpResponse, ImportResult, MigrationResult, job_document
 
 __all__ = ['Client', 'AsyncClient', 'ImpEx', 'AsyncImpEx', 'get_logger', 'shutdown']
 
@@ -375,8 +375,7 @@ def _with_package(file: Any, req: Dict[str, Any], start: Callable) -> Any:
 
 
 def _job_response(doc: Dict[str, Any]) -> HttpResponse:
-    data = doc.get('raw') or {k: v for k, v in doc.items() if k != 'raw'}
-    return HttpResponse(data)
+    return HttpResponse(job_document(doc))
 
 
 def _exp_call(client: Client, folders, services, version_ids, file_filter, version_filter, source_system,

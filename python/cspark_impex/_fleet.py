@@ -60,9 +60,16 @@ def _entries(entries: Sequence[Mapping[str, Any]], journal: Optional[str]) -> Li
     return out
 
 
-def _results(docs: List[Dict[str, Any]]) -> List[MigrationResult]:
-    return [MigrationResult(d, error_from(d['error'], d['message'], d['diagnostics']) if d.get('error') else None)
-            for d in docs]
+def _results(op: Any) -> List[MigrationResult]:
+    """One result per entry, each parsed from its own text (the texts are
+    dropped as they are read: a thousand results never exist twice)."""
+    texts = op.take_results()
+    out = []
+    for i, text in enumerate(texts):
+        texts[i] = None
+        d = json.loads(text)
+        out.append(MigrationResult(d, error_from(d['error'], d['message'], d['diagnostics']) if d.get('error') else None))
+    return out
 
 
 def _start(entries, concurrency, coalesce, max_services, journal, progress):
@@ -82,11 +89,15 @@ def migrate_fleet(entries: Sequence[Mapping[str, Any]], *, concurrency: int = 64
     step's checkpoint is appended and fsynced before the step goes on; a
     rerun with the same journal resumes each entry where it stood (jobs by
     id, lost POSTs by correlation id: never an import twice)."""
-    return _results(_wait(_start(entries, concurrency, coalesce, max_services, journal, progress), progress))
+    op = _start(entries, concurrency, coalesce, max_services, journal, progress)
+    _wait(op, progress)
+    return _results(op)
 
 
 async def migrate_fleet_async(entries: Sequence[Mapping[str, Any]], *, concurrency: int = 64, coalesce: bool = False,
                               max_services: int = 100, journal: Optional[str] = None,
                               progress: Optional[Callable[[Dict[str, Any]], Any]] = None) -> List[MigrationResult]:
     """migrate_fleet as a coroutine (cancelling it cancels every flow)."""
-    return _results(await _await(_start(entries, concurrency, coalesce, max_services, journal, progress), progress))
+    op = _start(entries, concurrency, coalesce, max_services, journal, progress)
+    await _await(op, progress)
+    return _results(op)

@@ -2,10 +2,22 @@
 `.status`), with what the engine knows besides (paths, hashes, per-service
 outcomes, warnings)."""
 
+import json
 import os
 from typing import Any, Dict, List, Optional
 
-__all__ = ['HttpResponse', 'ExportedFile', 'ImportResult', 'MigrationResult']
+__all__ = ['HttpResponse', 'ExportedFile', 'ImportResult', 'MigrationResult', 'job_document']
+
+
+def job_document(job: Dict[str, Any]) -> Dict[str, Any]:
+    """A job's document as the server sent it (the engine hands it over as
+    text), else what is known of the job."""
+    raw = job.get('raw')
+    if isinstance(raw, str):
+        return json.loads(raw)
+    if isinstance(raw, dict) and raw:
+        return raw
+    return {k: v for k, v in job.items() if k != 'raw'}
 
 
 class HttpResponse:
@@ -62,13 +74,27 @@ class ImportResult(HttpResponse):
 
     def __init__(self, doc: Dict[str, Any]):
         job = doc['job']
-        super().__init__(data=job.get('raw') or {}, status=200)
+        super().__init__(data=None, status=200)
+        self._raw = job.get('raw')
+        self._data: Optional[Dict[str, Any]] = None
         self.job_id: str = job['id']
         self.job_status: str = job['status']
         self.services = _outcomes(doc.get('services', []))
         self.versions = _outcomes(doc.get('versions', []))
         self.warnings: List[Dict[str, str]] = job.get('warnings', [])
         self.partially_failed: bool = bool(doc.get('partially_failed'))
+
+    @property  # type: ignore[override]
+    def data(self) -> Dict[str, Any]:
+        """The import job's status document (read when first asked)."""
+        if self._data is None:
+            self._data = job_document({'raw': self._raw, 'id': self.job_id, 'status': self.job_status})
+            self._raw = None
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value
 
 
 class MigrationResult:
@@ -78,11 +104,20 @@ class MigrationResult:
 
     def __init__(self, doc: Dict[str, Any], error: Optional[Exception]):
         exported = doc['exported']
-        self.export_job: Dict[str, Any] = exported['job'].get('raw') or {}
+        self._export_src: Optional[Dict[str, Any]] = exported['job']
+        self._export_doc: Optional[Dict[str, Any]] = None
         self.files = [ExportedFile(f) for f in exported.get('files', [])]
         self.imported = [ImportResult(i) for i in doc.get('imported', [])]
         self.error = error
         self.elapsed: float = doc.get('elapsed_ms', 0) / 1000.0
+
+    @property
+    def export_job(self) -> Dict[str, Any]:
+        """The export job's status document (read when first asked)."""
+        if self._export_doc is None:
+            self._export_doc = job_document(self._export_src or {})
+            self._export_src = None
+        return self._export_doc
 
     @property
     def ok(self) -> bool:

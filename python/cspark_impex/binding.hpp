@@ -87,6 +87,16 @@ public:
         cv_.notify_all();
         wake();
     }
+    // A fleet: one JSON text per result (no single text of them all).
+    void finish_each(std::vector<std::string> results) {
+        {
+            std::lock_guard lock(mu_);
+            results_ = std::move(results);
+            done_ = true;
+        }
+        cv_.notify_all();
+        wake();
+    }
     void progress(std::string event) {
         {
             std::lock_guard lock(mu_);
@@ -120,6 +130,20 @@ public:
         std::string name(error_name(ec_));
         return py::make_tuple(ec_ ? name : std::string(), ec_ ? ec_.message() : std::string(), json::serialize(to_json(diag_)),
                               result_);
+    }
+    // The results of finish_each, each handed over and freed in turn.
+    py::list take_results() {
+        std::vector<std::string> texts;
+        {
+            std::lock_guard lock(mu_);
+            texts = std::move(results_);
+        }
+        py::list out;
+        for (auto& t : texts) {
+            out.append(py::str(t));
+            std::string().swap(t);
+        }
+        return out;
     }
     void cancel() {
         auto self = shared_from_this();
@@ -166,6 +190,7 @@ private:
     error_code ec_;
     diagnostics diag_;
     std::string result_;
+    std::vector<std::string> results_;
     std::vector<std::string> progress_;
     std::shared_ptr<py::object> notify_;
     asio::cancellation_signal signal_;  // emitted on the I/O thread only

@@ -1,6 +1,7 @@
 #include "convert.hpp"
 
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <pybind11/stl.h>
 
@@ -200,13 +201,21 @@ json::value to_json(const job_status& j) {
     o["status"] = j.status;
     o["status_url"] = j.status_url;
     o["process_time"] = j.process_time;
-    json::array files;
-    for (const auto& f : j.files) files.push_back(json::object{{"file", f.url}, {"file_hash", f.file_hash}});
-    o["files"] = std::move(files);
-    o["outputs"] = j.outputs;
-    o["errors"] = j.errors;
     o["warnings"] = messages(j.warnings);
-    o["raw"] = j.raw;
+    // The document as the server sent it holds the files, outputs and
+    // errors: they are copied out only when there is none (a job known by
+    // its id alone), so a fleet's thousand results do not carry them twice.
+    bool whole = j.raw.is_object() && !j.raw.as_object().empty();
+    if (!whole) {
+        json::array files;
+        for (const auto& f : j.files) files.push_back(json::object{{"file", f.url}, {"file_hash", f.file_hash}});
+        o["files"] = std::move(files);
+        o["outputs"] = j.outputs;
+        o["errors"] = j.errors;
+    }
+    // As text: Python parses it when `.data` is read (a fleet's thousand
+    // results keep their documents compact until then).
+    o["raw"] = whole ? json::value(json::serialize(j.raw)) : json::value(nullptr);
     return o;
 }
 

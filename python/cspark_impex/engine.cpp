@@ -35,6 +35,7 @@ PYBIND11_MODULE(_engine, m) {
         .def("done", &operation::done)
         .def("take_progress", &operation::take_progress)
         .def("outcome", &operation::outcome)
+        .def("take_results", &operation::take_results)
         .def("cancel", &operation::cancel)
         .def("set_notify", &operation::set_notify);
     py::class_<client_handle>(m, "Client")

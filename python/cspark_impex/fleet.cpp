@@ -97,17 +97,18 @@ op_ptr migrate_fleet(const std::shared_ptr<runtime>& rt, const py::list& entries
     }
     auto ex = rt->io().get_executor();
     asio::post(rt->io(), [op, keep, ex, list = std::move(list), o = std::move(o)]() mutable {
-        // One result at a time into the text: a document tree of every
-        // result at once would be the run's peak memory.
+        // Each result becomes its own text and is freed at once, and Python
+        // takes the texts one by one: the run's results never exist twice
+        // over (a tree or one text of them all was the run's peak memory).
         auto done = asio::bind_cancellation_slot(op->slot(), [op, keep](std::exception_ptr e, std::vector<migration_result> rs) {
             if (e) return fail_with(op, e);
-            std::string text = "[";
-            for (std::size_t i = 0; i < rs.size(); ++i) {
-                if (i) text += ',';
-                text += json::serialize(to_json(rs[i]));
-                rs[i] = {};
+            std::vector<std::string> texts;
+            texts.reserve(rs.size());
+            for (auto& r : rs) {
+                texts.push_back(json::serialize(to_json(r)));
+                r = {};
             }
-            op->finish({}, {}, text + "]");
+            op->finish_each(std::move(texts));
         });
         async_migrate_fleet(ex, std::move(list), std::move(o), std::move(done));
     });

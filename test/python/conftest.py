@@ -90,6 +90,6 @@ def emulator(tmp_path):
 
 @pytest.fixture
 def slow_emulator(tmp_path):
-    emu = Emulator(str(tmp_path), '--job-ms', '3000')
+    emu = Emulator(str(tmp_path), '--job-ms', '30000')  # longer than any test waits: its jobs never end by themselves
     yield emu
     emu.stop()

@@ -247,22 +247,25 @@ def _child(code, env_extra=None):
 def test_ctrl_c_during_a_sync_export_cancels_it_and_leaves_nothing(slow_emulator, tmp_path):
     import signal
     out = tmp_path / 'out'
+    # The child says when its export job exists, from its progress callback:
+    # the call is then waiting, where Ctrl-C lands for a user.
     code = f'''
 import cspark_impex as cspark
-spark = cspark.Client(base_url={slow_emulator.base('acme')!r}, api_key='key-acme')
+spark = cspark.Client(base_url={slow_emulator.base('acme')!r}, api_key='key-acme', logger=False)
+def seen(event):
+    if event['what'] == 'job_created':
+        print('created', flush=True)
 try:
-    spark.impex.exp(services=['my-folder/my-service'], directory={str(out)!r})
+    spark.impex.exp(services=['my-folder/my-service'], directory={str(out)!r}, progress=seen)
 except KeyboardInterrupt:
     print('interrupted', flush=True)
 '''
     child = _child(code)
-    for _ in range(500):
-        if slow_emulator.jobs('export'):
-            break
-        time.sleep(0.01)
+    first = child.stdout.readline()
+    assert first.strip() == 'created', first
     child.send_signal(signal.SIGINT)
     output, _ = child.communicate(timeout=30)
-    assert 'interrupted' in output
+    assert 'interrupted' in output, (child.returncode, output)
     for _ in range(100):
         if slow_emulator.jobs('export')[0]['status'] == 'cancelled':
             break
