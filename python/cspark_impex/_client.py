@@ -6,24 +6,21 @@ thread (sync) or event loop (async), never on the I/O thread."""
 
 import asyncio
 import atexit
-import json
 import logging
 import os
-import shutil
 import tempfile
 import threading
-import weakref
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _engine
-from ._errors import SparkError, SparkSdkError, error_from
+from ._errors import SparkSdkError, error_from
+from ._inputs import _destinations, _export_request, _Package, _poll
 from ._results import ExportedFile, HttpResponse, ImportResult, MigrationResult, job_document
+from ._waiting import _LIVE, _await, _wait
 
 __all__ = ['Client', 'AsyncClient', 'ImpEx', 'AsyncImpEx', 'get_logger', 'shutdown']
 
 _LOGGER_NAME = 'cspark_impex'
-_LIVE: 'weakref.WeakSet[Client]' = weakref.WeakSet()
-_LEVELS = [logging.DEBUG, logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR]  # the engine's trace..error
 _runtime: Optional[Any] = None
 _runtime_lock = threading.Lock()
 
@@ -55,181 +52,6 @@ def shutdown() -> None:
         rt, _runtime = _runtime, None
     if rt is not None:
         rt.stop()
-
-
-# ---------------------------------------------------------------- inputs
-
-def _listed(value: Union[None, str, Sequence[str]]) -> Optional[List[str]]:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
-
-
-def _destinations(destination: Any) -> List[Dict[str, str]]:
-    """Every form the SDK takes (str, list of str, mapping, list of
-    mappings) as a list of {source, target, upgrade}."""
-    if destination is None:
-        return []
-    items = destination if isinstance(destination, (list, tuple)) else [destination]
-    out = []
-    for item in items:
-        if isinstance(item, str):
-            mapping = {'source': item}
-        elif isinstance(item, Mapping):
-            mapping = {k: v for k, v in item.items() if v is not None}
-        else:
-            raise SparkSdkError(f'destination: {item!r} is neither a service URI nor a mapping')
-        source = mapping.get('source')
-        if not isinstance(source, str) or not source:
-            raise SparkSdkError(f'destination: {item!r} has no source service URI')
-        upgrade = mapping.get('upgrade', 'minor')
-        if upgrade not in ('major', 'minor', 'patch'):
-            raise SparkSdkError(f"destination: upgrade {upgrade!r} is not one of 'major', 'minor', 'patch'")
-        out.append({'source': source, 'target': mapping.get('target') or '', 'upgrade': upgrade})
-    return out
-
-
-class _Package:
-    """The file to upload as a path: a path as given, a binary file object
-    streamed from its path when it has one (else spooled to a temporary
-    file), or bytes (spooled). The spool goes when the call ends."""
-
-    def __init__(self, file: Any):
-        self.spool: Optional[str] = None
-        if isinstance(file, (str, os.PathLike)):
-            self.path = os.fspath(file)
-            if not os.path.isfile(self.path):
-                raise SparkSdkError(f'file: {self.path!r} is not a file')
-            return
-        if isinstance(file, (bytes, bytearray, memoryview)):
-            self.path = self._spooled(lambda out: out.write(bytes(file)))
-            return
-        if hasattr(file, 'read'):
-            name = getattr(file, 'name', None)
-            mode = getattr(file, 'mode', 'rb')
-            at_start = not hasattr(file, 'tell') or file.tell() == 0
-            if isinstance(name, str) and os.path.isfile(name) and 'b' in mode and at_start:
-                self.path = name
-                return
-            self.path = self._spooled(lambda out: shutil.copyfileobj(file, out, 1 << 20))
-            return
-        raise SparkSdkError('file: give a path, a binary file object or bytes')
-
-    def _spooled(self, write: Callable[[Any], Any]) -> str:
-        fd, path = tempfile.mkstemp(prefix='cspark-impex-upload-', suffix='.zip')
-        with os.fdopen(fd, 'wb') as out:
-            write(out)
-        self.spool = path
-        return path
-
-    def close(self) -> None:
-        if self.spool:
-            try:
-                os.remove(self.spool)
-            except OSError:
-                pass
-            self.spool = None
-
-
-def _poll(max_retries: Optional[int], retry_interval: Optional[float]) -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
-    if max_retries is not None:
-        if int(max_retries) < 1:
-            raise SparkSdkError(f'max_retries: {max_retries!r} must be at least 1')
-        out['max_retries'] = int(max_retries)
-    if retry_interval is not None:
-        if float(retry_interval) <= 0:
-            raise SparkSdkError(f'retry_interval: {retry_interval!r} must be more than 0 seconds')
-        out['retry_interval'] = float(retry_interval)
-    return out
-
-
-def _export_request(folders, services, version_ids, file_filter, version_filter, source_system, correlation_id,
-                    max_retries, retry_interval) -> Dict[str, Any]:
-    req = {'folders': _listed(folders), 'services': _listed(services), 'version_ids': _listed(version_ids),
-           'file_filter': file_filter, 'version_filter': version_filter, 'source_system': source_system,
-           'correlation_id': correlation_id}
-    if not (req['folders'] or req['services'] or req['version_ids']):
-        raise SparkSdkError('at least one of folders, services, or version_ids must be provided')
-    req.update(_poll(max_retries, retry_interval))
-    return req
-
-
-# ---------------------------------------------------------------- waiting
-
-def _emit_logs() -> None:
-    """What the clients' flows logged, through their loggers, on this thread."""
-    for client in list(_LIVE):
-        handle = client._handle
-        if handle is None or client.logger is None:
-            continue
-        for level, text in handle.take_logs():
-            client.logger.log(_LEVELS[level] if 0 <= level < len(_LEVELS) else logging.INFO, text)
-
-
-def _progress_events(op: Any, progress: Optional[Callable[[Dict[str, Any]], Any]]) -> None:
-    _emit_logs()
-    events = op.take_progress()
-    if progress is not None:
-        for e in events:
-            progress(json.loads(e))
-
-
-def _result(op: Any) -> Any:
-    code, message, diagnostics, result = op.outcome()
-    if code:
-        raise error_from(code, message, diagnostics)
-    return json.loads(result) if result else None
-
-
-def _wait(op: Any, progress: Optional[Callable] = None) -> Any:
-    """Waits with the GIL released. Ctrl-C cancels the flow (the export job
-    on the server too), waits for it to wind down (no partial file stays),
-    then raises KeyboardInterrupt."""
-    try:
-        while not op.wait(0.2):
-            _progress_events(op, progress)
-    except KeyboardInterrupt:
-        op.cancel()
-        while not op.wait(0.2):
-            pass
-        raise
-    _progress_events(op, progress)
-    return _result(op)
-
-
-async def _await(op: Any, progress: Optional[Callable] = None) -> Any:
-    """Completes on the running loop; cancelling the task cancels the flow
-    and waits for it to wind down before the CancelledError goes on."""
-    loop = asyncio.get_running_loop()
-    woken = asyncio.Event()
-
-    def wake_on_loop() -> None:
-        _progress_events(op, progress)
-        woken.set()
-
-    def notify() -> None:  # on the I/O thread, with the GIL
-        try:
-            loop.call_soon_threadsafe(wake_on_loop)
-        except RuntimeError:
-            pass  # the loop is closed: nobody waits
-
-    op.set_notify(notify)
-    try:
-        while not op.done():
-            await woken.wait()
-            woken.clear()
-    except asyncio.CancelledError:
-        op.cancel()
-        while not op.done():
-            await asyncio.sleep(0.01)
-        raise
-    finally:
-        op.set_notify(None)
-    _progress_events(op, progress)
-    return _result(op)
 
 
 # ---------------------------------------------------------------- clients

@@ -7,7 +7,9 @@ import os
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from . import _engine
-from ._client import (Client, _await, _destinations, _engine_runtime, _export_request, _wait)
+from ._client import Client, _engine_runtime
+from ._inputs import _destinations, _export_request
+from ._waiting import _await, _wait
 from ._errors import SparkSdkError, error_from
 from ._results import MigrationResult
 
