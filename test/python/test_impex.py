@@ -240,8 +240,14 @@ def _child(code, env_extra=None):
     import sys
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     env.update(env_extra or {})
+    # A job started in the background by a non-interactive shell (CI) runs
+    # with SIGINT ignored, and a child inherits that: Python then leaves Ctrl-C
+    # ignored. The child starts with the default, as in a terminal.
+    def interactive():
+        import signal
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     return subprocess.Popen([sys.executable, '-c', code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True, preexec_fn=interactive)
 
 
 def test_ctrl_c_during_a_sync_export_cancels_it_and_leaves_nothing(slow_emulator, tmp_path):
@@ -250,6 +256,8 @@ def test_ctrl_c_during_a_sync_export_cancels_it_and_leaves_nothing(slow_emulator
     # The child says when its export job exists, from its progress callback:
     # the call is then waiting, where Ctrl-C lands for a user.
     code = f'''
+import faulthandler, sys
+faulthandler.dump_traceback_later(20, exit=True)  # a hang prints every thread's stack, then ends
 import cspark_impex as cspark
 spark = cspark.Client(base_url={slow_emulator.base('acme')!r}, api_key='key-acme', logger=False)
 def seen(event):
