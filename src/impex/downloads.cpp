@@ -144,12 +144,12 @@ step_answer<downloads_end> downloads::after_keep(const step_env& env, flow_event
             if (auto again = refetch(env, ev.ec, ev.diag)) return *again;
         return downloads_end{ev.ec, ev.diag};
     }
-    kept_.push_back(ev.file);
     auto n = make_note(flow_note::type::downloaded, job_kind::export_job, plan_.job_id);
     n.path = ev.file.path;
     n.sha256 = ev.file.sha256;
     n.size = ev.file.size;
     env.notes.push_back(std::move(n));
+    kept_.push_back(std::move(ev.file));  // the event is spent (an in-memory download's bytes move)
     ++s_.file;
     return next();
 }

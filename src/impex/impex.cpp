@@ -120,7 +120,8 @@ asio::awaitable<outcome<downloaded_file>> download_one(client& c, export_file f,
     policy.max_resumes = opt.max_resumes;
     auto st = make_flow({.download = true, .file_name = opt.file_name}, policy, {.files = {std::move(f)}});
     co_await drive(st, io);
-    downloaded_file out = st.files.kept().empty() ? downloaded_file{} : st.files.take_kept().front();
+    auto kept = st.files.take_kept();
+    downloaded_file out = kept.empty() ? downloaded_file{} : std::move(kept.front());  // in memory: its bytes move
     out.diag = st.diag;
     co_return outcome<downloaded_file>{st.ec, std::move(out)};
 }
