@@ -41,9 +41,10 @@ flow_action wind_down(flow_state& st) {
         return releasing(st, act::cancel_export{st.export_job.id});
     }
     const auto& kept = st.files.kept();
+    bool wrote_files = !st.files.files().empty();  // the downloads began: they fetch before anything else
     bool half_done = st.ec && st.plan.download && kept.size() < st.files.files().size();
     bool transient = !st.plan.keep_files;  // nothing resumes this flow: its packages go whatever the outcome
-    if (st.at != stage::done && st.wrote_files && (half_done || transient)) {
+    if (st.at != stage::done && wrote_files && (half_done || transient)) {
         st.at = stage::done;
         act::discard d;
         for (const auto& f : kept)
@@ -130,10 +131,7 @@ flow_action on_post(flow_state& st, flow_event& ev) {
 flow_action begin_imports(flow_state& st, flow_event& ev);
 
 flow_action after_downloads(flow_state& st, flow_event& ev, step_answer<downloads_end> r) {
-    if (auto* next = std::get_if<flow_action>(&r)) {
-        st.wrote_files = true;
-        return std::move(*next);
-    }
+    if (auto* next = std::get_if<flow_action>(&r)) return std::move(*next);
     auto& end = std::get<downloads_end>(r);
     if (end.ec) return end_with(st, end.ec, std::move(end.diag), job_kind::export_job, st.export_job.id);
     for (const auto& f : st.files.kept()) st.packages.push_back(f.path);

@@ -42,7 +42,6 @@ struct flow_state {
     bool history_live = false;  ///< expected durations come with each event (make_flow)
     std::optional<job_kind> holding;  ///< the tenant slot held
     bool cancelling = false;  ///< the caller cancelled: winding down
-    bool wrote_files = false;
 
     /// Where the migration stands, whole: set from the checkpoint it
     /// resumes, updated at each durable step and carried by its note.
