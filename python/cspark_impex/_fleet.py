@@ -10,7 +10,7 @@ from . import _engine
 from ._client import Client, _engine_runtime
 from ._inputs import _destinations, _export_request
 from ._waiting import _await, _wait
-from ._errors import SparkSdkError, error_from
+from ._errors import SparkError, SparkSdkError, error_from
 from ._results import MigrationResult
 
 __all__ = ['migrate_fleet', 'migrate_fleet_async']
@@ -23,7 +23,7 @@ _KNOWN = set(_EXPORT_KEYS) | {'name', 'source', 'target', 'destination', 'if_pre
 def _resumes(journal: Optional[str]) -> Dict[str, Dict[str, Any]]:
     """Each entry's latest checkpoint in the journal (a torn last line is skipped)."""
     out: Dict[str, Dict[str, Any]] = {}
-    if not journal or not os.path.exists(journal):
+    if not journal or not os.path.isfile(journal):  # none yet (or a device: nothing to resume from)
         return out
     with open(journal, encoding='utf-8') as f:
         for line in f:
@@ -90,9 +90,15 @@ def migrate_fleet(entries: Sequence[Mapping[str, Any]], *, concurrency: int = 64
     failure never stops the others). With `journal` (a file path), each
     step's checkpoint is appended and fsynced before the step goes on; a
     rerun with the same journal resumes each entry where it stood (jobs by
-    id, lost POSTs by correlation id: never an import twice)."""
+    id, lost POSTs by correlation id: never an import twice). If the
+    journal could not be written, SparkError (file_error) is raised once the
+    fleet ends, with the results in its `results`."""
     op = _start(entries, concurrency, coalesce, max_services, journal, progress)
-    _wait(op, progress)
+    try:
+        _wait(op, progress)
+    except SparkError as err:
+        err.results = _results(op)  # type: ignore[attr-defined]
+        raise
     return _results(op)
 
 
@@ -101,5 +107,9 @@ async def migrate_fleet_async(entries: Sequence[Mapping[str, Any]], *, concurren
                               progress: Optional[Callable[[Dict[str, Any]], Any]] = None) -> List[MigrationResult]:
     """migrate_fleet as a coroutine (cancelling it cancels every flow)."""
     op = _start(entries, concurrency, coalesce, max_services, journal, progress)
-    await _await(op, progress)
+    try:
+        await _await(op, progress)
+    except SparkError as err:
+        err.results = _results(op)  # type: ignore[attr-defined]
+        raise
     return _results(op)

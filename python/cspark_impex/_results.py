@@ -3,7 +3,6 @@
 outcomes, warnings)."""
 
 import json
-import os
 from typing import Any, Dict, List, Optional
 
 __all__ = ['HttpResponse', 'ExportedFile', 'ImportResult', 'MigrationResult', 'job_document']
@@ -63,10 +62,6 @@ class ExportedFile(HttpResponse):
         return f'ExportedFile(path={self.path!r}, size={self.size}, verified={self.verified})'
 
 
-def _outcomes(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    return [dict(i) for i in items]
-
-
 class ImportResult(HttpResponse):
     """The import job's status document as the server sent it (`data`, as
     the SDK returns it), with `services` and `versions` outcomes (`ok`,
@@ -79,8 +74,8 @@ class ImportResult(HttpResponse):
         self._data: Optional[Dict[str, Any]] = None
         self.job_id: str = job['id']
         self.job_status: str = job['status']
-        self.services = _outcomes(doc.get('services', []))
-        self.versions = _outcomes(doc.get('versions', []))
+        self.services: List[Dict[str, Any]] = doc.get('services', [])
+        self.versions: List[Dict[str, Any]] = doc.get('versions', [])
         self.warnings: List[Dict[str, str]] = job.get('warnings', [])
         self.partially_failed: bool = bool(doc.get('partially_failed'))
 
@@ -126,7 +121,3 @@ class MigrationResult:
     def __repr__(self) -> str:
         state = 'ok' if self.ok else f'error={self.error!r}'
         return f'MigrationResult({state}, files={len(self.files)}, imports={len(self.imported)})'
-
-
-def exists(path: str) -> bool:
-    return os.path.exists(path)

@@ -13,6 +13,7 @@ from ._errors import error_from
 _LIVE: 'weakref.WeakSet[Any]' = weakref.WeakSet()  # the clients whose log lines are emitted
 _LEVELS = [logging.DEBUG, logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR]  # the engine's trace..error
 
+
 def _emit_logs() -> None:
     """What the clients' flows logged, through their loggers, on this thread."""
     for client in list(_LIVE):
@@ -48,7 +49,7 @@ def _wait(op: Any, progress: Optional[Callable] = None) -> Any:
     except KeyboardInterrupt:
         op.cancel()
         while not op.wait(0.2):
-            pass
+            _progress_events(op, None)  # drained: a pending event would end each wait at once
         raise
     _progress_events(op, progress)
     return _result(op)

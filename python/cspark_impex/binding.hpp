@@ -88,10 +88,12 @@ public:
         wake();
     }
     // A fleet: one JSON text per result (no single text of them all).
-    void finish_each(std::vector<std::string> results) {
+    void finish_each(std::vector<std::string> results, error_code ec = {}, diagnostics diag = {}) {
         {
             std::lock_guard lock(mu_);
             results_ = std::move(results);
+            ec_ = ec;
+            diag_ = std::move(diag);
             done_ = true;
         }
         cv_.notify_all();
@@ -211,6 +213,18 @@ inline void fail_with(const op_ptr& op, std::exception_ptr e) {
     }
 }
 
+// Starts `f` on the I/O thread. After shutdown() nothing runs there: the
+// call ends at once, saying so, rather than never.
+template <class F>
+void start(runtime& rt, const op_ptr& op, F&& f) {
+    if (rt.io().stopped()) {
+        diagnostics d;
+        d.detail = "the engine was shut down (cspark_impex.shutdown()): make a new client";
+        return op->finish(errc::cancelled, d, {});
+    }
+    asio::post(rt.io(), std::forward<F>(f));
+}
+
 // The handler of a flow that reports failures as spark_error.
 template <class T, class Keep, class ToJson>
 auto finishing(op_ptr op, Keep keep, ToJson to) {
@@ -286,21 +300,17 @@ public:
         auto op = make_op();
         auto req = migrate_request_of(r, progress_for(op, r));
         run(op, [api = api_, dst = target.api_, op, req = std::move(req)]() mutable {
-            auto keep = std::make_shared<std::pair<std::shared_ptr<impex>, std::shared_ptr<impex>>>(api, dst);
+            auto keep = std::make_pair(api, dst);
             api->async_migrate(*dst, std::move(req),
                                finishing<migration_result>(op, keep, [](const migration_result& m) { return to_json(m); }));
         });
         return op;
     }
-    // One check (poll: None), or polled until the job ends.
-    op_ptr status(const std::string& kind, const std::string& id, const py::object& poll) {
+    // Polled until the job ends (the SDK's get_status).
+    op_ptr status(const std::string& kind, const std::string& id, const py::dict& poll) {
         auto op = make_op();
-        std::optional<poll_options> p;
-        if (!poll.is_none()) p = poll_options_of(py::cast<py::dict>(poll));
-        run(op, [api = api_, op, kind, id, p] {
-            auto done = answering<job_status>(op, api, [](const job_status& j) { return to_json(j); });
-            if (p) verbs(*api, kind).wait(id, *p, std::move(done));
-            else verbs(*api, kind).get_status(id, std::move(done));
+        run(op, [api = api_, op, kind, id, p = poll_options_of(poll)] {
+            verbs(*api, kind).wait(id, p, answering<job_status>(op, api, [](const job_status& j) { return to_json(j); }));
         });
         return op;
     }
@@ -345,7 +355,6 @@ public:
     std::string tenant() const { return api_->get_client().url().tenant; }
     const std::shared_ptr<impex>& api() const { return api_; }
     std::vector<std::pair<int, std::string>> take_logs() { return logs_->take(); }
-    const std::shared_ptr<runtime>& rt() const { return rt_; }
 
 private:
     static job_verbs& verbs(impex& api, const std::string& kind) {
@@ -354,8 +363,8 @@ private:
     }
     op_ptr make_op() { return std::make_shared<operation>(*rt_); }
     template <class F>
-    void run(const op_ptr&, F&& f) {
-        asio::post(rt_->io(), std::forward<F>(f));
+    void run(const op_ptr& op, F&& f) {
+        start(*rt_, op, std::forward<F>(f));
     }
     // Progress goes to the operation, drained on the caller's thread; only
     // when the caller gave a callback (each event wakes its loop).

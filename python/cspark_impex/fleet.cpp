@@ -2,12 +2,13 @@
 // with a journal of whole checkpoints a rerun resumes from.
 #include "binding.hpp"
 
+#include "core/text.hpp"
+
 #include <boost/json/object.hpp>
 
 #include <pybind11/stl.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include <fcntl.h>
@@ -17,11 +18,13 @@ namespace cspark::python {
 namespace {
 
 // An append-only file of JSON lines, each step fsynced before it goes on
-// (an intent must be on disk before its POST leaves).
+// (an intent must be on disk before its POST leaves). A failed write does
+// not stop the migrations; the fleet's call says so when it ends.
 class journal_file {
 public:
-    explicit journal_file(const std::string& path) : fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) {
-        if (fd_ < 0) throw py::value_error("journal: cannot open '" + path + "': " + std::strerror(errno));
+    explicit journal_file(std::string path)
+        : path_(std::move(path)), fd_(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) {
+        if (fd_ < 0) throw py::value_error("journal: cannot open '" + path_ + "': " + std::strerror(errno));
     }
     ~journal_file() {
         if (fd_ >= 0) ::close(fd_);
@@ -30,18 +33,19 @@ public:
     journal_file& operator=(const journal_file&) = delete;
 
     void append(const std::string& lines) {
-        std::size_t done = 0;
-        while (done < lines.size()) {
-            auto n = ::write(fd_, lines.data() + done, lines.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return;  // the run goes on; a rerun resumes from what is there
-            done += static_cast<std::size_t>(n);
-        }
-        ::fdatasync(fd_);
+        if (!detail::write_all(fd_, lines.data(), lines.size()) || ::fdatasync(fd_) != 0)
+            if (failure_.empty()) failure_ = std::strerror(errno);
+    }
+    /// "" while every step was written.
+    std::string failure() const {
+        return failure_.empty() ? "" : "writing the journal '" + path_ + "' failed: " + failure_ +
+                                           " (the migrations went on; a rerun resumes from what it holds)";
     }
 
 private:
+    std::string path_;
     int fd_;
+    std::string failure_;
 };
 
 asio::awaitable<void> journal_step(std::shared_ptr<journal_file> file, std::string lines) {
@@ -86,8 +90,9 @@ op_ptr migrate_fleet(const std::shared_ptr<runtime>& rt, const py::list& entries
         doc.as_object()["entry"] = i;
         if (auto p = weak.lock()) p->progress(json::serialize(doc));
     };
+    std::shared_ptr<journal_file> file;
     if (!journal.empty()) {
-        auto file = std::make_shared<journal_file>(journal);
+        file = std::make_shared<journal_file>(journal);
         o.checkpoint = [file, names](const std::vector<std::size_t>& members, const checkpoint_event& ev) {
             std::string lines;
             auto after = to_json(ev.after);
@@ -96,11 +101,11 @@ op_ptr migrate_fleet(const std::shared_ptr<runtime>& rt, const py::list& entries
         };
     }
     auto ex = rt->io().get_executor();
-    asio::post(rt->io(), [op, keep, ex, list = std::move(list), o = std::move(o)]() mutable {
+    start(*rt, op, [op, keep, file, ex, list = std::move(list), o = std::move(o)]() mutable {
         // Each result becomes its own text and is freed at once, and Python
         // takes the texts one by one: the run's results never exist twice
         // over (a tree or one text of them all was the run's peak memory).
-        auto done = asio::bind_cancellation_slot(op->slot(), [op, keep](std::exception_ptr e, std::vector<migration_result> rs) {
+        auto done = asio::bind_cancellation_slot(op->slot(), [op, keep, file](std::exception_ptr e, std::vector<migration_result> rs) {
             if (e) return fail_with(op, e);
             std::vector<std::string> texts;
             texts.reserve(rs.size());
@@ -108,7 +113,9 @@ op_ptr migrate_fleet(const std::shared_ptr<runtime>& rt, const py::list& entries
                 texts.push_back(json::serialize(to_json(r)));
                 r = {};
             }
-            op->finish_each(std::move(texts));
+            diagnostics d;
+            if (file) d.detail = file->failure();
+            op->finish_each(std::move(texts), d.detail.empty() ? error_code() : error_code(errc::file_error), d);
         });
         async_migrate_fleet(ex, std::move(list), std::move(o), std::move(done));
     });

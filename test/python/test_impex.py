@@ -393,3 +393,23 @@ def test_tqdm_progress_draws_a_bar_per_transfer_where_tqdm_is_installed(emulator
     src, _ = clients(emulator)
     files = src.impex.exp(services=['my-folder/my-service'], directory=tmp_path, progress=cspark.tqdm_progress(leave=False))
     assert bars and bars[0].n == files[0].size and bars[0].kw == {'unit': 'B', 'unit_scale': True, 'desc': 'export', 'leave': False}
+
+
+def test_a_journal_that_cannot_be_written_is_said_once_the_fleet_ends_with_its_results(emulator, tmp_path):
+    src, dst = clients(emulator)
+    entries = [{'name': 'm', 'source': src, 'target': dst, 'services': ['my-folder/my-service'],
+                'directory': str(tmp_path)}]
+    with pytest.raises(cspark.SparkError) as e:
+        cspark.migrate_fleet(entries, journal='/dev/full')  # every write: no space left
+    assert e.value.code == 'file_error' and '/dev/full' in e.value.message
+    assert [r.ok for r in e.value.results] == [True]  # the migrations went on
+
+
+def test_a_client_made_before_shutdown_says_so_rather_than_waiting_forever(emulator, tmp_path):
+    old, _ = clients(emulator)
+    cspark.shutdown()
+    with pytest.raises(cspark.SparkError) as e:
+        old.impex.exp(services=['my-folder/my-service'], directory=tmp_path)
+    assert e.value.code == 'cancelled' and 'shut down' in e.value.message
+    fresh, _ = clients(emulator)  # a new client starts the engine again
+    assert fresh.impex.exp(services=['my-folder/my-service'], directory=tmp_path, overwrite=True)[0].verified
